@@ -1,0 +1,275 @@
+//! The errors census returns for bad input, and the error exporters return.
+
+use std::fmt;
+
+/// Why a name, tag key or tag value was refused.
+///
+/// Carried inside [`Error`] so a caller can react to the exact rule that
+/// was broken; its `Display` says what to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidReason {
+    /// The text is empty, and this kind of text must not be.
+    Empty,
+    /// The text is longer than the 255-byte limit.
+    TooLong {
+        /// The length that was given, in bytes.
+        len: usize,
+    },
+    /// The text holds a character outside the allowed range.
+    BadChar {
+        /// The refused character.
+        ch: char,
+        /// Its byte offset in the text.
+        index: usize,
+    },
+}
+
+/// The errors census returns when asked to do something it cannot.
+///
+/// Every variant carries the offending value, and its message says which
+/// rule was broken and what to change.
+///
+/// ```
+/// let err = census_core::TagKey::new("http method").unwrap_err();
+/// assert!(err.to_string().contains("' '"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A measure name broke the name rules (see [`crate::MeasureI64::new`]).
+    InvalidMeasureName {
+        /// The name that was given.
+        name: String,
+        /// The rule it broke.
+        reason: InvalidReason,
+    },
+    /// A view name broke the name rules (see [`crate::View::builder`]).
+    InvalidViewName {
+        /// The name that was given.
+        name: String,
+        /// The rule it broke.
+        reason: InvalidReason,
+    },
+    /// A tag key broke the name rules (see [`crate::TagKey::new`]).
+    InvalidTagKey {
+        /// The key that was given.
+        key: String,
+        /// The rule it broke.
+        reason: InvalidReason,
+    },
+    /// A tag value broke the value rules (see [`crate::TagValue::new`]).
+    InvalidTagValue {
+        /// The key the value was meant for, if known.
+        key: Option<String>,
+        /// The value that was given.
+        value: String,
+        /// The rule it broke.
+        reason: InvalidReason,
+    },
+    /// Distribution bounds were not finite and strictly increasing.
+    InvalidBounds {
+        /// The bounds that were given.
+        bounds: Vec<f64>,
+        /// Index of the first offending bound.
+        index: usize,
+    },
+    /// A view lists the same tag key twice.
+    DuplicateTagKey {
+        /// The view's name.
+        view: String,
+        /// The repeated key.
+        key: String,
+    },
+    /// A view was built without an aggregation.
+    MissingAggregation {
+        /// The view's name.
+        view: String,
+    },
+    /// A view was built with a row limit of zero.
+    InvalidRowLimit {
+        /// The view's name.
+        view: String,
+    },
+    /// A different view is already registered under this name.
+    ViewConflict {
+        /// The contested view name.
+        name: String,
+    },
+    /// A view's measure shares its name with a measure already in use in
+    /// this manager but differs in type or unit.
+    MeasureConflict {
+        /// The measure name.
+        name: String,
+        /// The definition already in use, as `type, unit`.
+        existing: String,
+        /// The definition that was refused, as `type, unit`.
+        refused: String,
+    },
+    /// No view of this name is registered.
+    UnknownView {
+        /// The name that was looked up.
+        name: String,
+    },
+    /// A registered exporter refused the view (for example, its name would
+    /// collide with another view's name in that exporter's output).
+    ViewRejected {
+        /// The refused view's name.
+        view: String,
+        /// What the exporter said.
+        reason: String,
+    },
+    /// The manager has been shut down and no longer accepts this operation.
+    ShutDown,
+    /// A configuration value an exporter or processor was built with is unusable.
+    InvalidConfig {
+        /// What was configured (for example `namespace` or `url`).
+        what: String,
+        /// The value that was given.
+        value: String,
+        /// What is wrong with it and what would work.
+        reason: String,
+    },
+}
+
+impl fmt::Display for InvalidReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidReason::Empty => f.write_str("it is empty"),
+            InvalidReason::TooLong { len } => {
+                write!(f, "it is {len} bytes long; the limit is 255 bytes")
+            }
+            InvalidReason::BadChar { ch, index } => {
+                write!(f, "character {ch:?} at byte {index} is not allowed")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NAME_RULE: &str =
+            "names are 1 to 255 bytes of printable ASCII without spaces ('!' to '~')";
+        const VALUE_RULE: &str = "tag values are 0 to 255 bytes of printable ASCII (' ' to '~')";
+        match self {
+            Error::InvalidMeasureName { name, reason } => {
+                write!(f, "invalid measure name {name:?}: {reason}; {NAME_RULE}")
+            }
+            Error::InvalidViewName { name, reason } => {
+                write!(f, "invalid view name {name:?}: {reason}; {NAME_RULE}")
+            }
+            Error::InvalidTagKey { key, reason } => {
+                write!(f, "invalid tag key {key:?}: {reason}; {NAME_RULE}")
+            }
+            Error::InvalidTagValue { key, value, reason } => match key {
+                Some(key) => write!(
+                    f,
+                    "invalid value {value:?} for tag key {key:?}: {reason}; {VALUE_RULE}"
+                ),
+                None => write!(f, "invalid tag value {value:?}: {reason}; {VALUE_RULE}"),
+            },
+            Error::InvalidBounds { bounds, index } => write!(
+                f,
+                "invalid distribution bounds {bounds:?}: bound {index} must be finite and \
+                 greater than the one before it"
+            ),
+            Error::DuplicateTagKey { view, key } => write!(
+                f,
+                "view {view:?} lists tag key {key:?} more than once; list each key once"
+            ),
+            Error::MissingAggregation { view } => write!(
+                f,
+                "view {view:?} has no aggregation; call .aggregation(..) on its builder"
+            ),
+            Error::InvalidRowLimit { view } => {
+                write!(
+                    f,
+                    "view {view:?} has a row limit of 0; it must be at least 1"
+                )
+            }
+            Error::ViewConflict { name } => write!(
+                f,
+                "a different view named {name:?} is already registered; unregister it first or \
+                 pick another name"
+            ),
+            Error::MeasureConflict {
+                name,
+                existing,
+                refused,
+            } => write!(
+                f,
+                "measure {name:?} is already in use as ({existing}) and cannot also be \
+                 ({refused}); give the new measure another name"
+            ),
+            Error::UnknownView { name } => write!(f, "no view named {name:?} is registered"),
+            Error::ViewRejected { view, reason } => {
+                write!(f, "an exporter refused view {view:?}: {reason}")
+            }
+            Error::ShutDown => f.write_str("the view manager has been shut down"),
+            Error::InvalidConfig {
+                what,
+                value,
+                reason,
+            } => write!(f, "invalid {what} {value:?}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The error an [`Exporter`](crate::Exporter) returns when a batch could not
+/// be exported.
+///
+/// It is a message meant for a person; census logs it and counts it.
+///
+/// ```
+/// use census_core::ExportError;
+/// let err = ExportError::from("backend down");
+/// assert_eq!(err.to_string(), "backend down");
+/// let err = ExportError::from(format!("status {}", 503));
+/// assert_eq!(err.message(), "status 503");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportError {
+    message: String,
+}
+
+impl ExportError {
+    /// Makes an error from a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ExportError {
+            message: message.into(),
+        }
+    }
+
+    /// The message the error was made with.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ExportError {}
+
+impl From<&str> for ExportError {
+    fn from(message: &str) -> Self {
+        ExportError::new(message)
+    }
+}
+
+impl From<String> for ExportError {
+    fn from(message: String) -> Self {
+        ExportError::new(message)
+    }
+}
+
+impl From<std::io::Error> for ExportError {
+    fn from(err: std::io::Error) -> Self {
+        ExportError::new(err.to_string())
+    }
+}

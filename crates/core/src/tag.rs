@@ -1,0 +1,376 @@
+//! Tags: the dimensions a measurement is recorded under.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+use crate::error::Error;
+use crate::name::{check_name, check_value};
+
+/// The name of a dimension, such as `method` or `status`.
+///
+/// A key is a cheap handle: cloning it copies a pointer. Two keys made from
+/// the same name are equal.
+///
+/// ```
+/// # fn main() -> Result<(), census_core::Error> {
+/// let method = census_core::TagKey::new("method")?;
+/// assert_eq!(method.name(), "method");
+/// assert_eq!(method, census_core::TagKey::new(String::from("method"))?);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TagKey(Arc<str>);
+
+impl TagKey {
+    /// Makes a tag key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTagKey`] unless the name is 1 to 255 bytes of
+    /// printable ASCII without spaces (`'!'` to `'~'`).
+    pub fn new(name: impl Into<String>) -> Result<TagKey, Error> {
+        let name = name.into();
+        match check_name(&name) {
+            Ok(()) => Ok(TagKey(name.into())),
+            Err(reason) => Err(Error::InvalidTagKey { key: name, reason }),
+        }
+    }
+
+    /// The key's name.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether two keys are equal, comparing pointers before text: keys are
+    /// usually clones of one handle, so the pointer test settles most calls.
+    #[inline]
+    pub fn same_as(&self, other: &TagKey) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl fmt::Debug for TagKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for TagKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for TagKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// The value of one tag, such as `GET`.
+///
+/// Values may be empty; an empty value is a value, distinct from a tag that
+/// was not recorded at all (a `None` in [`Row::tags`](crate::Row::tags)).
+///
+/// ```
+/// # fn main() -> Result<(), census_core::Error> {
+/// let v = census_core::TagValue::new("GET /index.html")?;
+/// assert_eq!(v.as_str(), "GET /index.html");
+/// assert!(census_core::TagValue::new("").is_ok());
+/// # Ok(()) }
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TagValue(Arc<str>);
+
+impl TagValue {
+    /// Makes a tag value.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTagValue`] unless the value is 0 to 255 bytes of
+    /// printable ASCII (`' '` to `'~'`).
+    pub fn new(value: impl Into<String>) -> Result<TagValue, Error> {
+        let value = value.into();
+        match check_value(&value) {
+            Ok(()) => Ok(TagValue(value.into())),
+            Err(reason) => Err(Error::InvalidTagValue {
+                key: None,
+                value,
+                reason,
+            }),
+        }
+    }
+
+    /// The value as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether two values are equal, comparing pointers before text: a row
+    /// keeps clones of the values it was created with, so the recorded value
+    /// is often the very same allocation.
+    #[inline]
+    pub fn same_as(&self, other: &TagValue) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl fmt::Debug for TagValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for TagValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for TagValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// A set of tags, at most one value per key, that measurements are recorded
+/// under.
+///
+/// Built once per request (or once for good) and passed by reference to
+/// `record`. Methods return a new map, so a base map can be shared and
+/// extended. The order keys are added in does not matter.
+///
+/// ```
+/// # fn main() -> Result<(), census_core::Error> {
+/// use census_core::{TagKey, TagMap};
+/// let method = TagKey::new("method")?;
+/// let status = TagKey::new("status")?;
+/// let tags = TagMap::new().with(&method, "GET")?.with(&status, "200")?;
+/// assert_eq!(tags.get(&method).map(|v| v.as_str()), Some("GET"));
+/// let tags = tags.without(&status);
+/// assert_eq!(tags.len(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct TagMap {
+    // Sorted by key name so that two maps with the same tags are equal
+    // whatever order they were built in. Maps are small (a handful of
+    // tags), so a sorted vector beats any map structure on lookups.
+    entries: Vec<(TagKey, TagValue)>,
+}
+
+impl TagMap {
+    /// An empty map.
+    pub fn new() -> TagMap {
+        TagMap::default()
+    }
+
+    /// Sets `key` to `value`, replacing any value the key had.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTagValue`] (naming the key) unless the value is 0 to
+    /// 255 bytes of printable ASCII.
+    pub fn with(self, key: &TagKey, value: impl Into<String>) -> Result<TagMap, Error> {
+        Ok(self.with_value(key, value_for(key, value)?))
+    }
+
+    /// Sets `key` to an already validated `value`, replacing any value the
+    /// key had. Cannot fail.
+    pub fn with_value(mut self, key: &TagKey, value: TagValue) -> TagMap {
+        match self.position(key) {
+            Ok(i) => self.entries[i].1 = value,
+            Err(i) => self.entries.insert(i, (key.clone(), value)),
+        }
+        self
+    }
+
+    /// Sets `key` to `value` only if the key has no value yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTagValue`] as for [`TagMap::with`].
+    pub fn insert(self, key: &TagKey, value: impl Into<String>) -> Result<TagMap, Error> {
+        let value = value_for(key, value)?;
+        Ok(if self.get(key).is_some() {
+            self
+        } else {
+            self.with_value(key, value)
+        })
+    }
+
+    /// Replaces the value of `key` only if the key already has one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTagValue`] as for [`TagMap::with`].
+    pub fn update(self, key: &TagKey, value: impl Into<String>) -> Result<TagMap, Error> {
+        let value = value_for(key, value)?;
+        Ok(if self.get(key).is_some() {
+            self.with_value(key, value)
+        } else {
+            self
+        })
+    }
+
+    /// Removes `key` and its value, if present.
+    pub fn without(mut self, key: &TagKey) -> TagMap {
+        if let Ok(i) = self.position(key) {
+            self.entries.remove(i);
+        }
+        self
+    }
+
+    /// The value of `key`, if the map has one.
+    #[inline]
+    pub fn get(&self, key: &TagKey) -> Option<&TagValue> {
+        // A linear scan with the pointer test first: maps hold a few tags and
+        // keys are clones of the view's own handles, so this usually ends
+        // without comparing any text.
+        self.entries
+            .iter()
+            .find(|(k, _)| k.same_as(key))
+            .map(|(_, v)| v)
+    }
+
+    /// The number of tags.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the map has no tags.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The tags, ordered by key name.
+    pub fn iter(&self) -> impl Iterator<Item = (&TagKey, &TagValue)> + '_ {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    fn position(&self, key: &TagKey) -> Result<usize, usize> {
+        self.entries
+            .binary_search_by(|(k, _)| k.name().cmp(key.name()))
+    }
+}
+
+fn value_for(key: &TagKey, value: impl Into<String>) -> Result<TagValue, Error> {
+    TagValue::new(value).map_err(|err| match err {
+        Error::InvalidTagValue { value, reason, .. } => Error::InvalidTagValue {
+            key: Some(key.name().to_owned()),
+            value,
+            reason,
+        },
+        other => other,
+    })
+}
+
+impl fmt::Debug for TagMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for TagMap {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::InvalidReason;
+
+    fn key(name: &str) -> TagKey {
+        TagKey::new(name).expect("valid test key")
+    }
+
+    #[test]
+    fn key_rules_are_enforced_with_the_offending_key() {
+        assert!(TagKey::new("http.method").is_ok());
+        assert!(TagKey::new("~!@#$%^&*()_+").is_ok());
+        let err = TagKey::new("http method").unwrap_err();
+        assert_eq!(
+            err,
+            Error::InvalidTagKey {
+                key: "http method".into(),
+                reason: InvalidReason::BadChar { ch: ' ', index: 4 }
+            }
+        );
+        let text = err.to_string();
+        assert!(text.contains("255"), "{text}");
+        assert!(text.contains("\"http method\""), "{text}");
+        assert!(matches!(
+            TagKey::new(""),
+            Err(Error::InvalidTagKey {
+                reason: InvalidReason::Empty,
+                ..
+            })
+        ));
+        assert!(matches!(
+            TagKey::new("k".repeat(256)),
+            Err(Error::InvalidTagKey {
+                reason: InvalidReason::TooLong { len: 256 },
+                ..
+            })
+        ));
+        assert!(TagKey::new("k".repeat(255)).is_ok());
+        assert!(TagKey::new("m\u{e9}thode").is_err());
+        assert!(TagKey::new("tab\there").is_err());
+    }
+
+    #[test]
+    fn value_rules_are_enforced_and_name_the_key() {
+        let k = key("path");
+        assert!(TagMap::new().with(&k, "").is_ok());
+        assert!(TagMap::new().with(&k, "a b c").is_ok());
+        assert!(TagMap::new().with(&k, "v".repeat(255)).is_ok());
+        let err = TagMap::new().with(&k, "line\nbreak").unwrap_err();
+        assert_eq!(
+            err,
+            Error::InvalidTagValue {
+                key: Some("path".into()),
+                value: "line\nbreak".into(),
+                reason: InvalidReason::BadChar { ch: '\n', index: 4 }
+            }
+        );
+        assert!(err.to_string().contains("\"path\""));
+        assert!(matches!(
+            TagMap::new().with(&k, "v".repeat(256)),
+            Err(Error::InvalidTagValue {
+                reason: InvalidReason::TooLong { len: 256 },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn map_holds_one_value_per_key_whatever_the_order() -> Result<(), Error> {
+        let (a, b) = (key("a"), key("b"));
+        let ab = TagMap::new().with(&a, "1")?.with(&b, "2")?;
+        let ba = TagMap::new().with(&b, "2")?.with(&a, "1")?;
+        assert_eq!(ab, ba);
+        let replaced = ab.clone().with(&a, "9")?;
+        assert_eq!(replaced.len(), 2);
+        assert_eq!(replaced.get(&a).map(TagValue::as_str), Some("9"));
+        // A key made separately from the same name finds the value too.
+        assert_eq!(ab.get(&key("b")).map(TagValue::as_str), Some("2"));
+        Ok(())
+    }
+
+    #[test]
+    fn insert_update_and_without_follow_their_rules() -> Result<(), Error> {
+        let (a, b) = (key("a"), key("b"));
+        let m = TagMap::new().insert(&a, "1")?.insert(&a, "2")?;
+        assert_eq!(m.get(&a).map(TagValue::as_str), Some("1"));
+        let m = m.update(&a, "3")?.update(&b, "4")?;
+        assert_eq!(m.get(&a).map(TagValue::as_str), Some("3"));
+        assert_eq!(m.get(&b), None);
+        let m = m.without(&a).without(&b);
+        assert!(m.is_empty());
+        Ok(())
+    }
+}

@@ -1,0 +1,225 @@
+//! View data: the snapshot of a view that exporters receive.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Serialize, Serializer};
+
+use crate::tag::TagValue;
+use crate::view::View;
+
+/// A snapshot of one view: every row with its aggregated value, and the
+/// time span the values cover.
+///
+/// Count, Sum and Distribution values are cumulative from `start` (when the
+/// view was registered) to `end` (when the snapshot was taken). A snapshot
+/// taken while other threads record holds every value whose `record` call
+/// returned before the snapshot began, and may or may not hold values
+/// recorded during it; each row is read consistently (a distribution's
+/// count always equals the sum of its buckets).
+///
+/// Serializes to JSON with times as integer nanoseconds since the Unix
+/// epoch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ViewData {
+    /// The view's definition.
+    pub view: View,
+    /// When the view was registered: the start of every cumulative value.
+    #[serde(serialize_with = "unix_nanos")]
+    pub start: SystemTime,
+    /// When the snapshot was taken.
+    #[serde(serialize_with = "unix_nanos")]
+    pub end: SystemTime,
+    /// The rows, in no particular order; at most one row is an overflow row.
+    pub rows: Vec<Row>,
+    /// How many measurements were folded into the overflow row because the
+    /// view was at its row limit. Zero when there is no overflow row.
+    pub folded: u64,
+}
+
+impl ViewData {
+    /// Makes view data, with nothing folded.
+    pub fn new(view: View, start: SystemTime, end: SystemTime, rows: Vec<Row>) -> ViewData {
+        ViewData {
+            view,
+            start,
+            end,
+            rows,
+            folded: 0,
+        }
+    }
+}
+
+/// One combination of tag values in a view, with its aggregated value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Row {
+    /// One entry per view tag key, in the view's key order: `Some(value)`
+    /// where the recorded tags held the key, `None` where they did not
+    /// (which differs from an empty value).
+    pub tags: Vec<Option<TagValue>>,
+    /// The row's aggregated value.
+    pub data: AggregationData,
+    /// When this row's cumulative value started: the view's start time.
+    #[serde(serialize_with = "unix_nanos")]
+    pub start: SystemTime,
+    /// Whether this is the overflow row, holding every measurement whose
+    /// tag combination arrived after the view reached its row limit. Its
+    /// `tags` are all `None`.
+    pub overflow: bool,
+}
+
+impl Row {
+    /// Makes an ordinary (not overflow) row.
+    pub fn new(tags: Vec<Option<TagValue>>, data: AggregationData, start: SystemTime) -> Row {
+        Row {
+            tags,
+            data,
+            start,
+            overflow: false,
+        }
+    }
+
+    /// Makes the overflow row of a view with `keys` tag keys.
+    pub fn overflow(keys: usize, data: AggregationData, start: SystemTime) -> Row {
+        Row {
+            tags: vec![None; keys],
+            data,
+            start,
+            overflow: true,
+        }
+    }
+}
+
+/// The aggregated value of one row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum AggregationData {
+    /// How many values were recorded.
+    Count(u64),
+    /// The sum of the values (an `Int` for an integer measure).
+    Sum(Number),
+    /// The latest value.
+    LastValue(Number),
+    /// A histogram of the values.
+    Distribution(DistributionData),
+}
+
+/// A recorded number: an exact integer, or a float.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Number {
+    /// From an `i64` measure.
+    Int(i64),
+    /// From an `f64` measure.
+    Float(f64),
+}
+
+impl Number {
+    /// The number as an `f64` (large integers round to the nearest float).
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::Int(v) => v as f64,
+            Number::Float(v) => v,
+        }
+    }
+}
+
+/// The state of a distribution row.
+///
+/// `bucket_counts[i]` counts values `v` with `bounds[i-1] < v <= bounds[i]`
+/// (upper-inclusive); the last entry counts `v > bounds[last]`, so there is
+/// one more count than bounds. Counts are per bucket, not cumulative.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DistributionData {
+    /// How many values were recorded: the sum of `bucket_counts`.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+    /// Their mean (`0.0` when `count` is 0).
+    pub mean: f64,
+    /// The smallest value (`0.0` when `count` is 0).
+    pub min: f64,
+    /// The largest value (`0.0` when `count` is 0).
+    pub max: f64,
+    /// The sum of squared deviations from the mean: the variance is this
+    /// over `count`. Kept with Welford's update, which stays accurate when
+    /// values are large and close together.
+    pub sum_of_squared_deviation: f64,
+    /// The view's bucket bounds (shared among rows).
+    pub bounds: Arc<[f64]>,
+    /// One count per bucket: `bounds.len() + 1` entries.
+    pub bucket_counts: Vec<u64>,
+}
+
+fn unix_nanos<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    // Times before the epoch cannot come from a working clock; they encode
+    // as 0 rather than failing a whole export.
+    let nanos = time
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos().min(u64::MAX as u128) as u64)
+        .unwrap_or(0);
+    s.serialize_u64(nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregation::Aggregation;
+    use crate::measure::MeasureF64;
+    use crate::tag::TagKey;
+    use std::time::Duration;
+
+    #[test]
+    fn view_data_serializes_to_documented_json() -> Result<(), Box<dyn std::error::Error>> {
+        let m = MeasureF64::new("demo/latency", "latency", "ms")?;
+        let view = View::builder("demo/latency_distribution", &m)
+            .tag_keys([TagKey::new("method")?])
+            .aggregation(Aggregation::distribution([10.0])?)
+            .build()?;
+        let start = UNIX_EPOCH + Duration::from_secs(1);
+        let end = UNIX_EPOCH + Duration::from_secs(2);
+        let row = Row::new(
+            vec![Some(TagValue::new("GET")?)],
+            AggregationData::Distribution(DistributionData {
+                count: 2,
+                sum: 25.0,
+                mean: 12.5,
+                min: 5.0,
+                max: 20.0,
+                sum_of_squared_deviation: 112.5,
+                bounds: Arc::from(vec![10.0]),
+                bucket_counts: vec![1, 1],
+            }),
+            start,
+        );
+        let data = ViewData::new(
+            view,
+            start,
+            end,
+            vec![row, Row::overflow(1, AggregationData::Count(3), start)],
+        );
+        let json: serde_json::Value = serde_json::to_value(&data)?;
+        assert_eq!(json["start"], 1_000_000_000u64);
+        assert_eq!(json["end"], 2_000_000_000u64);
+        assert_eq!(json["view"]["measure"]["unit"], "ms");
+        assert_eq!(json["rows"][0]["tags"][0], "GET");
+        assert_eq!(json["rows"][0]["data"]["type"], "distribution");
+        assert_eq!(json["rows"][0]["data"]["value"]["bucket_counts"][1], 1);
+        assert_eq!(json["rows"][1]["tags"][0], serde_json::Value::Null);
+        assert_eq!(json["rows"][1]["overflow"], true);
+        assert_eq!(json["rows"][1]["data"]["value"], 3);
+        Ok(())
+    }
+
+    #[test]
+    fn numbers_convert_to_f64() {
+        assert_eq!(Number::Int(-3).as_f64(), -3.0);
+        assert_eq!(Number::Float(2.5).as_f64(), 2.5);
+        assert_eq!(
+            serde_json::to_string(&Number::Int(7)).ok().as_deref(),
+            Some("7")
+        );
+    }
+}
