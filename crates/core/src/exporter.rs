@@ -26,6 +26,8 @@ use crate::view_data::ViewData;
 /// - **Errors.** An `Err` is logged (through the `log` crate, at `warn`) and
 ///   counted; the next period exports as usual. A panic is caught, logged
 ///   and counted the same way, and the exporter stays registered.
+/// - **Registration.** `attach` and `self_metrics` are called once, when the
+///   exporter is registered, from the registering thread.
 /// - **Shutdown.** On `ViewManager::shutdown` the worker exports one final
 ///   batch holding every value recorded before shutdown was called, then
 ///   calls `shutdown` on every exporter so it can flush what it buffers.
@@ -86,6 +88,15 @@ pub trait Exporter: Send + Sync + 'static {
         Ok(())
     }
 
+    /// View data this exporter contributes about itself (for example its
+    /// delivery counters), asked for once at registration. The manager adds
+    /// what the producer returns to every batch and every pull, so those
+    /// stats reach every exporter like recorded ones. The default
+    /// contributes nothing.
+    fn self_metrics(&self) -> Option<Arc<dyn Producer>> {
+        None
+    }
+
     /// A name for logs and reports. The default is the type's name.
     fn name(&self) -> &str {
         std::any::type_name::<Self>()
@@ -118,6 +129,10 @@ impl<E: Exporter> Exporter for Arc<E> {
 
     fn check_view(&self, view: &View, registered: &[View]) -> Result<(), ExportError> {
         (**self).check_view(view, registered)
+    }
+
+    fn self_metrics(&self) -> Option<Arc<dyn Producer>> {
+        (**self).self_metrics()
     }
 
     fn name(&self) -> &str {
