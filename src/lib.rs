@@ -83,7 +83,7 @@
 pub use census_core::{
     Aggregation, AggregationData, Bounds, DistributionData, Error, ExportError, Exporter,
     InvalidReason, Measure, MeasureF64, MeasureI64, MeasureType, Number, Producer, Row, TagKey,
-    TagMap, TagValue, TypedMeasure, View, ViewBuilder, ViewData, DEFAULT_ROW_LIMIT,
+    TagMap, TagValue, Temporality, TypedMeasure, View, ViewBuilder, ViewData, DEFAULT_ROW_LIMIT,
 };
 pub use census_stats::{
     shutdown, shutdown_guard, view_manager, ManagerStats, MeasurementMap, ShutdownGuard,
