@@ -1,115 +1,391 @@
-//! The aggregation state of one row, updated in place by recording threads.
+//! The aggregation state of one row: one thread's share of it, updated by
+//! that thread alone, and the accumulator a snapshot merges shares into.
+//!
+//! A row's cells are split per recording thread so that recording never
+//! writes a cache line another thread writes: each thread owns its share
+//! and is its only writer, so an update is a plain load and store (no
+//! locked read-modify-write), and two threads recording into the same row
+//! never bounce a line between cores. A snapshot reads every share and
+//! adds them up; that merge is exact for counts and integer sums and for
+//! the bucket counts of a distribution. LastValue is the exception: "the
+//! latest value" needs one order across threads, so its share points at one
+//! cell per row that every thread stores into.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use census_core::{Aggregation, AggregationData, Bounds, DistributionData, MeasureType, Number};
-use parking_lot::Mutex;
 
-// Every atomic here uses Relaxed: a cell is a lone counter with no other
-// memory published through it. Whoever reads cells for a snapshot either
-// synchronised with the recording thread some other way (a join, a channel,
-// the caller's own lock) or is racing with it, and then either value is a
-// correct answer.
-
-/// The live aggregation of one row: one variant per aggregation and
-/// measure type, chosen once when the view is registered.
-#[derive(Debug)]
-pub(crate) enum Cells {
-    Count(AtomicU64),
-    SumInt(AtomicI64),
-    /// f64 bits, updated by compare-and-swap since there is no atomic float add.
-    SumFloat(AtomicU64),
-    LastInt(AtomicI64),
-    /// f64 bits.
-    LastFloat(AtomicU64),
-    /// A mutex, not atomics: a distribution update touches six fields that
-    /// must agree (count must equal the bucket total, mean and the squared
-    /// deviations move together), and one uncontended lock costs less than
-    /// the five read-modify-writes separate atomics would need.
-    Distribution(Mutex<Distribution>),
+/// What a view aggregates, fixed when it is registered, so the record
+/// path matches on a small tag instead of re-reading the view.
+#[derive(Debug, Clone)]
+pub(crate) enum Kind {
+    Count,
+    SumInt,
+    SumFloat,
+    LastInt,
+    LastFloat,
+    Distribution(Bounds),
 }
 
-/// Welford's running mean and squared deviations plus bucket counts.
+impl Kind {
+    pub(crate) fn new(aggregation: &Aggregation, measure_type: MeasureType) -> Kind {
+        match (aggregation, measure_type) {
+            (Aggregation::Count, _) => Kind::Count,
+            (Aggregation::Sum, MeasureType::Int64) => Kind::SumInt,
+            (Aggregation::Sum, MeasureType::Float64) => Kind::SumFloat,
+            (Aggregation::LastValue, MeasureType::Int64) => Kind::LastInt,
+            (Aggregation::LastValue, MeasureType::Float64) => Kind::LastFloat,
+            (Aggregation::Distribution(bounds), _) => Kind::Distribution(bounds.clone()),
+        }
+    }
+
+    pub(crate) fn is_last_value(&self) -> bool {
+        matches!(self, Kind::LastInt | Kind::LastFloat)
+    }
+}
+
+/// The one cell a LastValue row has, shared by every thread's share.
+///
+/// Relaxed stores and loads: the latest value is the last store in the
+/// cell's modification order, which every thread agrees on; nothing else
+/// is published through it.
 #[derive(Debug)]
-pub(crate) struct Distribution {
+pub(crate) struct LastCell(AtomicU64);
+
+impl LastCell {
+    pub(crate) fn new() -> LastCell {
+        LastCell(AtomicU64::new(0))
+    }
+}
+
+/// One thread's share of one row.
+///
+/// Single writer: only the thread that made a share ever updates it (the
+/// share is reachable for writing only through that thread's own index),
+/// so an update loads and stores with Relaxed and no read-modify-write; a
+/// concurrent snapshot sees the old or the new value, both correct. The
+/// snapshot that finally exports a value synchronises with the writer some
+/// other way (the share list's mutex when the share is new, a thread join
+/// or a channel in the caller), as the old shared-atomic cells did.
+#[derive(Debug)]
+pub(crate) enum Share {
+    Count(AtomicU64),
+    SumInt(AtomicI64),
+    /// f64 bits.
+    SumFloat(AtomicU64),
+    /// i64 or f64 bits, per the view's kind; shared by all threads.
+    Last(Arc<LastCell>),
+    Distribution(Box<DistributionShare>),
+}
+
+impl Share {
+    /// An empty share; LastValue rows pass their row's one cell.
+    pub(crate) fn new(kind: &Kind, last: Option<&Arc<LastCell>>) -> Share {
+        match kind {
+            Kind::Count => Share::Count(AtomicU64::new(0)),
+            Kind::SumInt => Share::SumInt(AtomicI64::new(0)),
+            Kind::SumFloat => Share::SumFloat(AtomicU64::new(0f64.to_bits())),
+            Kind::LastInt | Kind::LastFloat => Share::Last(match last {
+                Some(cell) => Arc::clone(cell),
+                None => Arc::new(LastCell::new()),
+            }),
+            Kind::Distribution(bounds) => {
+                Share::Distribution(Box::new(DistributionShare::new(bounds)))
+            }
+        }
+    }
+
+    /// Folds one value in. Must only be called by the share's owner thread.
+    /// The value's type matches the measure's: the manager refuses
+    /// mismatched measures before it gets here.
+    #[inline]
+    pub(crate) fn record(&self, value: Number) {
+        match self {
+            Share::Count(c) => {
+                // Relaxed load+store, not fetch_add: this thread is the only
+                // writer (see the type's doc).
+                c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+            }
+            Share::SumInt(c) => {
+                // Wraps past i64::MAX like any two's complement add; the
+                // documented Sum semantics say so. Relaxed: single writer.
+                c.store(
+                    c.load(Ordering::Relaxed).wrapping_add(int(value)),
+                    Ordering::Relaxed,
+                );
+            }
+            Share::SumFloat(c) => {
+                // Relaxed: single writer.
+                let sum = f64::from_bits(c.load(Ordering::Relaxed)) + value.as_f64();
+                c.store(sum.to_bits(), Ordering::Relaxed);
+            }
+            Share::Last(cell) => {
+                let bits = match value {
+                    Number::Int(v) => v as u64,
+                    Number::Float(v) => v.to_bits(),
+                };
+                // Relaxed: see LastCell.
+                cell.0.store(bits, Ordering::Relaxed);
+            }
+            Share::Distribution(d) => d.record(value.as_f64()),
+        }
+    }
+
+    /// Adds this share's current contents into `acc`.
+    pub(crate) fn merge_into(&self, acc: &mut Acc, kind: &Kind) {
+        match (self, acc) {
+            (Share::Count(c), Acc::Count(n)) => {
+                // Relaxed: a racing snapshot may see the old or new count.
+                *n = n.wrapping_add(c.load(Ordering::Relaxed));
+            }
+            (Share::SumInt(c), Acc::SumInt(n)) => {
+                // Relaxed: as above.
+                *n = n.wrapping_add(c.load(Ordering::Relaxed));
+            }
+            (Share::SumFloat(c), Acc::SumFloat(n)) => {
+                // Relaxed: as above.
+                *n += f64::from_bits(c.load(Ordering::Relaxed));
+            }
+            (Share::Last(cell), Acc::Last(n)) => {
+                // Relaxed: see LastCell.
+                let bits = cell.0.load(Ordering::Relaxed);
+                *n = Some(match kind {
+                    Kind::LastInt => Number::Int(bits as i64),
+                    _ => Number::Float(f64::from_bits(bits)),
+                });
+            }
+            (Share::Distribution(d), Acc::Distribution(acc)) => acc.merge(&d.read()),
+            // A share always matches its view's accumulator: both come
+            // from the view's one Kind.
+            _ => {}
+        }
+    }
+}
+
+/// A distribution share: Welford's running mean and squared deviations
+/// plus bucket counts, written by one thread and read whole by snapshots
+/// through a sequence lock built from atomics.
+///
+/// The fields must be read together (count must equal the bucket total,
+/// mean and deviations move together). A mutex would do, but costs two
+/// locked read-modify-writes per record; the single writer only needs to
+/// bump `seq` around its plain stores, and a reader retries when `seq`
+/// changed under it, which is rare: the writer's window is a few stores.
+#[derive(Debug)]
+pub(crate) struct DistributionShare {
+    /// Odd while the owner is writing.
+    seq: AtomicU64,
+    count: AtomicU64,
+    /// f64 bits, as are mean, min, max and ssd.
+    sum: AtomicU64,
+    mean: AtomicU64,
+    min: AtomicU64,
+    max: AtomicU64,
+    ssd: AtomicU64,
+    buckets: Box<[AtomicU64]>,
+    bounds: Bounds,
+}
+
+/// A consistent reading of one distribution share, or the merge of many.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DistributionAcc {
     count: u64,
     sum: f64,
     mean: f64,
     min: f64,
     max: f64,
-    sum_of_squared_deviation: f64,
-    buckets: Box<[u64]>,
-    bounds: Bounds,
+    ssd: f64,
+    buckets: Vec<u64>,
 }
 
-impl Cells {
-    /// Empty cells for a view with this aggregation over this measure type.
-    pub(crate) fn new(aggregation: &Aggregation, measure_type: MeasureType) -> Cells {
-        match (aggregation, measure_type) {
-            (Aggregation::Count, _) => Cells::Count(AtomicU64::new(0)),
-            (Aggregation::Sum, MeasureType::Int64) => Cells::SumInt(AtomicI64::new(0)),
-            (Aggregation::Sum, MeasureType::Float64) => {
-                Cells::SumFloat(AtomicU64::new(0f64.to_bits()))
-            }
-            (Aggregation::LastValue, MeasureType::Int64) => Cells::LastInt(AtomicI64::new(0)),
-            (Aggregation::LastValue, MeasureType::Float64) => {
-                Cells::LastFloat(AtomicU64::new(0f64.to_bits()))
-            }
-            (Aggregation::Distribution(bounds), _) => {
-                Cells::Distribution(Mutex::new(Distribution {
-                    count: 0,
-                    sum: 0.0,
-                    mean: 0.0,
-                    min: 0.0,
-                    max: 0.0,
-                    sum_of_squared_deviation: 0.0,
-                    buckets: vec![0; bounds.bucket_count()].into_boxed_slice(),
-                    bounds: bounds.clone(),
-                }))
-            }
+impl DistributionShare {
+    fn new(bounds: &Bounds) -> DistributionShare {
+        let zero = || AtomicU64::new(0f64.to_bits());
+        DistributionShare {
+            seq: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+            sum: zero(),
+            mean: zero(),
+            min: zero(),
+            max: zero(),
+            ssd: zero(),
+            buckets: (0..bounds.bucket_count())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            bounds: bounds.clone(),
         }
     }
 
-    /// Folds one value in. The value's type matches the measure's: the
-    /// manager refuses mismatched measures before it gets here.
     #[inline]
-    pub(crate) fn record(&self, value: Number) {
-        match self {
-            Cells::Count(c) => {
-                c.fetch_add(1, Ordering::Relaxed);
+    fn record(&self, v: f64) {
+        let f = |a: &AtomicU64| f64::from_bits(a.load(Ordering::Relaxed));
+        let set = |a: &AtomicU64, x: f64| a.store(x.to_bits(), Ordering::Relaxed);
+        // Relaxed loads of our own fields: this thread is their only writer.
+        let seq = self.seq.load(Ordering::Relaxed);
+        // Mark the share as being written. The Release fence after the odd
+        // store keeps the field stores below from becoming visible before
+        // it, so a reader that sees any new field also sees an odd seq (or
+        // a later one) on its second read.
+        self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        let bucket = self.bounds.bucket_index(v);
+        // bucket_index returns at most bounds.len(), and there are
+        // bounds.len() + 1 buckets, so get always finds it.
+        if let Some(b) = self.buckets.get(bucket) {
+            b.store(b.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+        let count = self.count.load(Ordering::Relaxed) + 1;
+        if count == 1 {
+            set(&self.min, v);
+            set(&self.max, v);
+        } else {
+            set(&self.min, f(&self.min).min(v));
+            set(&self.max, f(&self.max).max(v));
+        }
+        self.count.store(count, Ordering::Relaxed);
+        set(&self.sum, f(&self.sum) + v);
+        // Welford: stable where sum-of-squares minus square-of-sum cancels
+        // catastrophically (large values, small spread).
+        let mean = f(&self.mean);
+        let delta = v - mean;
+        let mean = mean + delta / count as f64;
+        set(&self.mean, mean);
+        set(&self.ssd, f(&self.ssd) + delta * (v - mean));
+        // Release: publishes the field stores to a reader that Acquires the
+        // even value.
+        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// A consistent reading, retried while the owner writes.
+    fn read(&self) -> DistributionAcc {
+        let f = |a: &AtomicU64| f64::from_bits(a.load(Ordering::Relaxed));
+        let mut tries = 0u32;
+        loop {
+            // Acquire: pairs with the writer's final Release store, so the
+            // fields read below are at least that write's.
+            let before = self.seq.load(Ordering::Acquire);
+            if before % 2 == 0 {
+                let acc = DistributionAcc {
+                    count: self.count.load(Ordering::Relaxed),
+                    sum: f(&self.sum),
+                    mean: f(&self.mean),
+                    min: f(&self.min),
+                    max: f(&self.max),
+                    ssd: f(&self.ssd),
+                    buckets: self
+                        .buckets
+                        .iter()
+                        .map(|b| b.load(Ordering::Relaxed))
+                        .collect(),
+                };
+                // Acquire fence: the field loads above cannot move after
+                // the second seq load, so an unchanged even seq proves no
+                // write overlapped them (the writer's Release fence orders
+                // its odd store before its field stores).
+                fence(Ordering::Acquire);
+                if self.seq.load(Ordering::Relaxed) == before {
+                    return acc;
+                }
             }
-            Cells::SumInt(c) => {
-                // Wraps past i64::MAX like any two's complement add; the
-                // documented Sum semantics say so.
-                c.fetch_add(int(value), Ordering::Relaxed);
+            tries += 1;
+            if tries % 64 == 0 {
+                // The owner is descheduled mid-write; let it finish.
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
             }
-            Cells::SumFloat(c) => {
-                let add = value.as_f64();
-                // fetch_update retries only when another thread added in
-                // between, which is rare: rows are spread over many keys.
-                let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-                    Some((f64::from_bits(bits) + add).to_bits())
-                });
-            }
-            Cells::LastInt(c) => c.store(int(value), Ordering::Relaxed),
-            Cells::LastFloat(c) => c.store(value.as_f64().to_bits(), Ordering::Relaxed),
-            Cells::Distribution(d) => d.lock().record(value.as_f64()),
+        }
+    }
+}
+
+impl DistributionAcc {
+    fn empty(buckets: usize) -> DistributionAcc {
+        DistributionAcc {
+            count: 0,
+            sum: 0.0,
+            mean: 0.0,
+            min: 0.0,
+            max: 0.0,
+            ssd: 0.0,
+            buckets: vec![0; buckets],
         }
     }
 
-    /// The current value, read consistently for a distribution.
-    pub(crate) fn read(&self) -> AggregationData {
+    /// Adds another reading, combining means and squared deviations the
+    /// way Chan, Golub and LeVeque's parallel algorithm does, so the merge
+    /// of per-thread shares equals one pass over all values up to rounding.
+    fn merge(&mut self, other: &DistributionAcc) {
+        if other.count == 0 {
+            return;
+        }
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        if self.count == 0 {
+            self.count = other.count;
+            self.sum = other.sum;
+            self.mean = other.mean;
+            self.min = other.min;
+            self.max = other.max;
+            self.ssd = other.ssd;
+            return;
+        }
+        let (na, nb) = (self.count as f64, other.count as f64);
+        let n = na + nb;
+        let delta = other.mean - self.mean;
+        self.mean += delta * nb / n;
+        self.ssd += other.ssd + delta * delta * na * nb / n;
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+}
+
+/// The merge of every share of one row, for one snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Acc {
+    Count(u64),
+    SumInt(i64),
+    SumFloat(f64),
+    Last(Option<Number>),
+    Distribution(DistributionAcc),
+}
+
+impl Acc {
+    pub(crate) fn new(kind: &Kind) -> Acc {
+        match kind {
+            Kind::Count => Acc::Count(0),
+            Kind::SumInt => Acc::SumInt(0),
+            Kind::SumFloat => Acc::SumFloat(0.0),
+            Kind::LastInt | Kind::LastFloat => Acc::Last(None),
+            Kind::Distribution(b) => Acc::Distribution(DistributionAcc::empty(b.bucket_count())),
+        }
+    }
+
+    pub(crate) fn finish(self, kind: &Kind) -> AggregationData {
         match self {
-            Cells::Count(c) => AggregationData::Count(c.load(Ordering::Relaxed)),
-            Cells::SumInt(c) => AggregationData::Sum(Number::Int(c.load(Ordering::Relaxed))),
-            Cells::SumFloat(c) => {
-                AggregationData::Sum(Number::Float(f64::from_bits(c.load(Ordering::Relaxed))))
-            }
-            Cells::LastInt(c) => AggregationData::LastValue(Number::Int(c.load(Ordering::Relaxed))),
-            Cells::LastFloat(c) => {
-                AggregationData::LastValue(Number::Float(f64::from_bits(c.load(Ordering::Relaxed))))
-            }
-            Cells::Distribution(d) => AggregationData::Distribution(d.lock().read()),
+            Acc::Count(n) => AggregationData::Count(n),
+            Acc::SumInt(n) => AggregationData::Sum(Number::Int(n)),
+            Acc::SumFloat(n) => AggregationData::Sum(Number::Float(n)),
+            Acc::Last(n) => AggregationData::LastValue(n.unwrap_or(match kind {
+                Kind::LastInt => Number::Int(0),
+                _ => Number::Float(0.0),
+            })),
+            Acc::Distribution(d) => AggregationData::Distribution(DistributionData {
+                count: d.count,
+                sum: d.sum,
+                mean: d.mean,
+                min: d.min,
+                max: d.max,
+                sum_of_squared_deviation: d.ssd,
+                bounds: match kind {
+                    Kind::Distribution(b) => b.shared(),
+                    _ => Arc::from(Vec::new()),
+                },
+                bucket_counts: d.buckets,
+            }),
         }
     }
 }
@@ -123,56 +399,30 @@ fn int(value: Number) -> i64 {
     }
 }
 
-impl Distribution {
-    #[inline]
-    fn record(&mut self, v: f64) {
-        let bucket = self.bounds.bucket_index(v);
-        // bucket_index returns at most bounds.len(), and buckets has
-        // bounds.len() + 1 entries, so get_mut always finds it.
-        if let Some(b) = self.buckets.get_mut(bucket) {
-            *b += 1;
-        }
-        if self.count == 0 {
-            self.min = v;
-            self.max = v;
-        } else {
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
-        }
-        self.count += 1;
-        self.sum += v;
-        // Welford: stable where sum-of-squares minus square-of-sum cancels
-        // catastrophically (large values, small spread).
-        let delta = v - self.mean;
-        self.mean += delta / self.count as f64;
-        self.sum_of_squared_deviation += delta * (v - self.mean);
-    }
-
-    fn read(&self) -> DistributionData {
-        DistributionData {
-            count: self.count,
-            sum: self.sum,
-            mean: self.mean,
-            min: self.min,
-            max: self.max,
-            sum_of_squared_deviation: self.sum_of_squared_deviation,
-            bounds: self.bounds.shared(),
-            bucket_counts: self.buckets.to_vec(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn distribution(values: &[f64], bounds: &[f64]) -> DistributionData {
-        let agg = Aggregation::distribution(bounds.iter().copied()).expect("valid bounds");
-        let cells = Cells::new(&agg, MeasureType::Float64);
-        for v in values {
-            cells.record(Number::Float(*v));
+    fn kind(agg: &Aggregation, t: MeasureType) -> Kind {
+        Kind::new(agg, t)
+    }
+
+    fn read(kind: &Kind, shares: &[&Share]) -> AggregationData {
+        let mut acc = Acc::new(kind);
+        for s in shares {
+            s.merge_into(&mut acc, kind);
         }
-        match cells.read() {
+        acc.finish(kind)
+    }
+
+    fn distribution(values: &[f64], bounds: &[f64], split: usize) -> DistributionData {
+        let agg = Aggregation::distribution(bounds.iter().copied()).expect("valid bounds");
+        let k = kind(&agg, MeasureType::Float64);
+        let (a, b) = (Share::new(&k, None), Share::new(&k, None));
+        for (i, v) in values.iter().enumerate() {
+            if i < split { &a } else { &b }.record(Number::Float(*v));
+        }
+        match read(&k, &[&a, &b]) {
             AggregationData::Distribution(d) => d,
             other => panic!("expected a distribution, got {other:?}"),
         }
@@ -192,32 +442,35 @@ mod tests {
             1e6 + 0.25,
             -1e-9,
         ];
-        let d = distribution(&values, &[0.0, 10.0, 100.0]);
-        let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let ssd: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
-        assert_eq!(d.count, 10);
-        assert_eq!(d.bucket_counts, vec![4, 2, 3, 1]);
-        assert_eq!(d.bucket_counts.iter().sum::<u64>(), d.count);
-        assert_eq!(d.min, -5.0);
-        assert_eq!(d.max, 1e6 + 0.25);
-        assert!(
-            (d.mean - mean).abs() <= 1e-9 * mean.abs(),
-            "{} vs {mean}",
-            d.mean
-        );
-        assert!(
-            (d.sum_of_squared_deviation - ssd).abs() <= 1e-9 * ssd,
-            "{} vs {ssd}",
-            d.sum_of_squared_deviation
-        );
+        // Every split of the values over two shares merges to one answer.
+        for split in 0..=values.len() {
+            let d = distribution(&values, &[0.0, 10.0, 100.0], split);
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let ssd: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
+            assert_eq!(d.count, 10);
+            assert_eq!(d.bucket_counts, vec![4, 2, 3, 1]);
+            assert_eq!(d.bucket_counts.iter().sum::<u64>(), d.count);
+            assert_eq!(d.min, -5.0, "split {split}");
+            assert_eq!(d.max, 1e6 + 0.25);
+            assert!(
+                (d.mean - mean).abs() <= 1e-9 * mean.abs(),
+                "split {split}: {} vs {mean}",
+                d.mean
+            );
+            assert!(
+                (d.sum_of_squared_deviation - ssd).abs() <= 1e-9 * ssd,
+                "split {split}: {} vs {ssd}",
+                d.sum_of_squared_deviation
+            );
+        }
     }
 
     #[test]
     fn welford_stays_accurate_for_large_close_values() {
         // Naive sum-of-squares loses every digit here; Welford keeps them.
         let values: Vec<f64> = (0..1000).map(|i| 1e9 + (i % 7) as f64).collect();
-        let d = distribution(&values, &[]);
+        let d = distribution(&values, &[], 500);
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         let ssd: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
         assert!(
@@ -229,20 +482,34 @@ mod tests {
 
     #[test]
     fn int_sums_stay_exact_and_last_value_keeps_the_latest() {
-        let sum = Cells::new(&Aggregation::Sum, MeasureType::Int64);
-        for v in [i64::MAX / 2, 1, -3, i64::MAX / 2] {
-            sum.record(Number::Int(v));
+        let k = kind(&Aggregation::Sum, MeasureType::Int64);
+        let (a, b) = (Share::new(&k, None), Share::new(&k, None));
+        for v in [i64::MAX / 2, 1] {
+            a.record(Number::Int(v));
         }
-        assert_eq!(sum.read(), AggregationData::Sum(Number::Int(i64::MAX - 3)));
-        let last = Cells::new(&Aggregation::LastValue, MeasureType::Float64);
-        for v in [1.5, -2.0, 7.25] {
-            last.record(Number::Float(v));
+        for v in [-3, i64::MAX / 2] {
+            b.record(Number::Int(v));
         }
-        assert_eq!(last.read(), AggregationData::LastValue(Number::Float(7.25)));
-        let count = Cells::new(&Aggregation::Count, MeasureType::Float64);
-        for v in [1.0, 1.0, -1.0] {
-            count.record(Number::Float(v));
+        assert_eq!(
+            read(&k, &[&a, &b]),
+            AggregationData::Sum(Number::Int(i64::MAX - 3))
+        );
+        let k = kind(&Aggregation::LastValue, MeasureType::Float64);
+        let cell = Arc::new(LastCell::new());
+        let (a, b) = (Share::new(&k, Some(&cell)), Share::new(&k, Some(&cell)));
+        a.record(Number::Float(1.5));
+        b.record(Number::Float(-2.0));
+        a.record(Number::Float(7.25));
+        assert_eq!(
+            read(&k, &[&a, &b]),
+            AggregationData::LastValue(Number::Float(7.25))
+        );
+        let k = kind(&Aggregation::Count, MeasureType::Float64);
+        let (a, b) = (Share::new(&k, None), Share::new(&k, None));
+        for v in [1.0, 1.0] {
+            a.record(Number::Float(v));
         }
-        assert_eq!(count.read(), AggregationData::Count(3));
+        b.record(Number::Float(-1.0));
+        assert_eq!(read(&k, &[&a, &b]), AggregationData::Count(3));
     }
 }

@@ -31,13 +31,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+mod bound_measure;
 mod cells;
 mod global;
 mod measurement_map;
+mod padded;
 mod rows;
 mod view_manager;
 mod worker;
 
+pub use bound_measure::BoundMeasure;
 pub use global::{shutdown, shutdown_guard, view_manager};
 pub use measurement_map::MeasurementMap;
 pub use view_manager::{ManagerStats, ShutdownGuard, ViewManager, DEFAULT_REPORTING_PERIOD};

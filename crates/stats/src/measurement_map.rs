@@ -73,7 +73,7 @@ impl<'m> MeasurementMap<'m> {
     /// [`ManagerStats::rejected_values`](crate::ManagerStats::rejected_values).
     #[inline]
     pub fn record_to(&self, manager: &ViewManager, tags: &TagMap) {
-        manager.record(self.iter(), tags);
+        manager.record(&self.inline, &self.spilled, tags);
     }
 
     /// The number of measurements in the map.
@@ -86,6 +86,7 @@ impl<'m> MeasurementMap<'m> {
         self.len == 0
     }
 
+    #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = (&'m Measure, Number)> + '_ {
         self.inline
             .iter()

@@ -1,66 +1,112 @@
 //! Row storage for one registered view: find the row for a tag
 //! combination, create it when new, fold overflow past the row limit.
+//!
+//! Two levels. The view's *row table* (one lock, touched only for a tag
+//! combination a thread has not recorded before) decides which
+//! combinations are rows, gives each an id, and enforces the row limit.
+//! Each recording thread then keeps its own `Index` from tag values to
+//! its own [`Share`] of each row it records into (the manager keeps it in
+//! the thread's state beside its copy of the routing table, so one
+//! thread-local lookup serves every view a record reaches). The hit path looks only
+//! at the calling thread's index and writes only that thread's share, so
+//! it takes no lock, bumps no reference count and writes no cache line
+//! another thread writes: two threads recording into the same rows scale
+//! instead of fighting over lock words and cell lines. A snapshot merges
+//! every thread's shares by row id.
 
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use census_core::{Number, Row, TagMap, TagValue, View, ViewData};
+use census_core::{Number, Row, TagKey, TagMap, TagValue, View, ViewData};
 use hashbrown::HashTable;
-use once_cell::sync::OnceCell;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use thread_local::ThreadLocal;
 
-use crate::cells::Cells;
-
-/// Shards per view. Recording threads take a shard's read lock, and new
-/// rows its write lock, so more shards means fewer threads meeting on one
-/// lock word; 16 keeps the empty-view cost small.
-const SHARDS: usize = 16;
+use crate::cells::{Acc, Kind, LastCell, Share};
+use crate::padded::Padded;
 
 /// Views with at most this many tag keys project tags on the stack.
 const INLINE_KEYS: usize = 8;
 
+/// The row id of the overflow row in a share list.
+const OVERFLOW: u32 = u32::MAX;
+
+/// One thread's shares of a view with their row ids.
+type ShareList = Vec<(u32, Arc<Share>)>;
+
+/// A row's tag values in the view's key order, shared by the row table and
+/// every thread's index (cloned only when a thread first meets the row).
+type Key = Arc<[Option<TagValue>]>;
+
 /// A registered view and its rows.
-#[derive(Debug)]
 pub(crate) struct ViewState {
     view: View,
+    kind: Kind,
+    /// The view's keys sorted by name (as a `TagMap` sorts its entries),
+    /// each with its position in the view's key order.
+    sorted_keys: Box<[(TagKey, usize)]>,
     start: SystemTime,
-    shards: Box<[Shard]>,
-    /// Rows created so far, against the view's row limit.
-    len: AtomicUsize,
-    /// The row past-the-limit combinations fold into, made on first need.
-    overflow: OnceCell<Cells>,
-    /// Measurements folded into `overflow`.
+    /// The rows that exist; taken for reading when a thread meets a tag
+    /// combination for the first time, for writing when the combination is
+    /// new to the view, and by snapshots. Never on the hit path.
+    table: RwLock<RowTable>,
+    /// Each thread's shares with their row ids, for snapshots. The owner
+    /// locks its list only to add a share (a new row for that thread); a
+    /// snapshot locks each list while reading it.
+    shares: ThreadLocal<Padded<Mutex<ShareList>>>,
+    /// Measurements folded into the overflow row.
     folded: AtomicU64,
-    /// Per-view random seed, so hostile tag values cannot be chosen to
-    /// collide across processes.
-    hasher: foldhash::fast::RandomState,
+    /// Per-view random seed (start value, odd multiplier), so hostile tag
+    /// values cannot be chosen to collide across processes.
+    seed: (u64, u64),
 }
 
-/// One lock and the rows behind it, aligned so that two shards' lock words
-/// never share a cache line.
-#[derive(Debug)]
-#[repr(align(128))]
-struct Shard(RwLock<HashTable<Entry>>);
+#[derive(Default)]
+struct RowTable {
+    /// Row ids, hashed by their key's content.
+    ids: HashTable<u32>,
+    rows: Vec<TableRow>,
+    /// The LastValue overflow row's one cell.
+    overflow_last: Option<Arc<LastCell>>,
+}
 
-#[derive(Debug)]
-struct Entry {
-    key: Box<[Option<TagValue>]>,
-    cells: Cells,
+struct TableRow {
+    key: Key,
+    /// A LastValue row's one cell, which every thread's share stores into.
+    last: Option<Arc<LastCell>>,
+}
+
+/// One thread's index of its shares of one view's rows. Only its thread
+/// touches it (no lock): the manager hands each thread its own through
+/// `ThreadLocal`, never to two live threads at once.
+#[derive(Default)]
+pub(crate) struct Index {
+    entries: HashTable<IndexEntry>,
+    overflow: Option<Arc<Share>>,
+}
+
+struct IndexEntry {
+    hash: u64,
+    key: Key,
+    share: Arc<Share>,
 }
 
 impl ViewState {
     pub(crate) fn new(view: View, start: SystemTime) -> ViewState {
+        let mut sorted_keys: Vec<(TagKey, usize)> =
+            view.tag_keys().iter().cloned().zip(0..).collect();
+        sorted_keys.sort_by(|a, b| a.0.name().cmp(b.0.name()));
         ViewState {
+            kind: Kind::new(view.aggregation(), view.measure().measure_type()),
+            sorted_keys: sorted_keys.into_boxed_slice(),
             view,
             start,
-            shards: (0..SHARDS)
-                .map(|_| Shard(RwLock::new(HashTable::new())))
-                .collect(),
-            len: AtomicUsize::new(0),
-            overflow: OnceCell::new(),
+            table: RwLock::new(RowTable::default()),
+            shares: ThreadLocal::new(),
             folded: AtomicU64::new(0),
-            hasher: foldhash::fast::RandomState::default(),
+            seed: random_seed(),
         }
     }
 
@@ -70,132 +116,336 @@ impl ViewState {
 
     /// Records one value under the projection of `tags` onto the view's
     /// keys.
+    /// `index` is the calling thread's index for this view.
     #[inline]
-    pub(crate) fn record(&self, tags: &TagMap, value: Number) {
-        let keys = self.view.tag_keys();
-        if keys.len() <= INLINE_KEYS {
-            // No allocation for the common case: the projection lives on
-            // the stack and borrows the caller's values.
-            let mut key: [Option<&TagValue>; INLINE_KEYS] = [None; INLINE_KEYS];
-            for (slot, k) in key.iter_mut().zip(keys) {
-                *slot = tags.get(k);
+    pub(crate) fn record(&self, index: &mut Index, tags: &TagMap, value: Number) {
+        project(self.view.tag_keys(), &self.sorted_keys, tags, |key| {
+            let hash = self.hash(key.iter().copied());
+            // Fast path: this thread has recorded this combination before.
+            // Its own index, its own share: no lock, no shared write.
+            match index.entries.find(hash, |e| same_key(&e.key, key)) {
+                Some(e) => e.share.record(value),
+                None => self.share_for(index, hash, key).record(value),
             }
-            self.record_key(&key[..keys.len()], value);
-        } else {
-            let key: Vec<Option<&TagValue>> = keys.iter().map(|k| tags.get(k)).collect();
-            self.record_key(&key, value);
-        }
+        });
     }
 
-    #[inline]
-    fn record_key(&self, key: &[Option<&TagValue>], value: Number) {
-        let hash = self.hash(key.iter().copied());
-        let shard = self.shard(hash);
-        {
-            // Fast path: the row exists. A read lock lets every recording
-            // thread in at once; only a new row needs the write lock.
-            let rows = shard.0.read();
-            if let Some(entry) = rows.find(hash, |e| same_key(&e.key, key)) {
-                entry.cells.record(value);
-                return;
+    /// This thread's share of the row for `tags`, made on first need; the
+    /// overflow share when the view is full. For bound measures.
+    pub(crate) fn share_of(&self, index: &mut Index, tags: &TagMap) -> Arc<Share> {
+        project(self.view.tag_keys(), &self.sorted_keys, tags, |key| {
+            let hash = self.hash(key.iter().copied());
+            match index.entries.find(hash, |e| same_key(&e.key, key)) {
+                Some(e) => Arc::clone(&e.share),
+                None => self.share_for(index, hash, key),
             }
-        }
-        self.record_new(shard, hash, key, value);
+        })
     }
 
-    /// Slow path: the first value for a tag combination.
+    /// Slow path: the first value this thread records for a combination.
     #[cold]
     #[inline(never)]
-    fn record_new(&self, shard: &Shard, hash: u64, key: &[Option<&TagValue>], value: Number) {
-        if self.len.load(Ordering::Relaxed) >= self.view.row_limit() {
-            // At the limit nothing can be inserted, so skip the write lock
-            // that every hostile new combination would otherwise take.
-            return self.record_overflow(value);
-        }
-        let mut rows = shard.0.write();
-        // Another thread may have made the row since the read lock dropped.
-        if let Some(entry) = rows.find(hash, |e| same_key(&e.key, key)) {
-            entry.cells.record(value);
-            return;
-        }
-        // Reserve a slot against the limit exactly, even with other shards
-        // inserting at the same time.
-        let limit = self.view.row_limit();
-        if self
-            .len
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < limit).then_some(n + 1)
-            })
-            .is_err()
-        {
-            drop(rows);
-            return self.record_overflow(value);
-        }
-        let cells = self.new_cells();
-        cells.record(value);
-        let entry = Entry {
-            key: key.iter().map(|v| v.cloned()).collect(),
-            cells,
+    fn share_for(&self, index: &mut Index, hash: u64, key: &[Option<&TagValue>]) -> Arc<Share> {
+        let Some((id, stored, last)) = self.admit(hash, key) else {
+            // Relaxed: a statistic, read by snapshots that tolerate racing.
+            self.folded.fetch_add(1, Ordering::Relaxed);
+            return self.overflow_share(index);
         };
-        rows.insert_unique(hash, entry, |e| self.hash(e.key.iter().map(Option::as_ref)));
+        let share = Arc::new(Share::new(&self.kind, last.as_ref()));
+        // Listed for snapshots before it is used, so a snapshot never
+        // misses a share that holds a value.
+        self.shares
+            .get_or_default()
+            .lock()
+            .push((id, Arc::clone(&share)));
+        index.entries.insert_unique(
+            hash,
+            IndexEntry {
+                hash,
+                key: stored,
+                share: Arc::clone(&share),
+            },
+            |e| e.hash,
+        );
+        share
+    }
+
+    /// The row id and stored key for `key`, admitting it as a new row if
+    /// the view has room; `None` when it must fold into the overflow row.
+    fn admit(
+        &self,
+        hash: u64,
+        key: &[Option<&TagValue>],
+    ) -> Option<(u32, Key, Option<Arc<LastCell>>)> {
+        let found = |t: &RowTable| {
+            t.ids
+                .find(hash, |&id| same_key(&t.rows[id as usize].key, key))
+                .map(|&id| {
+                    let row = &t.rows[id as usize];
+                    (id, Arc::clone(&row.key), row.last.clone())
+                })
+        };
+        let limit = self.view.row_limit();
+        {
+            // Another thread may have made the row: a read lock suffices.
+            let t = self.table.read();
+            if let Some(hit) = found(&t) {
+                return Some(hit);
+            }
+            if t.rows.len() >= limit {
+                return None;
+            }
+        }
+        let mut t = self.table.write();
+        // Checked again: another thread may have made it since.
+        if let Some(hit) = found(&t) {
+            return Some(hit);
+        }
+        if t.rows.len() >= limit {
+            return None;
+        }
+        let id = t.rows.len() as u32;
+        let stored: Key = key.iter().map(|v| v.cloned()).collect();
+        let last = self.kind.is_last_value().then(|| Arc::new(LastCell::new()));
+        t.rows.push(TableRow {
+            key: Arc::clone(&stored),
+            last: last.clone(),
+        });
+        let RowTable { ids, rows, .. } = &mut *t;
+        ids.insert_unique(hash, id, |&i| {
+            self.hash(rows[i as usize].key.iter().map(Option::as_ref))
+        });
+        Some((id, stored, last))
     }
 
     #[cold]
-    fn record_overflow(&self, value: Number) {
-        self.overflow.get_or_init(|| self.new_cells()).record(value);
-        // Relaxed: a statistic, read by snapshots that tolerate racing.
-        self.folded.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn new_cells(&self) -> Cells {
-        Cells::new(self.view.aggregation(), self.view.measure().measure_type())
-    }
-
-    /// The view's rows now, each read consistently.
-    pub(crate) fn snapshot(&self, end: SystemTime) -> ViewData {
-        let mut rows = Vec::with_capacity(self.len.load(Ordering::Relaxed) + 1);
-        for shard in self.shards.iter() {
-            // A read lock: recording into existing rows goes on meanwhile.
-            let table = shard.0.read();
-            rows.extend(
-                table
-                    .iter()
-                    .map(|e| Row::new(e.key.to_vec(), e.cells.read(), self.start)),
-            );
+    fn overflow_share(&self, index: &mut Index) -> Arc<Share> {
+        if let Some(share) = &index.overflow {
+            return Arc::clone(share);
         }
-        if let Some(cells) = self.overflow.get() {
+        let last = if self.kind.is_last_value() {
+            let mut t = self.table.write();
+            Some(Arc::clone(
+                t.overflow_last
+                    .get_or_insert_with(|| Arc::new(LastCell::new())),
+            ))
+        } else {
+            None
+        };
+        let share = Arc::new(Share::new(&self.kind, last.as_ref()));
+        self.shares
+            .get_or_default()
+            .lock()
+            .push((OVERFLOW, Arc::clone(&share)));
+        index.overflow = Some(Arc::clone(&share));
+        share
+    }
+
+    /// The view's rows now: every thread's shares merged per row.
+    ///
+    /// Each share is read whole, and each only grows, so a snapshot taken
+    /// after another never shows less; a value is in exactly one share, so
+    /// nothing is counted twice.
+    pub(crate) fn snapshot(&self, end: SystemTime) -> ViewData {
+        // Held for reading throughout so row ids stay valid; recording into
+        // existing rows never takes it, and a thread meeting a new
+        // combination only waits if that combination is new to the view.
+        let table = self.table.read();
+        let mut accs: Vec<Option<Acc>> = vec![None; table.rows.len()];
+        let mut overflow: Option<Acc> = None;
+        for list in self.shares.iter() {
+            let list = list.lock();
+            for (id, share) in list.iter() {
+                let slot = if *id == OVERFLOW {
+                    &mut overflow
+                } else {
+                    match accs.get_mut(*id as usize) {
+                        Some(slot) => slot,
+                        // Ids are given out under the write lock before a
+                        // share is listed, so this cannot happen.
+                        None => continue,
+                    }
+                };
+                share.merge_into(slot.get_or_insert_with(|| Acc::new(&self.kind)), &self.kind);
+            }
+        }
+        let mut rows = Vec::with_capacity(accs.len() + 1);
+        for (row, acc) in table.rows.iter().zip(accs) {
+            // A row with no share yet is one whose first value is still on
+            // its way; it appears in the next snapshot, with the value.
+            if let Some(acc) = acc {
+                rows.push(Row::new(
+                    row.key.to_vec(),
+                    acc.finish(&self.kind),
+                    self.start,
+                ));
+            }
+        }
+        drop(table);
+        if let Some(acc) = overflow {
             rows.push(Row::overflow(
                 self.view.tag_keys().len(),
-                cells.read(),
+                acc.finish(&self.kind),
                 self.start,
             ));
         }
         let mut data = ViewData::new(self.view.clone(), self.start, end, rows);
+        // Relaxed: a statistic; see share_for.
         data.folded = self.folded.load(Ordering::Relaxed);
         data
     }
 
+    /// Hashes a projected key by content (rows are keyed by the full tag
+    /// values, never by pointer), seeded per view.
+    #[inline]
     fn hash<'v>(&self, key: impl Iterator<Item = Option<&'v TagValue>>) -> u64 {
-        let mut h = self.hasher.build_hasher();
+        let (mut h, k) = self.seed;
         for v in key {
             match v {
-                // The length prefix keeps ("ab", "c") and ("a", "bc") apart.
                 Some(v) => {
-                    h.write_usize(v.as_str().len());
-                    h.write(v.as_str().as_bytes());
+                    let b = v.as_str().as_bytes();
+                    // The length goes in first, which keeps ("ab", "c")
+                    // and ("a", "bc") apart and lets the word reads below
+                    // overlap.
+                    h = mix(h ^ b.len() as u64, k);
+                    h = hash_bytes(h, k, b);
                 }
                 // An impossible length marks an absent tag, distinct from "".
-                None => h.write_usize(usize::MAX),
+                None => h = mix(h ^ u64::MAX, k),
             }
         }
-        h.finish()
+        h
     }
+}
 
-    fn shard(&self, hash: u64) -> &Shard {
-        // The table uses the low bits for its slot and the top seven for its
-        // control bytes; shard on bits neither depends on.
-        &self.shards[(hash >> 32) as usize % SHARDS]
+/// The folded multiply at the heart of foldhash and wyhash: the full
+/// 128-bit product, high half xor low half.
+#[inline]
+fn mix(x: u64, k: u64) -> u64 {
+    let p = u128::from(x) * u128::from(k);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// Folds every byte of `b` into `h`. Tag values are short (a method, a
+/// status, a route), so the short cases read a few overlapping words
+/// instead of looping byte by byte; the general hasher this replaced spent
+/// most of a record in its per-call setup.
+#[inline]
+fn hash_bytes(mut h: u64, k: u64, b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 8 {
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            h = mix(h ^ word(c), k);
+        }
+        if !chunks.remainder().is_empty() {
+            // The last eight bytes, overlapping the last full chunk.
+            h = mix(h ^ word(&b[n - 8..]), k);
+        }
+        h
+    } else if n >= 4 {
+        let lo = u64::from(half(&b[..4]));
+        let hi = u64::from(half(&b[n - 4..]));
+        mix(h ^ (lo | hi << 32), k)
+    } else if n > 0 {
+        let w = u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16;
+        mix(h ^ w, k)
+    } else {
+        h
     }
+}
+
+#[inline]
+fn word(b: &[u8]) -> u64 {
+    // Callers pass exactly eight bytes; the fallback is never taken.
+    u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))
+}
+
+#[inline]
+fn half(b: &[u8]) -> u32 {
+    // Callers pass exactly four bytes; the fallback is never taken.
+    u32::from_le_bytes(b.try_into().unwrap_or([0; 4]))
+}
+
+impl std::fmt::Debug for ViewState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewState")
+            .field("view", &self.view.name())
+            .field("rows", &self.table.read().rows.len())
+            .finish()
+    }
+}
+
+/// Two random words from foldhash's per-process random state.
+fn random_seed() -> (u64, u64) {
+    let state = foldhash::fast::RandomState::default();
+    (state.hash_one(1u64), state.hash_one(2u64) | 1)
+}
+
+/// Calls `f` with the projection of `tags` onto `keys`, in key order.
+#[inline]
+fn project<R>(
+    keys: &[TagKey],
+    sorted_keys: &[(TagKey, usize)],
+    tags: &TagMap,
+    f: impl FnOnce(&[Option<&TagValue>]) -> R,
+) -> R {
+    if keys.len() <= INLINE_KEYS {
+        // No allocation for the common case: the projection lives on the
+        // stack and borrows the caller's values.
+        let mut key: [Option<&TagValue>; INLINE_KEYS] = [None; INLINE_KEYS];
+        let key = &mut key[..keys.len()];
+        let mut found = 0;
+        if tags.len() == keys.len() {
+            // The common shape: the map holds exactly the view's keys. Both
+            // are sorted by name, so one step each matches them, whatever
+            // order the view lists its keys in.
+            for ((k, v), (want, at)) in tags.iter().zip(sorted_keys) {
+                if !same_handle(k, want) {
+                    break;
+                }
+                if let Some(slot) = key.get_mut(*at) {
+                    *slot = Some(v);
+                    found += 1;
+                }
+            }
+        }
+        if found < keys.len() {
+            // One pass over the map comparing addresses only: keys in a map
+            // are usually clones of the view's own key handles, and this
+            // never compares the names of keys that do not match, which
+            // `TagMap::get` does.
+            found = 0;
+            key.fill(None);
+            for (k, v) in tags.iter() {
+                for (slot, want) in key.iter_mut().zip(keys) {
+                    if same_handle(k, want) {
+                        *slot = Some(v);
+                        found += 1;
+                    }
+                }
+            }
+        }
+        if found < keys.len() {
+            // A key absent from the map, or a handle made separately from
+            // the same name: the full comparison settles both.
+            for (slot, want) in key.iter_mut().zip(keys) {
+                if slot.is_none() {
+                    *slot = tags.get(want);
+                }
+            }
+        }
+        f(key)
+    } else {
+        let key: Vec<Option<&TagValue>> = keys.iter().map(|k| tags.get(k)).collect();
+        f(&key)
+    }
+}
+
+/// Whether two keys are clones of one handle: the same name buffer.
+#[inline]
+fn same_handle(a: &TagKey, b: &TagKey) -> bool {
+    a.name().as_ptr() == b.name().as_ptr()
 }
 
 #[inline]
@@ -211,7 +461,7 @@ fn same_key(stored: &[Option<TagValue>], key: &[Option<&TagValue>]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use census_core::{Aggregation, AggregationData, MeasureI64, TagKey};
+    use census_core::{Aggregation, AggregationData, MeasureI64};
 
     fn view(limit: usize, keys: &[&TagKey]) -> View {
         let m = MeasureI64::new("m", "", "1").expect("valid measure");
@@ -234,9 +484,10 @@ mod tests {
     fn absent_and_empty_values_are_different_rows() -> Result<(), census_core::Error> {
         let k = TagKey::new("k")?;
         let state = ViewState::new(view(10, &[&k]), SystemTime::now());
-        state.record(&TagMap::new(), Number::Int(1));
-        state.record(&TagMap::new().with(&k, "")?, Number::Int(10));
-        state.record(&TagMap::new().with(&k, "")?, Number::Int(100));
+        let mut ix = Index::default();
+        state.record(&mut ix, &TagMap::new(), Number::Int(1));
+        state.record(&mut ix, &TagMap::new().with(&k, "")?, Number::Int(10));
+        state.record(&mut ix, &TagMap::new().with(&k, "")?, Number::Int(100));
         let data = state.snapshot(SystemTime::now());
         assert_eq!(data.rows.len(), 2);
         for row in &data.rows {
@@ -255,11 +506,16 @@ mod tests {
     fn combinations_past_the_limit_fold_into_one_counted_row() -> Result<(), census_core::Error> {
         let k = TagKey::new("user")?;
         let state = ViewState::new(view(3, &[&k]), SystemTime::now());
+        let mut ix = Index::default();
         for i in 0..10 {
-            state.record(&TagMap::new().with(&k, i.to_string())?, Number::Int(1));
+            state.record(
+                &mut ix,
+                &TagMap::new().with(&k, i.to_string())?,
+                Number::Int(1),
+            );
         }
         // An existing row keeps recording normally at the limit.
-        state.record(&TagMap::new().with(&k, "0")?, Number::Int(5));
+        state.record(&mut ix, &TagMap::new().with(&k, "0")?, Number::Int(5));
         let data = state.snapshot(SystemTime::now());
         assert_eq!(data.rows.len(), 4);
         assert_eq!(data.folded, 7);
@@ -279,17 +535,47 @@ mod tests {
             .collect::<Result<_, _>>()?;
         let refs: Vec<&TagKey> = keys.iter().collect();
         let state = ViewState::new(view(10, &refs), SystemTime::now());
+        let mut ix = Index::default();
         let mut tags = TagMap::new();
         for k in keys.iter().step_by(2) {
             tags = tags.with(k, k.name())?;
         }
-        state.record(&tags, Number::Int(2));
-        state.record(&tags, Number::Int(3));
+        state.record(&mut ix, &tags, Number::Int(2));
+        state.record(&mut ix, &tags, Number::Int(3));
         let data = state.snapshot(SystemTime::now());
         assert_eq!(data.rows.len(), 1);
         assert_eq!(sum(&data.rows[0]), 5);
         let present: Vec<bool> = data.rows[0].tags.iter().map(Option::is_some).collect();
         assert_eq!(present, (0..10).map(|i| i % 2 == 0).collect::<Vec<_>>());
+        Ok(())
+    }
+
+    #[test]
+    fn threads_keep_own_shares_that_merge_into_one_row() -> Result<(), census_core::Error> {
+        let k = TagKey::new("k")?;
+        let state = ViewState::new(view(10, &[&k]), SystemTime::now());
+        let mut ix = Index::default();
+        // Distinct but equal value handles: rows are keyed by content.
+        let a = TagMap::new().with(&k, "x")?;
+        let b = TagMap::new().with(&k, "x")?;
+        state.record(&mut ix, &a, Number::Int(100));
+        // Both threads stay alive until both recorded, so neither inherits
+        // the other's thread slot.
+        let both = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                state.record(&mut Index::default(), &a, Number::Int(1));
+                both.wait();
+            });
+            s.spawn(|| {
+                state.record(&mut Index::default(), &b, Number::Int(10));
+                both.wait();
+            });
+        });
+        let data = state.snapshot(SystemTime::now());
+        assert_eq!(data.rows.len(), 1);
+        assert_eq!(sum(&data.rows[0]), 111);
+        assert_eq!(state.shares.iter().count(), 3);
         Ok(())
     }
 }

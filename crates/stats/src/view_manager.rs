@@ -1,6 +1,7 @@
 //! ViewManager: owns the registered views and exporters, routes recorded
 //! values to views, and runs the export worker.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -9,9 +10,12 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use census_core::{Error, Exporter, Measure, Number, Producer, TagMap, View, ViewData};
-use parking_lot::{Mutex, RwLock};
+use hashbrown::HashTable;
+use parking_lot::Mutex;
+use thread_local::ThreadLocal;
 
-use crate::rows::ViewState;
+use crate::padded::Padded;
+use crate::rows::{Index, ViewState};
 use crate::worker::Worker;
 
 /// The reporting period a manager starts with.
@@ -49,9 +53,18 @@ pub(crate) struct Inner {
     /// list what to snapshot; never on the record path, never while calling
     /// an exporter.
     registry: Mutex<Registry>,
-    /// Measure name to the views that aggregate it: the record path's only
-    /// shared structure, rebuilt whole on each registration change.
-    subscriptions: RwLock<Subscriptions>,
+    /// Measure name to the views that aggregate it, rebuilt whole on each
+    /// registration change. The record path reads it through its thread's
+    /// `routes` copy, and comes here only when `generation` moved.
+    subscriptions: Mutex<Arc<Subscriptions>>,
+    /// Bumped after every change of `subscriptions`.
+    generation: AtomicU64,
+    /// Each thread's copy of `subscriptions`, the generation it was taken
+    /// at, and the thread's row index for each view. Checking a copy reads
+    /// `generation` and writes nothing shared, where a read lock would
+    /// write its reader count and an `Arc` clone its reference count: both
+    /// cache lines every recording thread would fight over.
+    routes: ThreadLocal<Padded<RefCell<Routes>>>,
     shut_down: AtomicBool,
     /// Makes a second `shutdown` call wait for the first to finish.
     shutdown_lock: Mutex<()>,
@@ -67,11 +80,108 @@ struct Registry {
     producers: Vec<Arc<dyn Producer>>,
 }
 
-type Subscriptions = HashMap<String, Subscription, foldhash::fast::RandomState>;
+/// The record path's routing table: measure to the views that aggregate it.
+#[derive(Default)]
+pub(crate) struct Subscriptions {
+    list: Vec<Subscription>,
+    /// Every routed view, by its slot: a thread's `Routes::indexes` holds
+    /// its index for the view at the same position.
+    slots: Vec<Arc<ViewState>>,
+    by_name: HashMap<String, usize, foldhash::fast::RandomState>,
+    /// Keyed by the address of a registered measure's name: a recorded
+    /// handle that is a clone of a view's measure (the usual case) is found
+    /// by one multiply and one compare, without hashing its name. The table
+    /// keeps those measures alive, so no other measure can have the address.
+    by_address: HashTable<(usize, usize)>,
+}
 
-struct Subscription {
-    measure: Measure,
-    views: Vec<Arc<ViewState>>,
+pub(crate) struct Subscription {
+    pub(crate) measure: Measure,
+    /// The measure's views, each with its slot.
+    pub(crate) views: Vec<(Arc<ViewState>, usize)>,
+}
+
+impl Subscriptions {
+    fn build(views: &[Arc<ViewState>]) -> Subscriptions {
+        let mut subs = Subscriptions::default();
+        for state in views {
+            let measure = state.view().measure();
+            let i = match subs.by_name.get(measure.name()) {
+                Some(&i) => i,
+                None => {
+                    subs.list.push(Subscription {
+                        measure: measure.clone(),
+                        views: Vec::new(),
+                    });
+                    let i = subs.list.len() - 1;
+                    subs.by_name.insert(measure.name().to_owned(), i);
+                    i
+                }
+            };
+            if let Some(sub) = subs.list.get_mut(i) {
+                sub.views.push((Arc::clone(state), subs.slots.len()));
+            }
+            subs.slots.push(Arc::clone(state));
+            let address = address_of(measure);
+            if subs
+                .by_address
+                .find(hash_address(address), |e| e.0 == address)
+                .is_none()
+            {
+                subs.by_address
+                    .insert_unique(hash_address(address), (address, i), |e| hash_address(e.0));
+            }
+        }
+        subs
+    }
+
+    /// The subscription for `measure`'s name, and whether `measure` may
+    /// feed it (see `compatible`).
+    #[inline]
+    pub(crate) fn get(&self, measure: &Measure) -> Option<(&Subscription, bool)> {
+        let address = address_of(measure);
+        let found = if self.by_address.len() <= 8 {
+            // A few compares beat hashing for the usual handful of measures.
+            self.by_address.iter().find(|e| e.0 == address)
+        } else {
+            self.by_address
+                .find(hash_address(address), |e| e.0 == address)
+        };
+        if let Some(&(_, i)) = found {
+            // The very measure a view was registered with: registration
+            // already proved it compatible.
+            return self.list.get(i).map(|sub| (sub, true));
+        }
+        self.get_by_name(measure)
+    }
+
+    #[cold]
+    fn get_by_name(&self, measure: &Measure) -> Option<(&Subscription, bool)> {
+        let sub = self.list.get(*self.by_name.get(measure.name())?)?;
+        Some((sub, compatible(&sub.measure, measure)))
+    }
+}
+
+/// The address of a measure's name: the same for every clone of one
+/// measure handle, different for live measures with separate definitions.
+#[inline]
+fn address_of(measure: &Measure) -> usize {
+    measure.name().as_ptr() as usize
+}
+
+#[inline]
+fn hash_address(address: usize) -> u64 {
+    // Addresses are aligned and close together; a multiply by an odd
+    // constant spreads them over the bits the table looks at.
+    (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// One thread's copy of the routing table, and its row index for each
+/// routed view (by slot).
+pub(crate) struct Routes {
+    generation: u64,
+    subscriptions: Arc<Subscriptions>,
+    indexes: Vec<Index>,
 }
 
 // Relaxed throughout: each is an independent statistic.
@@ -106,7 +216,9 @@ impl ViewManager {
         ViewManager {
             inner: Arc::new(Inner {
                 registry: Mutex::new(Registry::default()),
-                subscriptions: RwLock::new(Subscriptions::default()),
+                subscriptions: Mutex::new(Arc::new(Subscriptions::default())),
+                generation: AtomicU64::new(0),
+                routes: ThreadLocal::new(),
                 shut_down: AtomicBool::new(false),
                 shutdown_lock: Mutex::new(()),
                 worker: Mutex::new(None),
@@ -212,18 +324,13 @@ impl ViewManager {
 
     /// Rebuilds the record path's routing table from the registry.
     fn publish(&self, reg: &Registry) {
-        let mut subs = Subscriptions::default();
-        for state in &reg.views {
-            let measure = state.view().measure();
-            subs.entry(measure.name().to_owned())
-                .or_insert_with(|| Subscription {
-                    measure: measure.clone(),
-                    views: Vec::new(),
-                })
-                .views
-                .push(Arc::clone(state));
-        }
-        *self.inner.subscriptions.write() = subs;
+        let subs = Subscriptions::build(&reg.views);
+        *self.inner.subscriptions.lock() = Arc::new(subs);
+        // Release: a thread that reads the new generation and then takes
+        // the mutex finds the new table (the mutex alone orders that; the
+        // Release keeps the bump from being seen before the store). The
+        // AcqRel read-modify-write keeps bumps from two publishers apart.
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The views registered now, in registration order.
@@ -368,11 +475,13 @@ impl ViewManager {
         }
     }
 
-    /// Routes recorded values to their views; see `MeasurementMap`.
+    /// Routes recorded values to their views; see `MeasurementMap`. The
+    /// values are `inline` up to its first `None`, then `spilled`.
     #[inline]
-    pub(crate) fn record<'m>(
+    pub(crate) fn record(
         &self,
-        values: impl Iterator<Item = (&'m Measure, Number)>,
+        inline: &[Option<(&Measure, Number)>],
+        spilled: &[(&Measure, Number)],
         tags: &TagMap,
     ) {
         // Relaxed: a record racing with shutdown may land either side of
@@ -380,32 +489,125 @@ impl ViewManager {
         if self.inner.shut_down.load(Ordering::Relaxed) {
             return;
         }
-        let subs = self.inner.subscriptions.read();
-        for (measure, value) in values {
-            if let Number::Float(v) = value {
-                if !v.is_finite() {
-                    self.inner.reject();
-                    continue;
+        self.inner.with_routes(|subs, indexes| {
+            let mut one = |measure: &Measure, value: Number| {
+                if let Number::Float(v) = value {
+                    if !v.is_finite() {
+                        self.inner.reject();
+                        return;
+                    }
                 }
-            }
-            // A measure no view uses ends here: one hash lookup, no more.
-            let Some(sub) = subs.get(measure.name()) else {
-                continue;
+                // A measure no view uses ends here: one lookup, no more.
+                let Some((sub, compatible)) = subs.get(measure) else {
+                    return;
+                };
+                if !compatible {
+                    self.inner.reject();
+                    return;
+                }
+                for (view, slot) in &sub.views {
+                    if let Some(index) = indexes.get_mut(*slot) {
+                        view.record(index, tags, value);
+                    }
+                }
             };
-            if !compatible(&sub.measure, measure) {
-                self.inner.reject();
-                continue;
+            for &(measure, value) in inline.iter().map_while(Option::as_ref) {
+                one(measure, value);
             }
-            for view in &sub.views {
-                view.record(tags, value);
+            for &(measure, value) in spilled {
+                one(measure, value);
             }
-        }
+        });
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
     }
 }
 
 impl Inner {
+    /// Calls `f` with the current routing table, from this thread's copy
+    /// when that is still current, and the thread's row indexes.
+    #[inline]
+    pub(crate) fn with_routes<R>(&self, f: impl FnOnce(&Subscriptions, &mut [Index]) -> R) -> R {
+        // Relaxed is enough to notice a change: a registration that
+        // happened before this call is seen by coherence, and one racing
+        // with it may land either side. The table itself is read under the
+        // mutex on refresh, which orders it.
+        let generation = self.generation.load(Ordering::Relaxed);
+        let routes = self.routes.get_or(|| {
+            Padded(RefCell::new(Routes {
+                generation: u64::MAX,
+                subscriptions: Arc::new(Subscriptions::default()),
+                indexes: Vec::new(),
+            }))
+        });
+        match routes.try_borrow_mut() {
+            Ok(mut routes) => {
+                if routes.generation != generation {
+                    self.refresh(&mut routes, generation);
+                }
+                let Routes {
+                    subscriptions,
+                    indexes,
+                    ..
+                } = &mut *routes;
+                f(subscriptions, indexes)
+            }
+            // Only if recording re-entered itself on this thread, which
+            // nothing does. Fresh indexes still give the right answer: the
+            // shares they make are listed with their views.
+            Err(_) => {
+                let subs = Arc::clone(&self.subscriptions.lock());
+                let mut indexes: Vec<Index> = subs.slots.iter().map(|_| Index::default()).collect();
+                f(&subs, &mut indexes)
+            }
+        }
+    }
+
     #[cold]
-    fn reject(&self) {
+    #[inline(never)]
+    fn refresh(&self, routes: &mut Routes, generation: u64) {
+        // Taken after reading `generation`, so the table is at least that
+        // new; if it is newer the next record refreshes once more.
+        let new = Arc::clone(&self.subscriptions.lock());
+        // Views that stay keep this thread's index; the indexes of views
+        // that went are dropped with them.
+        let mut old = std::mem::take(&mut routes.indexes);
+        routes.indexes = new
+            .slots
+            .iter()
+            .map(|view| {
+                routes
+                    .subscriptions
+                    .slots
+                    .iter()
+                    .position(|v| Arc::ptr_eq(v, view))
+                    .and_then(|i| old.get_mut(i))
+                    .map(std::mem::take)
+                    .unwrap_or_default()
+            })
+            .collect();
+        routes.subscriptions = new;
+        routes.generation = generation;
+    }
+
+    /// Whether recording is over.
+    #[inline]
+    pub(crate) fn is_shut_down(&self) -> bool {
+        // Relaxed: see ViewManager::record.
+        self.shut_down.load(Ordering::Relaxed)
+    }
+
+    /// The routing table's current generation.
+    #[inline]
+    pub(crate) fn generation(&self) -> u64 {
+        // Relaxed: see with_routes.
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    #[cold]
+    pub(crate) fn reject(&self) {
         self.counters
             .rejected_values
             .fetch_add(1, Ordering::Relaxed);
@@ -478,7 +680,7 @@ impl Inner {
 
 /// Whether a recorded measure may feed views of the registered one: the
 /// same type (so cells see the type they expect) and unit.
-fn compatible(registered: &Measure, recorded: &Measure) -> bool {
+pub(crate) fn compatible(registered: &Measure, recorded: &Measure) -> bool {
     registered.same_as(recorded)
         || (registered.measure_type() == recorded.measure_type()
             && registered.unit() == recorded.unit())
