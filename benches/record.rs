@@ -1,1 +1,291 @@
-fn main() {}
+//! The record path: one f64 measurement with 3 tags (10 values each, 1,000
+//! series) into 1, 3 and 10 views, on one and two threads, existing rows
+//! (hit) and new rows (miss) apart, a pre-bound handle, and tag maps whose
+//! key order differs from the view's. Before timing, each hit case counts
+//! the allocations one record makes with a counting global allocator,
+//! prints them and fails if a hit allocates.
+//!
+//! `cargo bench --bench record -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Case letters (A to E) are those of the performance issue; the peers
+//! comparison lives in `benches/peers`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use census::{Aggregation, MeasureF64, MeasurementMap, TagKey, TagMap, View, ViewManager};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+/// Counts every allocation, so a bench can prove a path allocates nothing.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every method forwards to the system allocator unchanged; the
+// counter is a plain atomic on the side.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // Relaxed: a statistic read after the measured loop on this thread.
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // Relaxed: as above.
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const VALUES_PER_TAG: usize = 10;
+const SEQUENCE: usize = 4096;
+
+/// The shared shape of every case: 3 keys, 1,000 prebuilt tag maps, and a
+/// precomputed pseudo-random order to visit them in.
+struct Workload {
+    measure: MeasureF64,
+    keys: [TagKey; 3],
+    maps: Vec<TagMap>,
+    order: Vec<usize>,
+}
+
+impl Workload {
+    fn new() -> Workload {
+        let measure = MeasureF64::new("bench/latency", "latency", "ms").expect("measure");
+        let keys = ["method", "route", "status"].map(|k| TagKey::new(k).expect("key"));
+        let mut maps = Vec::new();
+        for a in 0..VALUES_PER_TAG {
+            for b in 0..VALUES_PER_TAG {
+                for c in 0..VALUES_PER_TAG {
+                    let map = TagMap::new()
+                        .with(&keys[0], format!("m{a}"))
+                        .and_then(|m| m.with(&keys[1], format!("/r{b}")))
+                        .and_then(|m| m.with(&keys[2], format!("{}", 200 + c)))
+                        .expect("tags");
+                    maps.push(map);
+                }
+            }
+        }
+        // xorshift: reproducible, and not timed.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let order = (0..SEQUENCE)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % maps.len() as u64) as usize
+            })
+            .collect();
+        Workload {
+            measure,
+            keys,
+            maps,
+            order,
+        }
+    }
+
+    /// A manager with `n` views over the measure, aggregations cycling
+    /// Sum, Count, Distribution (so 1 view is case A's Sum view, 3 views
+    /// case C's set), keys in `keys` order.
+    fn manager(&self, n: usize, keys: &[TagKey], only: Option<Aggregation>) -> ViewManager {
+        let vm = ViewManager::new();
+        for i in 0..n {
+            let agg = only.clone().unwrap_or_else(|| match i % 3 {
+                0 => Aggregation::Sum,
+                1 => Aggregation::Count,
+                _ => distribution(),
+            });
+            vm.register_view(
+                View::builder(format!("bench/view_{i}"), &self.measure)
+                    .tag_keys(keys.iter().cloned())
+                    .aggregation(agg)
+                    .build()
+                    .expect("view"),
+            )
+            .expect("register");
+        }
+        // Every row exists before timing: these are the hit cases.
+        for map in &self.maps {
+            MeasurementMap::new()
+                .put(&self.measure, 1.0)
+                .record_to(&vm, map);
+        }
+        vm
+    }
+
+    fn record_at(&self, vm: &ViewManager, i: usize) {
+        let map = &self.maps[self.order[i % SEQUENCE]];
+        MeasurementMap::new()
+            .put(&self.measure, black_box(12.5))
+            .record_to(vm, black_box(map));
+    }
+}
+
+/// Ten bounds, as case B asks.
+fn distribution() -> Aggregation {
+    Aggregation::distribution([1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0])
+        .expect("bounds")
+}
+
+/// Allocations per call of `f`, over many calls after one warm-up call.
+fn allocations_per_op(name: &str, mut f: impl FnMut(usize)) -> f64 {
+    f(0);
+    const N: usize = 100_000;
+    // Relaxed: read on this thread around its own loop.
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for i in 0..N {
+        f(i);
+    }
+    let per_op = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / N as f64;
+    println!("allocations/op {name}: {per_op}");
+    per_op
+}
+
+fn existing_rows(c: &mut Criterion) {
+    let w = Workload::new();
+    let mut group = c.benchmark_group("record/existing_row/3_tags");
+    for (id, n, only) in [
+        ("1_view", 1, None),                              // case A
+        ("1_view_distribution", 1, Some(distribution())), // case B
+        ("3_views", 3, None),                             // case C
+        ("10_views", 10, None),
+    ] {
+        let vm = w.manager(n, &w.keys, only);
+        let allocs = allocations_per_op(&format!("existing_row/{id}"), |i| w.record_at(&vm, i));
+        assert_eq!(allocs, 0.0, "the hit path must not allocate");
+        let mut i = 0;
+        group.bench_function(id, |b| {
+            b.iter(|| {
+                i += 1;
+                w.record_at(&vm, i)
+            })
+        });
+    }
+    // Tag maps are sorted by key name; a view listing its keys in another
+    // order projects through the same lookups and must cost the same.
+    let reversed: Vec<TagKey> = w.keys.iter().rev().cloned().collect();
+    let vm = w.manager(1, &reversed, None);
+    let allocs = allocations_per_op("existing_row/1_view_keys_reordered", |i| {
+        w.record_at(&vm, i)
+    });
+    assert_eq!(allocs, 0.0, "reordered keys must not allocate");
+    let mut i = 0;
+    group.bench_function("1_view_keys_reordered", |b| {
+        b.iter(|| {
+            i += 1;
+            w.record_at(&vm, i)
+        })
+    });
+    group.finish();
+}
+
+fn bound(c: &mut Criterion) {
+    // Case D: tags resolved once.
+    let w = Workload::new();
+    let vm = w.manager(1, &w.keys, None);
+    let handle = vm.bind(&w.measure, &w.maps[0]);
+    let allocs = allocations_per_op("bound/1_view", |_| handle.record(black_box(1.0)));
+    assert_eq!(allocs, 0.0, "a bound record must not allocate");
+    c.bench_function("record/bound/3_tags/1_view", |b| {
+        b.iter(|| handle.record(black_box(1.0)))
+    });
+}
+
+fn new_rows(c: &mut Criterion) {
+    // The miss: every record makes a row. Rows are made ahead in batches of
+    // fresh tag maps on fresh managers, outside the timed section.
+    let w = Workload::new();
+    const BATCH: usize = 10_000;
+    let fresh: Vec<TagMap> = (0..BATCH)
+        .map(|i| {
+            TagMap::new()
+                .with(&w.keys[0], format!("m{}", i % 10))
+                .and_then(|m| m.with(&w.keys[1], format!("/new/{i}")))
+                .and_then(|m| m.with(&w.keys[2], "200"))
+                .expect("tags")
+        })
+        .collect();
+    let mut group = c.benchmark_group("record/new_row/3_tags");
+    for (id, n) in [("1_view", 1), ("3_views", 3)] {
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut left = iters as usize;
+                while left > 0 {
+                    let vm = ViewManager::new();
+                    for v in 0..n {
+                        vm.register_view(
+                            View::builder(format!("bench/new_{v}"), &w.measure)
+                                .tag_keys(w.keys.iter().cloned())
+                                .aggregation(Aggregation::Sum)
+                                .row_limit(BATCH)
+                                .build()
+                                .expect("view"),
+                        )
+                        .expect("register");
+                    }
+                    let take = left.min(BATCH);
+                    let start = Instant::now();
+                    for map in &fresh[..take] {
+                        MeasurementMap::new()
+                            .put(&w.measure, black_box(1.0))
+                            .record_to(&vm, map);
+                    }
+                    total += start.elapsed();
+                    left -= take;
+                    drop(vm);
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+fn two_threads(c: &mut Criterion) {
+    // Case E: the same hit workload on two threads at once; the time
+    // reported is wall time per record per thread, so perfect scaling shows
+    // the one-thread time and the throughput ratio is 2 x t1 / t2.
+    let w = Workload::new();
+    let mut group = c.benchmark_group("record/2_threads/existing_row/3_tags");
+    for (id, n) in [("1_view", 1), ("3_views", 3), ("10_views", 10)] {
+        let vm = w.manager(n, &w.keys, None);
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                let go = Barrier::new(3);
+                std::thread::scope(|s| {
+                    for t in 0..2 {
+                        let (w, vm, go) = (&w, &vm, &go);
+                        s.spawn(move || {
+                            // Warm this thread's index before the clock.
+                            for i in 0..SEQUENCE {
+                                w.record_at(vm, i);
+                            }
+                            go.wait();
+                            for i in 0..iters as usize {
+                                w.record_at(vm, i + t * 1_000);
+                            }
+                            go.wait();
+                        });
+                    }
+                    go.wait();
+                    let start = Instant::now();
+                    go.wait();
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, existing_rows, bound, new_rows, two_threads);
+criterion_main!(benches);
