@@ -67,15 +67,13 @@ pub(crate) struct ViewState {
 struct RowTable {
     /// Row ids, hashed by their key's content.
     ids: HashTable<u32>,
-    rows: Vec<TableRow>,
+    /// Each row's key, by row id.
+    keys: Vec<Key>,
+    /// A LastValue view's one cell per row, by row id, which every thread's
+    /// share stores into; empty for other views (memory per series counts).
+    lasts: Vec<Arc<LastCell>>,
     /// The LastValue overflow row's one cell.
     overflow_last: Option<Arc<LastCell>>,
-}
-
-struct TableRow {
-    key: Key,
-    /// A LastValue row's one cell, which every thread's share stores into.
-    last: Option<Arc<LastCell>>,
 }
 
 /// One thread's index of its shares of one view's rows. Only its thread
@@ -87,8 +85,9 @@ pub(crate) struct Index {
     overflow: Option<Arc<Share>>,
 }
 
+/// No stored hash: a thread's index only rehashes when it grows, and
+/// eight bytes per series per thread cost more than that rare rehash.
 struct IndexEntry {
-    hash: u64,
     key: Key,
     share: Arc<Share>,
 }
@@ -161,11 +160,10 @@ impl ViewState {
         index.entries.insert_unique(
             hash,
             IndexEntry {
-                hash,
                 key: stored,
                 share: Arc::clone(&share),
             },
-            |e| e.hash,
+            |e| self.hash(e.key.iter().map(Option::as_ref)),
         );
         share
     }
@@ -179,10 +177,10 @@ impl ViewState {
     ) -> Option<(u32, Key, Option<Arc<LastCell>>)> {
         let found = |t: &RowTable| {
             t.ids
-                .find(hash, |&id| same_key(&t.rows[id as usize].key, key))
+                .find(hash, |&id| same_key(&t.keys[id as usize], key))
                 .map(|&id| {
-                    let row = &t.rows[id as usize];
-                    (id, Arc::clone(&row.key), row.last.clone())
+                    let last = t.lasts.get(id as usize).cloned();
+                    (id, Arc::clone(&t.keys[id as usize]), last)
                 })
         };
         let limit = self.view.row_limit();
@@ -192,7 +190,7 @@ impl ViewState {
             if let Some(hit) = found(&t) {
                 return Some(hit);
             }
-            if t.rows.len() >= limit {
+            if t.keys.len() >= limit {
                 return None;
             }
         }
@@ -201,19 +199,20 @@ impl ViewState {
         if let Some(hit) = found(&t) {
             return Some(hit);
         }
-        if t.rows.len() >= limit {
+        if t.keys.len() >= limit {
             return None;
         }
-        let id = t.rows.len() as u32;
+        let id = t.keys.len() as u32;
         let stored: Key = key.iter().map(|v| v.cloned()).collect();
-        let last = self.kind.is_last_value().then(|| Arc::new(LastCell::new()));
-        t.rows.push(TableRow {
-            key: Arc::clone(&stored),
-            last: last.clone(),
+        t.keys.push(Arc::clone(&stored));
+        let last = self.kind.is_last_value().then(|| {
+            let cell = Arc::new(LastCell::new());
+            t.lasts.push(Arc::clone(&cell));
+            cell
         });
-        let RowTable { ids, rows, .. } = &mut *t;
+        let RowTable { ids, keys, .. } = &mut *t;
         ids.insert_unique(hash, id, |&i| {
-            self.hash(rows[i as usize].key.iter().map(Option::as_ref))
+            self.hash(keys[i as usize].iter().map(Option::as_ref))
         });
         Some((id, stored, last))
     }
@@ -251,7 +250,7 @@ impl ViewState {
         // existing rows never takes it, and a thread meeting a new
         // combination only waits if that combination is new to the view.
         let table = self.table.read();
-        let mut accs: Vec<Option<Acc>> = vec![None; table.rows.len()];
+        let mut accs: Vec<Option<Acc>> = vec![None; table.keys.len()];
         let mut overflow: Option<Acc> = None;
         for list in self.shares.iter() {
             let list = list.lock();
@@ -270,15 +269,11 @@ impl ViewState {
             }
         }
         let mut rows = Vec::with_capacity(accs.len() + 1);
-        for (row, acc) in table.rows.iter().zip(accs) {
+        for (key, acc) in table.keys.iter().zip(accs) {
             // A row with no share yet is one whose first value is still on
             // its way; it appears in the next snapshot, with the value.
             if let Some(acc) = acc {
-                rows.push(Row::new(
-                    row.key.to_vec(),
-                    acc.finish(&self.kind),
-                    self.start,
-                ));
+                rows.push(Row::new(key.to_vec(), acc.finish(&self.kind), self.start));
             }
         }
         drop(table);
@@ -371,7 +366,7 @@ impl std::fmt::Debug for ViewState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ViewState")
             .field("view", &self.view.name())
-            .field("rows", &self.table.read().rows.len())
+            .field("rows", &self.table.read().keys.len())
             .finish()
     }
 }
