@@ -350,7 +350,9 @@ pub(crate) enum Acc {
     SumInt(i64),
     SumFloat(f64),
     Last(Option<Number>),
-    Distribution(DistributionAcc),
+    /// Boxed so that the accumulators of a large Sum or Count view (one per
+    /// row per snapshot) stay small.
+    Distribution(Box<DistributionAcc>),
 }
 
 impl Acc {
@@ -360,7 +362,9 @@ impl Acc {
             Kind::SumInt => Acc::SumInt(0),
             Kind::SumFloat => Acc::SumFloat(0.0),
             Kind::LastInt | Kind::LastFloat => Acc::Last(None),
-            Kind::Distribution(b) => Acc::Distribution(DistributionAcc::empty(b.bucket_count())),
+            Kind::Distribution(b) => {
+                Acc::Distribution(Box::new(DistributionAcc::empty(b.bucket_count())))
+            }
         }
     }
 
@@ -373,7 +377,7 @@ impl Acc {
                 Kind::LastInt => Number::Int(0),
                 _ => Number::Float(0.0),
             })),
-            Acc::Distribution(d) => AggregationData::Distribution(DistributionData {
+            Acc::Distribution(mut d) => AggregationData::Distribution(DistributionData {
                 count: d.count,
                 sum: d.sum,
                 mean: d.mean,
@@ -384,7 +388,7 @@ impl Acc {
                     Kind::Distribution(b) => b.shared(),
                     _ => Arc::from(Vec::new()),
                 },
-                bucket_counts: d.buckets,
+                bucket_counts: std::mem::take(&mut d.buckets),
             }),
         }
     }
