@@ -137,7 +137,7 @@ impl<M: TypedMeasure> BoundMeasure<M> {
             local.incompatible = false;
             match subs.get(&self.measure) {
                 Some((sub, true)) => {
-                    for (view, slot) in &sub.views {
+                    for (view, slot, _) in &sub.views {
                         if let Some(index) = indexes.get_mut(*slot) {
                             local.shares.push(view.share_of(index, &self.tags));
                         }

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use thread_local::ThreadLocal;
 
 use crate::padded::Padded;
-use crate::rows::{Index, ViewState};
+use crate::rows::{random_seed, Index, ViewState};
 use crate::worker::Worker;
 
 /// The reporting period a manager starts with.
@@ -66,6 +66,8 @@ pub(crate) struct Inner {
     /// cache lines every recording thread would fight over.
     routes: ThreadLocal<Padded<RefCell<Routes>>>,
     shut_down: AtomicBool,
+    /// The hash seed of every view of this manager; see `ViewState::new`.
+    seed: (u64, u64),
     /// Makes a second `shutdown` call wait for the first to finish.
     shutdown_lock: Mutex<()>,
     worker: Mutex<Option<Worker>>,
@@ -97,8 +99,21 @@ pub(crate) struct Subscriptions {
 
 pub(crate) struct Subscription {
     pub(crate) measure: Measure,
-    /// The measure's views, each with its slot.
-    pub(crate) views: Vec<(Arc<ViewState>, usize)>,
+    /// The measure's views, each with its slot and how it shares a
+    /// projection with its neighbours.
+    pub(crate) views: Vec<(Arc<ViewState>, usize, Projection)>,
+}
+
+/// Views of one measure with the same tag keys, listed next to each other,
+/// project and hash a record's tags once between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Projection {
+    /// No neighbour has the same keys: project privately.
+    Alone,
+    /// The next view has the same keys: project and keep it.
+    Lead,
+    /// The view before has the same keys: reuse its projection.
+    Reuse,
 }
 
 impl Subscriptions {
@@ -119,7 +134,17 @@ impl Subscriptions {
                 }
             };
             if let Some(sub) = subs.list.get_mut(i) {
-                sub.views.push((Arc::clone(state), subs.slots.len()));
+                let keys = state.view().tag_keys();
+                let mode = match sub.views.last_mut() {
+                    Some((prev, _, mode)) if prev.view().tag_keys() == keys => {
+                        if *mode == Projection::Alone {
+                            *mode = Projection::Lead;
+                        }
+                        Projection::Reuse
+                    }
+                    _ => Projection::Alone,
+                };
+                sub.views.push((Arc::clone(state), subs.slots.len(), mode));
             }
             subs.slots.push(Arc::clone(state));
             let address = address_of(measure);
@@ -220,6 +245,7 @@ impl ViewManager {
                 generation: AtomicU64::new(0),
                 routes: ThreadLocal::new(),
                 shut_down: AtomicBool::new(false),
+                seed: random_seed(),
                 shutdown_lock: Mutex::new(()),
                 worker: Mutex::new(None),
                 period: Mutex::new(DEFAULT_REPORTING_PERIOD),
@@ -270,8 +296,11 @@ impl ViewManager {
         if let Some(done) = self.check_new_view(&reg, &view)? {
             return Ok(done);
         }
-        reg.views
-            .push(Arc::new(ViewState::new(view, SystemTime::now())));
+        reg.views.push(Arc::new(ViewState::new(
+            view,
+            SystemTime::now(),
+            self.inner.seed,
+        )));
         self.publish(&reg);
         Ok(())
     }
@@ -505,9 +534,25 @@ impl ViewManager {
                     self.inner.reject();
                     return;
                 }
-                for (view, slot) in &sub.views {
-                    if let Some(index) = indexes.get_mut(*slot) {
-                        view.record(index, tags, value);
+                // Views with the same keys as the one before them reuse its
+                // projection and hash: a record into Count, Sum and
+                // Distribution views of one key set projects once.
+                let mut projected = None;
+                for (view, slot, mode) in &sub.views {
+                    let Some(index) = indexes.get_mut(*slot) else {
+                        continue;
+                    };
+                    match mode {
+                        Projection::Alone => {
+                            view.record(index, tags, value);
+                            continue;
+                        }
+                        Projection::Lead => projected = view.project(tags),
+                        Projection::Reuse => {}
+                    }
+                    match &projected {
+                        Some(p) => view.record_projected(index, p.key(), p.hash(), value),
+                        None => view.record(index, tags, value),
                     }
                 }
             };
@@ -736,5 +781,75 @@ impl Drop for ShutdownGuard<'_> {
 impl fmt::Debug for ShutdownGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ShutdownGuard")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use census_core::{Aggregation, AggregationData, MeasureI64, TagKey};
+
+    fn sums(vm: &ViewManager, view: &str) -> Vec<(Vec<Option<String>>, i64)> {
+        let mut rows: Vec<_> = vm
+            .retrieve_data(view)
+            .map(|d| d.rows)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                let tags = r
+                    .tags
+                    .iter()
+                    .map(|t| t.as_ref().map(|v| v.as_str().to_owned()))
+                    .collect();
+                let sum = match r.data {
+                    AggregationData::Sum(Number::Int(v)) => v,
+                    AggregationData::Count(n) => n as i64,
+                    other => panic!("{other:?}"),
+                };
+                (tags, sum)
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    // Views of one measure reuse the projection of the view before them
+    // only when their keys are the same (issue #5); interleaved key sets
+    // must each get their own.
+    #[test]
+    fn interleaved_key_sets_each_get_their_own_projection() -> Result<(), Error> {
+        let m = MeasureI64::new("m", "", "1")?;
+        let (a, b) = (TagKey::new("a")?, TagKey::new("b")?);
+        let vm = ViewManager::new();
+        let specs: [(&str, Vec<TagKey>, Aggregation); 4] = [
+            ("a_sum", vec![a.clone()], Aggregation::Sum),
+            ("a_count", vec![a.clone()], Aggregation::Count),
+            ("ba_sum", vec![b.clone(), a.clone()], Aggregation::Sum),
+            ("a_sum2", vec![a.clone()], Aggregation::Sum),
+        ];
+        for (name, keys, agg) in specs {
+            vm.register_view(
+                View::builder(name, &m)
+                    .tag_keys(keys)
+                    .aggregation(agg)
+                    .build()?,
+            )?;
+        }
+        let tags = TagMap::new().with(&a, "x")?.with(&b, "y")?;
+        crate::MeasurementMap::new()
+            .put(&m, 5)
+            .record_to(&vm, &tags);
+        crate::MeasurementMap::new()
+            .put(&m, 2)
+            .record_to(&vm, &tags.clone().without(&b));
+        let x = || Some("x".to_owned());
+        assert_eq!(sums(&vm, "a_sum"), vec![(vec![x()], 7)]);
+        assert_eq!(sums(&vm, "a_count"), vec![(vec![x()], 2)]);
+        assert_eq!(sums(&vm, "a_sum2"), vec![(vec![x()], 7)]);
+        assert_eq!(
+            sums(&vm, "ba_sum"),
+            vec![(vec![None, x()], 2), (vec![Some("y".to_owned()), x()], 5)]
+        );
+        Ok(())
     }
 }
