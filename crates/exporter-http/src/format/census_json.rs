@@ -65,6 +65,7 @@ impl Serialize for View<'_> {
             m.serialize_entry("bounds", &Floats(bounds.as_slice()))?;
         }
         m.serialize_entry("tag_keys", view.tag_keys())?;
+        m.serialize_entry("temporality", &data.temporality)?;
         m.serialize_entry("start_unix_nano", &unix_nanos(data.start))?;
         m.serialize_entry("end_unix_nano", &unix_nanos(data.end))?;
         m.serialize_entry("folded", &IntStr(data.folded))?;
@@ -248,6 +249,7 @@ mod tests {
         assert_eq!(v0["bounds"], serde_json::json!([10.0]));
         assert_eq!(v0["tag_keys"], serde_json::json!(["method", "status"]));
         assert_eq!(v0["start_unix_nano"], "1000000000");
+        assert_eq!(v0["temporality"], "cumulative");
         assert_eq!(v0["end_unix_nano"], "2000000000");
         let r0 = &v0["rows"][0];
         assert_eq!(r0["tags"], serde_json::json!({"method": "GET"}));

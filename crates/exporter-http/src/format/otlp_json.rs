@@ -1,15 +1,21 @@
 //! OTLP/HTTP JSON: an `ExportMetricsServiceRequest` in the protobuf JSON
 //! mapping (camelCase keys, 64-bit integers as strings, enums as numbers).
 
-use census_core::{AggregationData, Number, Row, ViewData};
+use census_core::{AggregationData, Number, Row, Temporality, ViewData};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 
 use super::json_number::{unix_nanos, Float, IntStr};
 
-/// `AGGREGATION_TEMPORALITY_CUMULATIVE`: census Count, Sum and
-/// Distribution values run from the view's start.
-const CUMULATIVE: u8 = 2;
+/// OTLP's `AggregationTemporality` numbers (OTLP/JSON writes enums as
+/// integers): a view manager's values run from the view's start; a delta
+/// processor's cover one interval.
+fn temporality(t: Temporality) -> u8 {
+    match t {
+        Temporality::Delta => 1,
+        Temporality::Cumulative => 2,
+    }
+}
 
 /// The attribute OpenTelemetry SDKs put on the data point that collects
 /// measurements past a cardinality limit: the same meaning as census's
@@ -102,7 +108,7 @@ impl Serialize for Metric<'_> {
                     "sum",
                     &SumJson {
                         points,
-                        aggregation_temporality: CUMULATIVE,
+                        aggregation_temporality: temporality(self.0.temporality),
                         is_monotonic: true,
                     },
                 )?;
@@ -115,7 +121,7 @@ impl Serialize for Metric<'_> {
                     "histogram",
                     &HistogramJson {
                         points,
-                        aggregation_temporality: CUMULATIVE,
+                        aggregation_temporality: temporality(self.0.temporality),
                     },
                 )?;
             }
@@ -271,5 +277,43 @@ where
 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use census_core::{Aggregation, MeasureI64, View};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn encode(data: ViewData) -> serde_json::Value {
+        let views = [data];
+        serde_json::to_value(Request {
+            resource: &[],
+            views: &views,
+        })
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn temporality_follows_the_view_data() -> Result<(), census_core::Error> {
+        let m = MeasureI64::new("t/requests", "requests", "1")?;
+        let view = View::builder("t/requests_sum", &m)
+            .aggregation(Aggregation::Sum)
+            .build()?;
+        let start = UNIX_EPOCH + Duration::from_secs(10);
+        let end = start + Duration::from_secs(10);
+        let row = Row::new(vec![], AggregationData::Sum(Number::Int(4)), start);
+        let mut data = ViewData::new(view, start, end, vec![row]);
+        let metric = |v: &serde_json::Value| {
+            v["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["sum"].clone()
+        };
+        let cumulative = metric(&encode(data.clone()));
+        assert_eq!(cumulative["aggregationTemporality"], 2);
+        assert_eq!(cumulative["isMonotonic"], true);
+        assert_eq!(cumulative["dataPoints"][0]["asInt"], "4");
+        data.temporality = Temporality::Delta;
+        assert_eq!(metric(&encode(data))["aggregationTemporality"], 1);
+        Ok(())
     }
 }
