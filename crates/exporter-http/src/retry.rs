@@ -2,7 +2,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Exponential backoff with full jitter: before retry `n` (1 for the first
 /// retry) wait a uniformly random time in `[0, min(cap, base * 2^(n-1))]`.
@@ -48,19 +48,80 @@ pub(crate) fn status_is_retryable(status: u16) -> bool {
     status == 408 || status == 429 || (500..=599).contains(&status)
 }
 
-/// Parses the seconds form of `Retry-After` (RFC 9110 section 10.2.3).
-///
-/// The HTTP-date form is not understood and yields `None`, so the
-/// exporter falls back to its own backoff; collectors send seconds.
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+/// Parses `Retry-After` (RFC 9110 section 10.2.3): delay seconds, or an
+/// IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT` measured against
+/// `now`. A date in the past means "now" (zero). The obsolete date forms
+/// (RFC 850, asctime), which senders must no longer generate, yield
+/// `None`, as does anything else, so the exporter falls back to its own
+/// backoff.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // A value too long for u64 is further off than any cap.
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
+    }
+    let at = parse_imf_fixdate(value)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// Seconds since the Unix epoch of an IMF-fixdate, checked field by field.
+fn parse_imf_fixdate(value: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut parts = value.split(' ');
+    let weekday = parts.next()?;
+    let (day, month, year, time, zone) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if parts.next().is_some() || weekday.len() != 4 || !weekday.ends_with(',') || zone != "GMT" {
         return None;
     }
-    // A value too long for u64 is further off than any cap.
-    Some(Duration::from_secs(
-        value.parse::<u64>().unwrap_or(u64::MAX),
-    ))
+    let number = |s: &str, len: usize| -> Option<u64> {
+        if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse().ok()
+        } else {
+            None
+        }
+    };
+    let day = number(day, 2)?;
+    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
+    let year = number(year, 4)?;
+    let mut hms = time.split(':');
+    let (h, m, sec) = (
+        number(hms.next()?, 2)?,
+        number(hms.next()?, 2)?,
+        number(hms.next()?, 2)?,
+    );
+    if hms.next().is_some()
+        || year < 1970
+        || !(1..=31).contains(&day)
+        || h > 23
+        || m > 59
+        || sec > 60
+    {
+        return None;
+    }
+    Some(days_since_epoch(year, month, day) * 86_400 + h * 3_600 + m * 60 + sec)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (year >= 1970),
+/// by Howard Hinnant's days_from_civil.
+fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).saturating_sub(719_468)
 }
 
 /// A small xorshift64* generator for jitter.
@@ -110,8 +171,8 @@ impl Jitter {
 pub(crate) fn random_u64() -> u64 {
     let mut h = RandomState::new().build_hasher();
     h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0),
     );
@@ -166,17 +227,48 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_seconds_parse_and_dates_do_not() {
-        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+    fn retry_after_seconds_parse() {
+        let now = SystemTime::now();
+        let parse = |v: &str| parse_retry_after(v, now);
+        assert_eq!(parse("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse(" 0 "), Some(Duration::ZERO));
         assert_eq!(
-            parse_retry_after("99999999999999999999999"),
+            parse("99999999999999999999999"),
             Some(Duration::from_secs(u64::MAX))
         );
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        assert_eq!(parse_retry_after("-1"), None);
-        assert_eq!(parse_retry_after("1.5"), None);
-        assert_eq!(parse_retry_after(""), None);
+        assert_eq!(parse("-1"), None);
+        assert_eq!(parse("1.5"), None);
+        assert_eq!(parse(""), None);
+    }
+
+    #[test]
+    fn retry_after_dates_count_from_now() {
+        // 2015-10-21T07:28:00Z is 1445412480 s after the epoch.
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480 - 90);
+        let parse = |v: &str| parse_retry_after(v, now);
+        assert_eq!(
+            parse("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(parse("Wed, 21 Oct 2015 07:26:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse("Thu, 01 Jan 1970 00:00:00 GMT"), Some(Duration::ZERO));
+        // 2000-02-29 00:00:00Z, a leap day in a century year divisible by 400.
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(
+            parse_retry_after("Tue, 29 Feb 2000 00:00:10 GMT", leap),
+            Some(Duration::from_secs(10))
+        );
+        for bad in [
+            "Wednesday, 21-Oct-15 07:28:00 GMT",
+            "Wed Oct 21 07:28:00 2015",
+            "Wed, 21 Oct 2015 07:28:00 UTC",
+            "Wed, 21 Foo 2015 07:28:00 GMT",
+            "Wed, 1 Oct 2015 07:28:00 GMT",
+            "Wed, 21 Oct 2015 24:28:00 GMT",
+            "Wed, 21 Oct 2015 07:28 GMT",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -60,3 +60,33 @@ fn a_long_retry_after_is_cut_to_the_backoff_cap() -> Result<(), Box<dyn std::err
     );
     Ok(())
 }
+
+#[test]
+fn a_retry_after_date_is_honoured() -> Result<(), Box<dyn std::error::Error>> {
+    assert_eq!(
+        support::http_date(784_111_777),
+        "Sun, 06 Nov 1994 08:49:37 GMT"
+    );
+    // Two seconds past the current whole second: between 1 and 2 s away.
+    let server = TestServer::start(|req| match req.index {
+        0 => Reply::RetryAfterDate(503, 2),
+        _ => Reply::Status(200),
+    });
+    let http = HttpExporter::builder(server.url())
+        .backoff_base(Duration::from_millis(1))
+        .backoff_cap(Duration::from_secs(10))
+        .build()?;
+    http.export(&sample_batch(0))?;
+    let r = server.take(2, Duration::from_secs(10));
+    http.shutdown()?;
+    let gap = r[1].at - r[0].at;
+    assert!(
+        gap >= Duration::from_millis(900),
+        "retried after {gap:?}, before the date"
+    );
+    assert!(
+        gap < Duration::from_secs(4),
+        "waited {gap:?} for a date 2 s ahead"
+    );
+    Ok(())
+}
