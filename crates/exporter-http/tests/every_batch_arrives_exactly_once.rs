@@ -32,6 +32,14 @@ fn every_batch_arrives_exactly_once() -> Result<(), Box<dyn std::error::Error>> 
         assert_eq!(req.method, "POST");
         assert_eq!(req.path, "/v1/metrics");
         assert_eq!(req.header("Content-Type"), Some("application/json"));
+        for once in ["Content-Type", "Idempotency-Key", "Authorization"] {
+            let n = req
+                .headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(once))
+                .count();
+            assert_eq!(n, 1, "{once} sent {n} times: {:?}", req.headers);
+        }
         assert_eq!(req.header("Authorization"), Some("Bearer test-token"));
         assert!(
             keys.insert(req.idempotency_key()),
