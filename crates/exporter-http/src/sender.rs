@@ -21,8 +21,13 @@ const DRAIN_BYTES: u64 = 64 * 1024;
 /// What one attempt came to.
 enum Outcome {
     Delivered,
-    Retry { retry_after: Option<Duration> },
-    Permanent { message: String },
+    Retry {
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    Permanent {
+        message: String,
+    },
 }
 
 /// How a delivery ended, for the counters.
@@ -181,13 +186,12 @@ impl SenderThread {
                     log::warn!("{message}; not retried");
                     return End::Failed;
                 }
-                Outcome::Retry { retry_after } => {
+                Outcome::Retry {
+                    retry_after,
+                    message,
+                } => {
                     if attempt >= max {
-                        log::warn!(
-                            "census http exporter to {}: batch {} failed after {attempt} attempts",
-                            self.config.endpoint,
-                            batch.id
-                        );
+                        log::warn!("{message}; giving up after {attempt} attempts");
                         return End::Failed;
                     }
                     let wait = self
@@ -267,7 +271,10 @@ impl SenderThread {
                 log::debug!("{message}");
                 self.stats.error(message.clone());
                 return if retry {
-                    Outcome::Retry { retry_after: None }
+                    Outcome::Retry {
+                        retry_after: None,
+                        message,
+                    }
                 } else {
                     Outcome::Permanent { message }
                 };
@@ -297,7 +304,10 @@ impl SenderThread {
         log::debug!("{message}");
         self.stats.error(message.clone());
         if status_is_retryable(status) {
-            Outcome::Retry { retry_after }
+            Outcome::Retry {
+                retry_after,
+                message,
+            }
         } else {
             Outcome::Permanent { message }
         }

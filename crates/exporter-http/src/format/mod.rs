@@ -44,9 +44,15 @@ impl Encoder {
 
     /// The body for one batch.
     pub(crate) fn encode(&self, batch: &[ViewData]) -> Result<Vec<u8>, ExportError> {
-        // Rough size of a typical row, so the buffer rarely grows.
+        // Measured body sizes per row (tags, times, value) are about 190
+        // bytes for census.v1 and 250 for OTLP; reserving that up front
+        // saves the doubling copies of a multi-megabyte buffer.
+        let per_row = match self.format {
+            HttpFormat::Json => 200,
+            HttpFormat::OtlpJson => 260,
+        };
         let rows: usize = batch.iter().map(|v| v.rows.len() + 1).sum();
-        let mut out = Vec::with_capacity(256 + rows * 160);
+        let mut out = Vec::with_capacity(512 + rows * per_row);
         let result = match self.format {
             HttpFormat::Json => serde_json::to_writer(
                 &mut out,
