@@ -1,5 +1,6 @@
 //! The builder: every setting with its default, checked once in `build()`.
 
+use std::fmt;
 use std::time::Duration;
 
 use census_core::Error;
@@ -9,8 +10,9 @@ use crate::exporter::HttpExporter;
 use crate::format::HttpFormat;
 use crate::retry::Backoff;
 
-/// The settings a built exporter runs with; known-good once built.
-#[derive(Debug, Clone)]
+/// The settings a built exporter runs with; known-good once built. No
+/// `Debug`: it holds header values such as credentials.
+#[derive(Clone)]
 pub(crate) struct Config {
     pub(crate) url: String,
     /// The URL without credentials or query, safe for logs and tags.
@@ -40,8 +42,10 @@ const RESERVED_HEADERS: [&str; 6] = [
 /// Builds an [`HttpExporter`]; start with [`HttpExporter::builder`].
 ///
 /// Setters only record; every check happens once, in
-/// [`build`](HttpExporterBuilder::build).
-#[derive(Debug, Clone)]
+/// [`build`](HttpExporterBuilder::build). Its `Debug` output leaves out
+/// header values and the URL's credentials and query, which often hold
+/// secrets.
+#[derive(Clone)]
 #[must_use = "an exporter builder does nothing until .build() is called"]
 pub struct HttpExporterBuilder {
     url: String,
@@ -283,6 +287,28 @@ impl HttpExporterBuilder {
     }
 }
 
+impl fmt::Debug for HttpExporterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = check_url(&self.url).unwrap_or_else(|_| "<not a valid url>".to_owned());
+        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("HttpExporterBuilder")
+            .field("url", &url)
+            .field("format", &self.format)
+            .field("header_names", &header_names)
+            .field("timeout", &self.timeout)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("backoff_base", &self.backoff_base)
+            .field("backoff_cap", &self.backoff_cap)
+            .field("max_attempts", &self.max_attempts)
+            .field("shutdown_deadline", &self.shutdown_deadline)
+            .field("gzip", &self.gzip)
+            .field("service_name", &self.service_name)
+            .field("resource", &self.resource)
+            .field("self_metrics", &self.self_metrics)
+            .finish()
+    }
+}
+
 pub(crate) fn invalid(what: &str, value: &str, reason: &str) -> Error {
     Error::InvalidConfig {
         what: what.to_owned(),
@@ -363,7 +389,8 @@ mod tests {
     fn what(result: Result<Config, Error>) -> String {
         match result {
             Err(Error::InvalidConfig { what, .. }) => what,
-            other => format!("not refused: {other:?}"),
+            Err(other) => format!("another error: {other}"),
+            Ok(c) => format!("not refused: {}", c.endpoint),
         }
     }
 
@@ -385,7 +412,11 @@ mod tests {
         ] {
             assert_eq!(what(b(bad).check()), "url", "{bad:?}");
         }
-        let err = b("ftp://host/x").check().unwrap_err().to_string();
+        let err = b("ftp://host/x")
+            .check()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("use http or https"), "{err}");
     }
 
@@ -453,6 +484,20 @@ mod tests {
             what(b("http://h/").resource_attribute("", "x").check()),
             "resource attribute key"
         );
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let text = format!(
+            "{:?}",
+            b("http://user:pw@127.0.0.1:9/v1/metrics?token=t0k")
+                .header("Authorization", "Bearer s3cret")
+        );
+        assert!(text.contains("Authorization"), "{text}");
+        assert!(text.contains("http://127.0.0.1:9/v1/metrics"), "{text}");
+        for secret in ["s3cret", "pw", "t0k"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! own JSON schema (`census.v1`) or OTLP/HTTP JSON, through a bounded queue
 //! with retries, so the interval thread never waits on the network.
 //!
-//! ```no_run
+//! ```
 //! # fn main() -> Result<(), census_core::Error> {
 //! use std::time::Duration;
 //! use census_exporter_http::{HttpExporter, HttpFormat};
@@ -13,9 +13,10 @@
 //!     .timeout(Duration::from_secs(5))
 //!     .queue_capacity(1_000)
 //!     .build()?;
-//! // view_manager.register_exporter(http.clone());
+//! // With the `census` crate: census::view_manager().register_exporter(http.clone());
+//! // ...and at any time:
 //! let m = http.metrics();
-//! assert_eq!(m.sent, 0);
+//! println!("{} sent, {} pending, {} dropped", m.sent, m.pending, m.dropped);
 //! # Ok(()) }
 //! ```
 //!
