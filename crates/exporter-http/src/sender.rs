@@ -190,6 +190,12 @@ impl SenderThread {
                     retry_after,
                     message,
                 } => {
+                    // An attempt cut short by the shutdown deadline says
+                    // nothing about the endpoint: the batch is abandoned,
+                    // not failed.
+                    if self.deadline_passed() {
+                        return End::Abandoned;
+                    }
                     if attempt >= max {
                         log::warn!("{message}; giving up after {attempt} attempts");
                         return End::Failed;
