@@ -87,7 +87,7 @@ pub use census_core::{
 };
 pub use census_stats::{
     shutdown, shutdown_guard, view_manager, ManagerStats, MeasurementMap, ShutdownGuard,
-    ViewManager, DEFAULT_REPORTING_PERIOD,
+    ShutdownReport, ViewManager, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 
 /// The built-in exporters, each behind the cargo feature named for it.
