@@ -80,18 +80,40 @@ pub struct Delta {
 struct ViewState {
     view: View,
     start: SystemTime,
-    end: SystemTime,
-    folded: u64,
-    rows: HashMap<RowKey, Cumulative>,
+    /// The previous export's end and folded count; `None` before the
+    /// first export.
+    previous: Option<(SystemTime, u64)>,
+    /// Ordinary rows by tag values; the overflow row apart, since its
+    /// tags (all absent) may equal an ordinary row's.
+    rows: HashMap<Vec<Option<TagValue>>, Cumulative>,
+    overflow: Option<Cumulative>,
+    /// Counts batches, to tell rows seen in the latest one.
+    generation: u64,
 }
-
-type RowKey = (Vec<Option<TagValue>>, bool);
 
 /// A row's cumulative value at the previous export.
 #[derive(Debug)]
 struct Cumulative {
     start: SystemTime,
     data: AggregationData,
+    seen: u64,
+}
+
+impl ViewState {
+    fn new(data: &ViewData) -> ViewState {
+        ViewState {
+            view: data.view.clone(),
+            start: data.start,
+            previous: None,
+            rows: HashMap::new(),
+            overflow: None,
+            generation: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len() + usize::from(self.overflow.is_some())
+    }
 }
 
 impl Delta {
@@ -103,66 +125,89 @@ impl Delta {
     /// How many rows the processor remembers now: the rows of the views in
     /// the latest batch.
     pub fn tracked_rows(&self) -> usize {
-        self.views.lock().values().map(|v| v.rows.len()).sum()
+        self.views.lock().values().map(ViewState::len).sum()
     }
 
     fn convert(views: &mut HashMap<String, ViewState>, mut data: ViewData) -> ViewData {
-        let previous = views.remove(data.view.name()).filter(|state| {
-            // A new start means the view was registered again; a new
-            // definition under the same start can only come from hand-made
-            // data, and its old values mean nothing for the new one.
-            state.start == data.start && state.view == data.view
-        });
-        let (prev_end, prev_folded, mut prev_rows) = match previous {
-            Some(state) => (Some(state.end), state.folded, state.rows),
-            None => (None, 0, HashMap::new()),
+        // A new start means the view was registered again; a new
+        // definition under the same start can only come from hand-made
+        // data, and its old values mean nothing for the new one.
+        let known = views
+            .get(data.view.name())
+            .is_some_and(|state| state.start == data.start && state.view == data.view);
+        if !known {
+            views.insert(data.view.name().to_owned(), ViewState::new(&data));
+        }
+        let Some(state) = views.get_mut(data.view.name()) else {
+            // Unreachable: inserted just above when missing.
+            return data;
         };
+        state.generation += 1;
+        let generation = state.generation;
+        let prev_end = state.previous.map(|(end, _)| end);
         let interval_start = |row_start: SystemTime| match prev_end {
             // A row that existed, or could have, at the previous export
             // changed since then; one that started later, since its start.
             Some(end) if end > row_start => end,
             _ => row_start,
         };
-        let mut remembered = HashMap::with_capacity(data.rows.len());
         let mut rows = Vec::with_capacity(data.rows.len());
         for row in std::mem::take(&mut data.rows) {
-            let key: RowKey = (row.tags.clone(), row.overflow);
-            let change = match prev_rows.remove(&key) {
-                Some(prev) if prev.start == row.start => subtract(&row.data, &prev.data),
-                _ => None,
+            // Updated in place: no key is cloned or map rebuilt for a row
+            // seen before, which is nearly every row of every period.
+            let slot = if row.overflow {
+                state.overflow.as_mut()
+            } else {
+                state.rows.get_mut(&row.tags[..])
             };
-            let change = match change {
-                Some(change) => change,
-                // New or restarted: everything it holds is new.
-                None => Change::Changed(row.data.clone()),
+            let change = match slot {
+                Some(prev) => {
+                    let change = if prev.start == row.start {
+                        subtract(&row.data, &prev.data)
+                    } else {
+                        None
+                    };
+                    let change = change.unwrap_or_else(|| Change::Changed(row.data.clone()));
+                    prev.start = row.start;
+                    prev.data = row.data;
+                    prev.seen = generation;
+                    change
+                }
+                None => {
+                    // New or restarted: everything it holds is new.
+                    let cumulative = Cumulative {
+                        start: row.start,
+                        data: row.data.clone(),
+                        seen: generation,
+                    };
+                    if row.overflow {
+                        state.overflow = Some(cumulative);
+                    } else {
+                        state.rows.insert(row.tags.clone(), cumulative);
+                    }
+                    Change::Changed(row.data)
+                }
             };
             if let Change::Changed(delta) = change {
-                let mut out = Row::new(row.tags.clone(), delta, interval_start(row.start));
+                let mut out = Row::new(row.tags, delta, interval_start(row.start));
                 out.overflow = row.overflow;
                 rows.push(out);
             }
-            remembered.insert(
-                key,
-                Cumulative {
-                    start: row.start,
-                    data: row.data,
-                },
-            );
         }
-        let folded = match prev_end {
-            Some(_) if data.folded >= prev_folded => data.folded - prev_folded,
+        // Bounded memory: rows that left the batch leave the state.
+        state.rows.retain(|_, row| row.seen == generation);
+        if state
+            .overflow
+            .as_ref()
+            .is_some_and(|row| row.seen != generation)
+        {
+            state.overflow = None;
+        }
+        let folded = match state.previous {
+            Some((_, before)) if data.folded >= before => data.folded - before,
             _ => data.folded,
         };
-        views.insert(
-            data.view.name().to_owned(),
-            ViewState {
-                view: data.view.clone(),
-                start: data.start,
-                end: data.end,
-                folded: data.folded,
-                rows: remembered,
-            },
-        );
+        state.previous = Some((data.end, data.folded));
         data.start = prev_end.unwrap_or(data.start);
         data.rows = rows;
         data.folded = folded;

@@ -3,7 +3,7 @@
 
 mod support;
 
-use census_core::{Aggregation, AggregationData, Processor, ViewData};
+use census_core::{Aggregation, AggregationData, Processor, Row, ViewData};
 use census_pipeline::Delta;
 use support::*;
 
@@ -44,4 +44,36 @@ fn state_holds_only_the_rows_of_the_latest_batch() {
     assert_eq!(delta.tracked_rows(), 1);
     delta.process(Vec::new());
     assert_eq!(delta.tracked_rows(), 0);
+}
+
+#[test]
+fn the_overflow_row_is_tracked_apart_and_forgotten_too() {
+    let m = int_measure("demo/requests");
+    let v = view("demo/a", &m, &["user"], Aggregation::Count);
+    let delta = Delta::new();
+    let rows = |absent: u64, overflow: u64| {
+        vec![
+            row(&[None], AggregationData::Count(absent), at(1)),
+            Row::overflow(1, AggregationData::Count(overflow), at(1)),
+        ]
+    };
+    delta.process(vec![ViewData::new(v.clone(), at(1), at(2), rows(1, 10))]);
+    assert_eq!(delta.tracked_rows(), 2);
+    // Same tags (all absent), told apart by the overflow flag.
+    let out = delta.process(vec![ViewData::new(v.clone(), at(1), at(3), rows(3, 15))]);
+    let want_overflow = Row::overflow(1, AggregationData::Count(5), at(2));
+    assert_eq!(
+        out[0].rows,
+        vec![
+            row(&[None], AggregationData::Count(2), at(2)),
+            want_overflow
+        ]
+    );
+    delta.process(vec![ViewData::new(
+        v,
+        at(1),
+        at(4),
+        rows(3, 15)[..1].to_vec(),
+    )]);
+    assert_eq!(delta.tracked_rows(), 1);
 }
