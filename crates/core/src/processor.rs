@@ -17,9 +17,9 @@ use crate::view_data::ViewData;
 ///
 /// # Contract
 ///
-/// - **Thread.** `process` is called from the view manager's background
-///   worker thread, only while exporting to the exporter this processor
-///   sits in front of, and never twice at once for that exporter. It is
+/// - **Thread.** `process` is called from the delivery thread of the
+///   exporter this processor sits in front of, as part of that exporter's
+///   `export`, and never twice at once for that exporter. It is
 ///   called every reporting period and once more at shutdown, with the
 ///   final batch. `map_view` is called from the thread registering a view.
 /// - **Order.** Processors run in the order they were added; each receives
@@ -29,8 +29,9 @@ use crate::view_data::ViewData;
 ///   processor remembers the previous values) behind `&self` with interior
 ///   mutability, such as a mutex. It must keep that state bounded: forget
 ///   what no longer appears in batches.
-/// - **Time.** `process` runs on the worker that serves every exporter, so
-///   it should be quick and must never block on I/O.
+/// - **Time.** `process` delays only its own exporter (while it runs,
+///   newer batches replace the one waiting), but it should still be quick
+///   and should not block on I/O.
 /// - **Panics.** A panic is caught: the batch of that period is not passed
 ///   on to the exporter, the panic is logged (through the `log` crate) and
 ///   counted, and the next period runs the chain again from the start.
