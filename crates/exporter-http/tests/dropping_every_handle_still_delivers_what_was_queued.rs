@@ -15,11 +15,13 @@ fn dropping_every_handle_still_delivers_what_was_queued() -> Result<(), Box<dyn 
     let server = TestServer::start(|_| Reply::Status(200));
     let http = HttpExporter::builder(server.url()).build()?;
     let clone = http.clone();
+    // The new thread names itself once it runs, so wait for that; a name
+    // this test does not find would fail here rather than pass below.
     #[cfg(target_os = "linux")]
-    assert_eq!(
-        sender_threads(),
-        1,
-        "the sender thread is not where this test looks"
+    support::wait_until(
+        Duration::from_secs(10),
+        "the sender thread to show up",
+        || sender_threads() == 1,
     );
     for n in 0..3 {
         http.export(&sample_batch(n))?;

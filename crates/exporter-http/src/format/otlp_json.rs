@@ -212,8 +212,11 @@ impl Serialize for Point<'_> {
                 )?;
                 m.serialize_entry("explicitBounds", &Seq(d.bounds.iter().map(|b| Float(*b))))?;
                 // census reports min and max as 0 for an empty row; OTLP
-                // says "unset", which is what an empty row means.
-                if d.count > 0 {
+                // says "unset", which is what an empty row means. Under
+                // delta temporality census's min and max still span the
+                // whole cumulative history, which OTLP would read as the
+                // interval's: leave them out rather than mislead.
+                if d.count > 0 && data.temporality == Temporality::Cumulative {
                     m.serialize_entry("min", &Float(d.min))?;
                     m.serialize_entry("max", &Float(d.max))?;
                 }
@@ -314,6 +317,44 @@ mod tests {
         assert_eq!(cumulative["dataPoints"][0]["asInt"], "4");
         data.temporality = Temporality::Delta;
         assert_eq!(metric(&encode(data))["aggregationTemporality"], 1);
+        Ok(())
+    }
+
+    #[test]
+    fn delta_histograms_leave_out_the_cumulative_min_and_max() -> Result<(), census_core::Error> {
+        let m = census_core::MeasureF64::new("t/latency", "latency", "ms")?;
+        let view = View::builder("t/latency", &m)
+            .aggregation(Aggregation::distribution([10.0])?)
+            .build()?;
+        let start = UNIX_EPOCH + Duration::from_secs(10);
+        let dist = census_core::DistributionData {
+            count: 2,
+            sum: 30.0,
+            mean: 15.0,
+            min: 5.0,
+            max: 25.0,
+            sum_of_squared_deviation: 200.0,
+            bounds: std::sync::Arc::from(vec![10.0]),
+            bucket_counts: vec![1, 1],
+        };
+        let row = Row::new(vec![], AggregationData::Distribution(dist), start);
+        let mut data = ViewData::new(view, start, start + Duration::from_secs(1), vec![row]);
+        let point = |v: serde_json::Value| {
+            v["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["histogram"]["dataPoints"][0]
+                .clone()
+        };
+        let cumulative = point(encode(data.clone()));
+        assert_eq!(
+            (cumulative["min"].clone(), cumulative["max"].clone()),
+            (5.0.into(), 25.0.into())
+        );
+        data.temporality = Temporality::Delta;
+        let delta = point(encode(data));
+        assert!(
+            delta.get("min").is_none() && delta.get("max").is_none(),
+            "{delta}"
+        );
+        assert_eq!(delta["count"], "2");
         Ok(())
     }
 }
