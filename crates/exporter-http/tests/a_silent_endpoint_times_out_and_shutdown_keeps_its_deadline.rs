@@ -31,7 +31,7 @@ fn a_silent_endpoint_times_out_and_shutdown_keeps_its_deadline(
     http.export(&sample_batch(1))?;
     http.export(&sample_batch(2))?;
     assert!(
-        t.elapsed() < Duration::from_millis(50),
+        t.elapsed() < Duration::from_millis(150),
         "export waited {:?}",
         t.elapsed()
     );
@@ -60,7 +60,7 @@ fn a_silent_endpoint_times_out_and_shutdown_keeps_its_deadline(
     let result = http.shutdown();
     let took = t.elapsed();
     assert!(
-        took < deadline + Duration::from_millis(100),
+        took < deadline + Duration::from_millis(250),
         "shutdown took {took:?}"
     );
     let err = match result {
