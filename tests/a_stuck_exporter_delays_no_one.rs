@@ -46,6 +46,7 @@ fn stuck_exporter_is_isolated_and_named_at_shutdown() -> Result<(), census::Erro
     let report = vm.shutdown();
     let took = started.elapsed();
     assert_eq!(report.unfinished, vec!["hanging".to_owned()]);
+    assert!(report.failed.is_empty(), "{report:?}");
     assert!(!report.is_complete());
     assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
     // The healthy one got its final batch and its shutdown call.

@@ -51,7 +51,14 @@ fn healthy_exporter_receives_every_period() -> Result<(), census::Error> {
         assert!(std::time::Instant::now() < deadline, "{stats:?}");
         std::thread::sleep(Duration::from_millis(5));
     };
-    vm.shutdown();
+    let report = vm.shutdown();
+    // The panicking exporter's shutdown is reported, by name.
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(
+        report.failed[0].0.contains("PanickingExporter"),
+        "{report:?}"
+    );
+    assert!(report.unfinished.is_empty(), "{report:?}");
     // The final export and shutdown reach the healthy exporter too.
     assert_eq!(shutdowns.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert!(vm.stats().export_panics >= stats.export_panics + 2);

@@ -74,7 +74,7 @@ impl HttpExporterBuilder {
             backoff_base: Duration::from_millis(100),
             backoff_cap: Duration::from_secs(30),
             max_attempts: 5,
-            shutdown_deadline: Duration::from_secs(4),
+            shutdown_deadline: Duration::from_secs(5),
             gzip: false,
             service_name: "unknown_service".to_owned(),
             resource: Vec::new(),
@@ -140,10 +140,10 @@ impl HttpExporterBuilder {
     /// How long [`shutdown`](census_core::Exporter::shutdown) keeps
     /// delivering queued batches before it gives up on the rest and counts
     /// them as abandoned. Zero gives up on everything still queued at once.
-    /// Keep it below the view manager's shutdown timeout (5 s unless set
+    /// Keep it below the view manager's shutdown timeout (10 s unless set
     /// with `set_shutdown_timeout`), which bounds the final export and this
     /// shutdown together; past it the manager stops waiting and the count
-    /// of undelivered batches reaches no one. Default: 4 seconds.
+    /// of undelivered batches reaches no one. Default: 5 seconds.
     pub fn shutdown_deadline(mut self, deadline: Duration) -> Self {
         self.shutdown_deadline = deadline;
         self

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use census_core::{Exporter, ViewData};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use parking_lot::Mutex;
 
 /// A batch shared by every exporter's thread: snapshotted once, never copied.
 pub(crate) type Batch = Arc<[ViewData]>;
@@ -38,6 +39,8 @@ pub(crate) struct Delivery {
     evict: Receiver<Message>,
     /// Disconnects when the thread exits.
     exited: Receiver<()>,
+    /// What the exporter's `shutdown` said, if it failed.
+    shutdown_error: Arc<Mutex<Option<String>>>,
 }
 
 impl Delivery {
@@ -49,17 +52,22 @@ impl Delivery {
         let (exit_guard, exited) = crossbeam_channel::bounded::<()>(0);
         let evict = inbox.clone();
         let runner = Arc::clone(&exporter);
+        let shutdown_error = Arc::new(Mutex::new(None));
+        let outcome = Arc::clone(&shutdown_error);
         std::thread::Builder::new()
             .name(format!("census-export:{}", exporter.name()))
             .spawn(move || {
                 let _exit_guard = exit_guard;
-                run(&*runner, &inbox, &counters);
+                if let Err(error) = run(&*runner, &inbox, &counters) {
+                    *outcome.lock() = Some(error);
+                }
             })?;
         Ok(Delivery {
             exporter,
             mailbox,
             evict,
             exited,
+            shutdown_error,
         })
     }
 
@@ -100,6 +108,11 @@ impl Delivery {
         let _ = self.mailbox.try_send(Message::Final(batch));
     }
 
+    /// What the exporter's `shutdown` reported, once the thread has ended.
+    pub(crate) fn shutdown_error(&self) -> Option<String> {
+        self.shutdown_error.lock().clone()
+    }
+
     /// Waits for the thread to finish until `deadline`; whether it did.
     pub(crate) fn wait_until(&self, deadline: Instant) -> bool {
         matches!(
@@ -109,30 +122,40 @@ impl Delivery {
     }
 }
 
-fn run(exporter: &dyn Exporter, inbox: &Receiver<Message>, counters: &DeliveryCounters) {
+/// Feeds the exporter until its final batch; returns what its `shutdown`
+/// said if that failed.
+fn run(
+    exporter: &dyn Exporter,
+    inbox: &Receiver<Message>,
+    counters: &DeliveryCounters,
+) -> Result<(), String> {
     while let Ok(message) = inbox.recv() {
         match message {
             Message::Batch(batch) => export(exporter, &batch, counters),
             Message::Final(batch) => {
                 export(exporter, &batch, counters);
-                match catch_unwind(AssertUnwindSafe(|| exporter.shutdown())) {
-                    Ok(Ok(())) => {}
-                    Ok(Err(err)) => log::warn!(
-                        "census: exporter {} failed to shut down: {err}",
-                        exporter.name()
-                    ),
+                return match catch_unwind(AssertUnwindSafe(|| exporter.shutdown())) {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(err)) => {
+                        log::warn!(
+                            "census: exporter {} failed to shut down: {err}",
+                            exporter.name()
+                        );
+                        Err(err.to_string())
+                    }
                     Err(_) => {
                         counters.export_panics.fetch_add(1, Ordering::Relaxed);
                         log::error!(
                             "census: exporter {} panicked during shutdown",
                             exporter.name()
                         );
+                        Err("panicked during shutdown".to_owned())
                     }
-                }
-                return;
+                };
             }
         }
     }
+    Ok(())
 }
 
 fn export(exporter: &dyn Exporter, batch: &[ViewData], counters: &DeliveryCounters) {

@@ -20,7 +20,7 @@ pub const DEFAULT_REPORTING_PERIOD: Duration = Duration::from_secs(10);
 
 /// How long `shutdown` waits, unless told otherwise, for exporters to
 /// finish the final export and their own shutdown.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Owns registered views and exporters, routes recorded values into the
 /// views, and runs one background thread that exports every view each
@@ -111,12 +111,15 @@ pub struct ShutdownReport {
     /// export and their shutdown when the shutdown timeout ran out. Their
     /// threads are left running; nothing waits for them.
     pub unfinished: Vec<String>,
+    /// Exporters whose `shutdown` returned an error or panicked, with what
+    /// they said (for example how many batches could not be delivered).
+    pub failed: Vec<(String, String)>,
 }
 
 impl ShutdownReport {
-    /// Whether every exporter finished in time.
+    /// Whether every exporter finished in time and shut down cleanly.
     pub fn is_complete(&self) -> bool {
-        self.unfinished.is_empty()
+        self.unfinished.is_empty() && self.failed.is_empty()
     }
 }
 
@@ -365,7 +368,9 @@ impl ViewManager {
     /// Sets the longest [`shutdown`](ViewManager::shutdown) waits for
     /// exporters to finish the final export and their own shutdown.
     /// Exporters still busy then are named in the [`ShutdownReport`] and
-    /// left behind. Default: 5 s ([`DEFAULT_SHUTDOWN_TIMEOUT`]).
+    /// left behind. Longer than the HTTP exporter's own 5 s delivery
+    /// deadline, so its report of what it could not deliver arrives in
+    /// time. Default: 10 s ([`DEFAULT_SHUTDOWN_TIMEOUT`]).
     pub fn set_shutdown_timeout(&self, timeout: Duration) {
         *self.inner.shutdown_timeout.lock() = timeout;
     }
@@ -379,7 +384,7 @@ impl ViewManager {
     /// while `shutdown` runs may or may not be; values recorded after it
     /// returns are ignored.
     ///
-    /// It waits at most the shutdown timeout (default 5 s,
+    /// It waits at most the shutdown timeout (default 10 s,
     /// [`set_shutdown_timeout`](ViewManager::set_shutdown_timeout)) for
     /// exporters; the report names any that had not finished. Calling it
     /// again returns the same report (a concurrent second call waits for
@@ -512,12 +517,15 @@ impl Inner {
         for delivery in &deliveries {
             delivery.finish(Arc::clone(&batch), &self.counters);
         }
-        let unfinished = deliveries
-            .iter()
-            .filter(|d| !d.wait_until(deadline))
-            .map(|d| d.name().to_owned())
-            .collect();
-        ShutdownReport { unfinished }
+        let mut report = ShutdownReport::default();
+        for delivery in &deliveries {
+            if !delivery.wait_until(deadline) {
+                report.unfinished.push(delivery.name().to_owned());
+            } else if let Some(error) = delivery.shutdown_error() {
+                report.failed.push((delivery.name().to_owned(), error));
+            }
+        }
+        report
     }
 
     fn deliveries(&self) -> Vec<Arc<Delivery>> {
