@@ -1,1 +1,97 @@
-//! census facade (being written)
+//! census gives Rust services OpenCensus-style stats: declare **measures**,
+//! aggregate them into **views** broken down by **tags**, record through a
+//! [`MeasurementMap`], and let **exporters** ship the view data from one
+//! background thread every reporting period. [`shutdown`] drains: every
+//! value recorded before it is called reaches every exporter.
+//!
+//! ```
+//! use census::{Aggregation, MeasureF64, MeasureI64, MeasurementMap, TagKey, TagMap, View};
+//! use std::time::Duration;
+//!
+//! fn main() -> Result<(), census::Error> {
+//!     let latency = MeasureF64::new("demo/latency", "request latency", "ms")?;
+//!     let requests = MeasureI64::new("demo/requests", "requests served", "1")?;
+//!     let method = TagKey::new("method")?;
+//!
+//!     let vm = census::view_manager();
+//!     vm.register_view(
+//!         View::builder("demo/latency_distribution", &latency)
+//!             .description("latency by method")
+//!             .tag_keys([method.clone()])
+//!             .aggregation(Aggregation::distribution([0.0, 10.0, 100.0, 1000.0])?)
+//!             .build()?,
+//!     )?;
+//!     vm.register_view(View::builder("demo/requests_total", &requests)
+//!         .tag_keys([method.clone()]).aggregation(Aggregation::Sum).build()?)?;
+//! #   #[cfg(feature = "stdout")]
+//!     vm.register_exporter(census::exporters::StdoutExporter::default());
+//!     vm.set_reporting_period(Duration::from_secs(10));
+//!
+//!     let tags = TagMap::new().with(&method, "GET")?;
+//!     MeasurementMap::new().put(&latency, 12.5).put(&requests, 1).record(&tags);
+//!
+//!     let data = vm.retrieve_data("demo/requests_total")?;
+//!     assert_eq!(data.rows.len(), 1);
+//!     census::shutdown();
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Measures
+//!
+//! [`MeasureI64`] and [`MeasureF64`] name a quantity and its unit. Names
+//! are 1 to 255 bytes of printable ASCII without spaces.
+//!
+//! # Tags
+//!
+//! A [`TagMap`] holds at most one [`TagValue`] per [`TagKey`]. A view keeps
+//! only the keys it lists; a key it lists but the map lacks is recorded as
+//! absent (`None`), which differs from an empty value.
+//!
+//! # Views and aggregations
+//!
+//! A [`View`] aggregates one measure with one [`Aggregation`]: `Count`,
+//! `Sum`, `LastValue` or `Distribution` (upper-inclusive buckets, as
+//! Prometheus `le`). Count, Sum and Distribution are cumulative since the
+//! view was registered; LastValue is a gauge. Each view keeps at most
+//! [`View::row_limit`] rows; further tag combinations fold into one
+//! overflow row and are counted in [`ViewData::folded`].
+//!
+//! # The view manager
+//!
+//! [`view_manager`] is the process-wide [`ViewManager`]; [`ViewManager::new`]
+//! makes independent ones for tests and embedding. It routes records to
+//! views without a global lock, serves snapshots ([`ViewManager::retrieve_data`]),
+//! and runs one thread that hands every view's data to every [`Exporter`].
+//!
+//! # Exporters
+//!
+//! [`exporters`] holds the built-in exporters, each behind a cargo feature
+//! (`stdout` is on by default). Write your own by implementing
+//! [`Exporter`]; its documentation states the contract.
+//!
+//! # Shutdown
+//!
+//! [`shutdown`] (or [`ViewManager::shutdown`], or dropping the guard from
+//! [`shutdown_guard`]) takes a final snapshot, exports it, shuts every
+//! exporter down and joins the thread. `std::process::exit` skips
+//! destructors, so call `shutdown` before it.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub use census_core::{
+    Aggregation, AggregationData, Bounds, DistributionData, Error, ExportError, Exporter,
+    InvalidReason, Measure, MeasureF64, MeasureI64, MeasureType, Number, Producer, Row, TagKey,
+    TagMap, TagValue, Temporality, TypedMeasure, View, ViewBuilder, ViewData, DEFAULT_ROW_LIMIT,
+};
+pub use census_stats::{
+    shutdown, shutdown_guard, view_manager, ManagerStats, MeasurementMap, ShutdownGuard,
+    ViewManager, DEFAULT_REPORTING_PERIOD,
+};
+
+/// The built-in exporters, each behind the cargo feature named for it.
+pub mod exporters {
+    #[cfg(feature = "stdout")]
+    pub use census_exporter_stdout::{StdoutExporter, StdoutExporterBuilder, StdoutFormat};
+}

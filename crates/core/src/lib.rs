@@ -48,4 +48,4 @@ pub use exporter::{Exporter, Producer};
 pub use measure::{Measure, MeasureF64, MeasureI64, MeasureType, TypedMeasure};
 pub use tag::{TagKey, TagMap, TagValue};
 pub use view::{View, ViewBuilder, DEFAULT_ROW_LIMIT};
-pub use view_data::{AggregationData, DistributionData, Number, Row, ViewData};
+pub use view_data::{AggregationData, DistributionData, Number, Row, Temporality, ViewData};

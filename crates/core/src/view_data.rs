@@ -36,6 +36,21 @@ pub struct ViewData {
     /// How many measurements were folded into the overflow row because the
     /// view was at its row limit. Zero when there is no overflow row.
     pub folded: u64,
+    /// Whether Count, Sum and Distribution values are cumulative (as the
+    /// view manager produces them) or deltas over `start..end` (as a delta
+    /// processor makes them). LastValue is a gauge either way.
+    pub temporality: Temporality,
+}
+
+/// Whether values cover all time since their start, or one interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Temporality {
+    /// Since the view (or row) started: what a manager produces.
+    #[default]
+    Cumulative,
+    /// Over `start..end` only.
+    Delta,
 }
 
 impl ViewData {
@@ -47,6 +62,7 @@ impl ViewData {
             end,
             rows,
             folded: 0,
+            temporality: Temporality::Cumulative,
         }
     }
 }

@@ -1,0 +1,43 @@
+//! The census recording machinery: [`MeasurementMap`] records values,
+//! [`ViewManager`] routes them into views and runs the one background
+//! thread that exports every period and drains at shutdown.
+//!
+//! Services use the `census` crate, which re-exports this next to the data
+//! model of `census-core`.
+//!
+//! ```
+//! # fn main() -> Result<(), census_core::Error> {
+//! use census_core::{Aggregation, MeasureF64, TagKey, TagMap, View};
+//! use census_stats::{MeasurementMap, ViewManager};
+//!
+//! let latency = MeasureF64::new("demo/latency", "request latency", "ms")?;
+//! let method = TagKey::new("method")?;
+//! let vm = ViewManager::new();
+//! vm.register_view(View::builder("demo/latency_count", &latency)
+//!     .tag_keys([method.clone()]).aggregation(Aggregation::Count).build()?)?;
+//! let tags = TagMap::new().with(&method, "GET")?;
+//! MeasurementMap::new().put(&latency, 12.5).record_to(&vm, &tags);
+//! assert_eq!(vm.retrieve_data("demo/latency_count")?.rows.len(), 1);
+//! vm.shutdown();
+//! # Ok(()) }
+//! ```
+//!
+//! # Threads
+//!
+//! Recording happens on the caller's thread and never waits on an
+//! exporter. Each manager starts one thread, `census-worker`, when its first
+//! exporter registers; every exporter call happens there.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod cells;
+mod global;
+mod measurement_map;
+mod rows;
+mod view_manager;
+mod worker;
+
+pub use global::{shutdown, shutdown_guard, view_manager};
+pub use measurement_map::MeasurementMap;
+pub use view_manager::{ManagerStats, ShutdownGuard, ViewManager, DEFAULT_REPORTING_PERIOD};

@@ -1,0 +1,119 @@
+//! MeasurementMap: the values a service records together, under one set
+//! of tags.
+
+use census_core::{Measure, Number, TagMap, TypedMeasure};
+
+use crate::view_manager::ViewManager;
+
+/// Measurements kept inline before spilling to the heap: most call sites
+/// record one to three values at once, so building a map allocates nothing.
+const INLINE: usize = 4;
+
+/// Values of one or more measures, recorded together under one
+/// [`TagMap`].
+///
+/// Build it with [`put`](MeasurementMap::put) and hand it to
+/// [`record`](MeasurementMap::record) (the global manager) or
+/// [`record_to`](MeasurementMap::record_to) (a given one). Recording is a
+/// no-op for a measure no view uses, and after the manager has shut down.
+///
+/// ```
+/// # fn main() -> Result<(), census_core::Error> {
+/// use census_core::{MeasureF64, MeasureI64, TagKey, TagMap};
+/// use census_stats::{MeasurementMap, ViewManager};
+///
+/// let latency = MeasureF64::new("demo/latency", "request latency", "ms")?;
+/// let requests = MeasureI64::new("demo/requests", "requests served", "1")?;
+/// let tags = TagMap::new().with(&TagKey::new("method")?, "GET")?;
+/// let vm = ViewManager::new();
+/// MeasurementMap::new().put(&latency, 12.5).put(&requests, 1).record_to(&vm, &tags);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use = "a measurement map records nothing until .record(..) or .record_to(..)"]
+pub struct MeasurementMap<'m> {
+    inline: [Option<(&'m Measure, Number)>; INLINE],
+    len: usize,
+    spilled: Vec<(&'m Measure, Number)>,
+}
+
+impl<'m> MeasurementMap<'m> {
+    /// An empty map.
+    pub fn new() -> MeasurementMap<'m> {
+        MeasurementMap::default()
+    }
+
+    /// Adds a value of `measure`: an `i64` for a
+    /// [`MeasureI64`](census_core::MeasureI64), an `f64` for a
+    /// [`MeasureF64`](census_core::MeasureF64). Putting the same measure
+    /// twice records both values.
+    #[inline]
+    pub fn put<M: TypedMeasure>(mut self, measure: &'m M, value: M::Value) -> Self {
+        let item = (measure.as_ref(), M::number(value));
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = Some(item),
+            None => self.spilled.push(item),
+        }
+        self.len += 1;
+        self
+    }
+
+    /// Records every value into the global manager
+    /// ([`crate::view_manager`]).
+    #[inline]
+    pub fn record(&self, tags: &TagMap) {
+        self.record_to(crate::global::view_manager(), tags);
+    }
+
+    /// Records every value into `manager`.
+    ///
+    /// Each value goes to every view of its measure, under the projection of
+    /// `tags` onto that view's keys. A float that is NaN or infinite is not
+    /// aggregated; it is counted in
+    /// [`ManagerStats::rejected_values`](crate::ManagerStats::rejected_values).
+    #[inline]
+    pub fn record_to(&self, manager: &ViewManager, tags: &TagMap) {
+        manager.record(self.iter(), tags);
+    }
+
+    /// The number of measurements in the map.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the map holds no measurement.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&'m Measure, Number)> + '_ {
+        self.inline
+            .iter()
+            .map_while(|slot| *slot)
+            .chain(self.spilled.iter().copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use census_core::{MeasureF64, MeasureI64};
+
+    #[test]
+    fn keeps_every_value_in_order_past_the_inline_capacity() -> Result<(), census_core::Error> {
+        let f = MeasureF64::new("f", "", "1")?;
+        let i = MeasureI64::new("i", "", "1")?;
+        let mut map = MeasurementMap::new();
+        for n in 0..7 {
+            map = map.put(&i, n).put(&f, n as f64 / 2.0);
+        }
+        assert_eq!(map.len(), 14);
+        let got: Vec<(String, Number)> =
+            map.iter().map(|(m, v)| (m.name().to_owned(), v)).collect();
+        assert_eq!(got.len(), 14);
+        assert_eq!(got[0], ("i".to_owned(), Number::Int(0)));
+        assert_eq!(got[13], ("f".to_owned(), Number::Float(3.0)));
+        assert!(MeasurementMap::new().is_empty());
+        Ok(())
+    }
+}

@@ -1,0 +1,50 @@
+//! An exporter that panics and one that returns errors do not stop a
+//! healthy exporter from receiving every period.
+
+use std::time::Duration;
+
+use census::{Aggregation, MeasureI64, MeasurementMap, TagMap, View, ViewManager};
+
+mod support;
+use support::{capturing, int_sum, view, FailingExporter, PanickingExporter};
+
+#[test]
+fn healthy_exporter_receives_every_period() -> Result<(), census::Error> {
+    let m = MeasureI64::new("m", "", "1")?;
+    let vm = ViewManager::new();
+    vm.register_view(
+        View::builder("v", &m)
+            .aggregation(Aggregation::Sum)
+            .build()?,
+    )?;
+    // The bad ones go first, so the healthy one only gets its batch if
+    // the worker survives them.
+    vm.register_exporter(PanickingExporter);
+    vm.register_exporter(FailingExporter);
+    let (healthy, batches, shutdowns) = capturing();
+    vm.register_exporter(healthy);
+    vm.set_reporting_period(Duration::from_millis(20));
+
+    for expected in 1..=3 {
+        MeasurementMap::new()
+            .put(&m, 1)
+            .record_to(&vm, &TagMap::new());
+        // Wait for a batch that shows this period's value.
+        loop {
+            let batch = batches
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the healthy exporter kept receiving");
+            if int_sum(&view(&batch, "v").rows[0].data) == expected {
+                break;
+            }
+        }
+    }
+    let stats = vm.stats();
+    assert!(stats.export_errors >= 3, "{stats:?}");
+    assert!(stats.export_panics >= 3, "{stats:?}");
+    vm.shutdown();
+    // The final export and shutdown reach the healthy exporter too.
+    assert_eq!(shutdowns.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(vm.stats().export_panics >= stats.export_panics + 2);
+    Ok(())
+}
