@@ -92,6 +92,10 @@ pub use census_stats::{
 
 /// The built-in exporters, each behind the cargo feature named for it.
 pub mod exporters {
+    #[cfg(feature = "prometheus")]
+    pub use census_exporter_prometheus::{
+        PrometheusExporter, PrometheusExporterBuilder, PrometheusFormat, PrometheusServerHandle,
+    };
     #[cfg(feature = "stdout")]
     pub use census_exporter_stdout::{StdoutExporter, StdoutExporterBuilder, StdoutFormat};
 }

@@ -8,10 +8,10 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::exposition::{encode, Config, Omissions};
 use crate::family::{Family, NameTable};
-use crate::format::Format;
+use crate::format::PrometheusFormat;
 use crate::names::{is_label_name, label_problem};
 use crate::self_metrics::SelfMetrics;
-use crate::server::{self, Server, ServerHandle};
+use crate::server::{self, PrometheusServerHandle, Server};
 
 /// Serves census views to Prometheus: renders them in the Prometheus text
 /// format (or OpenMetrics) on demand, from an embedded `/metrics` endpoint
@@ -76,7 +76,7 @@ impl Shared {
         servers.push(Arc::downgrade(server));
     }
 
-    pub(crate) fn render(&self, format: Format) -> String {
+    pub(crate) fn render(&self, format: PrometheusFormat) -> String {
         // Cloned out so that no lock of ours is held while the manager
         // snapshots its views.
         let producer = self.producer.read().clone();
@@ -121,11 +121,11 @@ impl PrometheusExporter {
     /// [`render_for_accept`](PrometheusExporter::render_for_accept) to
     /// honour a scraper's `Accept` header.
     pub fn render(&self) -> (&'static str, String) {
-        self.render_as(Format::Text)
+        self.render_as(PrometheusFormat::Text)
     }
 
     /// Renders every view in the format a request's `Accept` header asks
-    /// for (see [`Format::from_accept`]): OpenMetrics 1.0 when the scraper
+    /// for (see [`PrometheusFormat::from_accept`]): OpenMetrics 1.0 when the scraper
     /// prefers it, the text format otherwise.
     ///
     /// ```
@@ -137,12 +137,12 @@ impl PrometheusExporter {
     /// # Ok(()) }
     /// ```
     pub fn render_for_accept(&self, accept: Option<&str>) -> (&'static str, String) {
-        self.render_as(Format::from_accept(accept))
+        self.render_as(PrometheusFormat::from_accept(accept))
     }
 
     /// Renders every view in `format`, as of now; returns the
     /// `Content-Type` and the body.
-    pub fn render_as(&self, format: Format) -> (&'static str, String) {
+    pub fn render_as(&self, format: PrometheusFormat) -> (&'static str, String) {
         (format.content_type(), self.shared.render(format))
     }
 
@@ -152,7 +152,7 @@ impl PrometheusExporter {
     /// `addr` is `host:port`; a bare port (`"9464"` or `":9464"`) listens on
     /// 127.0.0.1 only. Listening on every interface (`"0.0.0.0:9464"`) is
     /// allowed but must be asked for. Port 0 picks a free port: read it
-    /// from [`ServerHandle::local_addr`].
+    /// from [`PrometheusServerHandle::local_addr`].
     ///
     /// Other paths are answered 404, other methods on `/metrics` 405. Every
     /// scrape renders fresh data; concurrent scrapes are answered in
@@ -163,7 +163,7 @@ impl PrometheusExporter {
     /// [`Error::InvalidConfig`] (`what` = `listen address`) when `addr`
     /// does not resolve or cannot be listened on (for example the port is
     /// taken), with the system's reason.
-    pub fn serve(&self, addr: &str) -> Result<ServerHandle, Error> {
+    pub fn serve(&self, addr: &str) -> Result<PrometheusServerHandle, Error> {
         server::start(addr, Arc::clone(&self.shared))
     }
 

@@ -1,9 +1,11 @@
 //! Encoding a batch of view data as one exposition.
 
-use census_core::{Aggregation, AggregationData, DistributionData, Number, Row, ViewData};
+use census_core::{
+    Aggregation, AggregationData, DistributionData, Number, Row, Temporality, ViewData,
+};
 
 use crate::family::{Family, NameTable};
-use crate::format::Format;
+use crate::format::PrometheusFormat;
 use crate::names::OVERFLOW_LABEL;
 use crate::text::{
     write_f64, write_help, write_i64, write_label_value, write_openmetrics_le, write_u64,
@@ -40,7 +42,7 @@ pub(crate) struct Omissions {
 pub(crate) fn encode(
     batch: &[ViewData],
     config: &Config,
-    format: Format,
+    format: PrometheusFormat,
     omitted: &mut Omissions,
 ) -> String {
     let mut table = NameTable::default();
@@ -48,7 +50,8 @@ pub(crate) fn encode(
     let mut series = 0usize;
     for data in batch {
         let view = &data.view;
-        let planned = Family::plan(view, &config.namespace, &config.const_labels)
+        let planned = cumulative(data)
+            .and_then(|()| Family::plan(view, &config.namespace, &config.const_labels))
             .and_then(|family| table.claim(view.name(), &family).map(|()| family));
         match planned {
             Ok(family) => {
@@ -59,8 +62,8 @@ pub(crate) fn encode(
         }
     }
     match format {
-        Format::Text => families.sort_by_cached_key(|(family, _)| family.text_name()),
-        Format::OpenMetrics => families.sort_by(|a, b| a.0.name.cmp(&b.0.name)),
+        PrometheusFormat::Text => families.sort_by_cached_key(|(family, _)| family.text_name()),
+        PrometheusFormat::OpenMetrics => families.sort_by(|a, b| a.0.name.cmp(&b.0.name)),
     }
 
     let const_labels = render_const_labels(&config.const_labels);
@@ -78,10 +81,25 @@ pub(crate) fn encode(
             omitted,
         );
     }
-    if format == Format::OpenMetrics {
+    if format == PrometheusFormat::OpenMetrics {
         out.push_str("# EOF\n");
     }
     out
+}
+
+/// Prometheus counters and histograms are cumulative; deltas (from a delta
+/// processor) would read as resets on every scrape.
+fn cumulative(data: &ViewData) -> Result<(), String> {
+    let gauge = matches!(data.view.aggregation(), Aggregation::LastValue);
+    if gauge || data.temporality == Temporality::Cumulative {
+        Ok(())
+    } else {
+        Err(format!(
+            "view {:?} holds delta values, and Prometheus counters and histograms must be \
+             cumulative; serve it from a manager without a delta processor",
+            data.view.name()
+        ))
+    }
 }
 
 fn samples_per_row(aggregation: &Aggregation) -> usize {
@@ -123,7 +141,7 @@ fn write_family(
     family: &Family,
     data: &ViewData,
     const_labels: &str,
-    format: Format,
+    format: PrometheusFormat,
     omitted: &mut Omissions,
 ) {
     let aggregation = data.view.aggregation();
@@ -143,10 +161,10 @@ fn write_family(
         return;
     }
 
-    let openmetrics = format == Format::OpenMetrics;
+    let openmetrics = format == PrometheusFormat::OpenMetrics;
     let family_name = match format {
-        Format::Text => family.text_name(),
-        Format::OpenMetrics => family.name.clone(),
+        PrometheusFormat::Text => family.text_name(),
+        PrometheusFormat::OpenMetrics => family.name.clone(),
     };
     let description = data.view.description();
     // promtool flags a family without help; the view name is better than
@@ -240,9 +258,9 @@ fn write_histogram(
     name: &str,
     labels: &str,
     d: &DistributionData,
-    format: Format,
+    format: PrometheusFormat,
 ) {
-    let openmetrics = format == Format::OpenMetrics;
+    let openmetrics = format == PrometheusFormat::OpenMetrics;
     let mut cumulative: u64 = 0;
     let bucket = |out: &mut String, bound: f64, count: u64| {
         out.push_str(name);
@@ -317,7 +335,7 @@ mod tests {
         )
     }
 
-    fn render(batch: &[ViewData], format: Format) -> (String, Omissions) {
+    fn render(batch: &[ViewData], format: PrometheusFormat) -> (String, Omissions) {
         let mut omitted = Omissions::default();
         let text = encode(batch, &Config::default(), format, &mut omitted);
         (text, omitted)
@@ -331,17 +349,26 @@ mod tests {
             (&[0.0, 1.0][..], -0.5, false),
         ] {
             let batch = [histogram(bounds, sum)];
-            let (om, _) = render(&batch, Format::OpenMetrics);
+            let (om, _) = render(&batch, PrometheusFormat::OpenMetrics);
             assert_eq!(om.contains("temp_sum"), kept, "{om}");
             assert_eq!(om.contains("temp_count"), kept, "{om}");
             assert!(om.contains("temp_bucket{le=\"+Inf\"} 2\n"), "{om}");
             // The text format has no such rule and always keeps both.
-            let (text, _) = render(&batch, Format::Text);
+            let (text, _) = render(&batch, PrometheusFormat::Text);
             assert!(
                 text.contains("temp_sum") && text.contains("temp_count 2\n"),
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn delta_histograms_are_left_out_with_a_reason() {
+        let mut data = histogram(&[1.0], 1.0);
+        data.temporality = Temporality::Delta;
+        let (text, omitted) = render(&[data], PrometheusFormat::Text);
+        assert_eq!(text, "");
+        assert!(omitted.views[0].1.contains("delta"), "{:?}", omitted.views);
     }
 
     #[test]
@@ -355,7 +382,7 @@ mod tests {
         short.tags = vec![];
         let wrong_kind = Row::new(vec![], AggregationData::Count(3), UNIX_EPOCH);
         data.rows = vec![good.clone(), short, wrong_kind, good];
-        let (text, omitted) = render(&[data], Format::Text);
+        let (text, omitted) = render(&[data], PrometheusFormat::Text);
         // One good row stays; the malformed, mistyped and duplicate go.
         assert_eq!(omitted.rows, 3);
         assert_eq!(text.matches("temp_count").count(), 1, "{text}");
@@ -393,7 +420,7 @@ mod tests {
         ];
         let (text, _) = render(
             &[ViewData::new(view, UNIX_EPOCH, UNIX_EPOCH, rows)],
-            Format::Text,
+            PrometheusFormat::Text,
         );
         assert_eq!(
             text,

@@ -10,7 +10,7 @@ pub const OPENMETRICS_CONTENT_TYPE: &str =
 /// An exposition format the exporter can render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Format {
+pub enum PrometheusFormat {
     /// The Prometheus text format, version 0.0.4: what every Prometheus
     /// version reads, and what a scrape gets unless it asks for OpenMetrics.
     Text,
@@ -19,12 +19,12 @@ pub enum Format {
     OpenMetrics,
 }
 
-impl Format {
+impl PrometheusFormat {
     /// The `Content-Type` header value for this format.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::Text => TEXT_CONTENT_TYPE,
-            Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+            PrometheusFormat::Text => TEXT_CONTENT_TYPE,
+            PrometheusFormat::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
         }
     }
 
@@ -37,18 +37,18 @@ impl Format {
     /// naming neither, gets the text format, which every scraper reads.
     ///
     /// ```
-    /// use census_exporter_prometheus::Format;
+    /// use census_exporter_prometheus::PrometheusFormat;
     /// // What Prometheus 2.x sends:
     /// let accept = "application/openmetrics-text;version=1.0.0,\
     ///               application/openmetrics-text;version=0.0.1;q=0.75,\
     ///               text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-    /// assert_eq!(Format::from_accept(Some(accept)), Format::OpenMetrics);
-    /// assert_eq!(Format::from_accept(Some("text/plain")), Format::Text);
-    /// assert_eq!(Format::from_accept(None), Format::Text);
+    /// assert_eq!(PrometheusFormat::from_accept(Some(accept)), PrometheusFormat::OpenMetrics);
+    /// assert_eq!(PrometheusFormat::from_accept(Some("text/plain")), PrometheusFormat::Text);
+    /// assert_eq!(PrometheusFormat::from_accept(None), PrometheusFormat::Text);
     /// ```
-    pub fn from_accept(accept: Option<&str>) -> Format {
+    pub fn from_accept(accept: Option<&str>) -> PrometheusFormat {
         let Some(accept) = accept else {
-            return Format::Text;
+            return PrometheusFormat::Text;
         };
         let (mut openmetrics, mut text) = (0.0_f32, 0.0_f32);
         for range in accept.split(',') {
@@ -82,9 +82,9 @@ impl Format {
             }
         }
         if openmetrics > 0.0 && openmetrics >= text {
-            Format::OpenMetrics
+            PrometheusFormat::OpenMetrics
         } else {
-            Format::Text
+            PrometheusFormat::Text
         }
     }
 }
@@ -96,44 +96,56 @@ mod tests {
     #[test]
     fn accept_headers_pick_the_best_supported_format() {
         let cases = [
-            (None, Format::Text),
-            (Some(""), Format::Text),
-            (Some("*/*"), Format::Text),
-            (Some("application/json"), Format::Text),
-            (Some("application/openmetrics-text"), Format::OpenMetrics),
+            (None, PrometheusFormat::Text),
+            (Some(""), PrometheusFormat::Text),
+            (Some("*/*"), PrometheusFormat::Text),
+            (Some("application/json"), PrometheusFormat::Text),
+            (
+                Some("application/openmetrics-text"),
+                PrometheusFormat::OpenMetrics,
+            ),
             (
                 Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-                Format::OpenMetrics,
+                PrometheusFormat::OpenMetrics,
             ),
             (
                 Some("application/openmetrics-text;version=2.0.0"),
-                Format::Text,
+                PrometheusFormat::Text,
             ),
-            (Some("application/openmetrics-text;q=0"), Format::Text),
+            (
+                Some("application/openmetrics-text;q=0"),
+                PrometheusFormat::Text,
+            ),
             (
                 Some("text/plain;version=0.0.4;q=0.9,application/openmetrics-text;q=0.5"),
-                Format::Text,
+                PrometheusFormat::Text,
             ),
             (
                 Some("text/plain;q=0.5,application/openmetrics-text;q=0.9"),
-                Format::OpenMetrics,
+                PrometheusFormat::OpenMetrics,
             ),
-            (Some("application/openmetrics-text;q=oops"), Format::Text),
-            (Some("Application/OpenMetrics-Text"), Format::OpenMetrics),
+            (
+                Some("application/openmetrics-text;q=oops"),
+                PrometheusFormat::Text,
+            ),
+            (
+                Some("Application/OpenMetrics-Text"),
+                PrometheusFormat::OpenMetrics,
+            ),
         ];
         for (accept, want) in cases {
-            assert_eq!(Format::from_accept(accept), want, "{accept:?}");
+            assert_eq!(PrometheusFormat::from_accept(accept), want, "{accept:?}");
         }
     }
 
     #[test]
     fn content_types_name_version_and_charset() {
         assert_eq!(
-            Format::Text.content_type(),
+            PrometheusFormat::Text.content_type(),
             "text/plain; version=0.0.4; charset=utf-8"
         );
         assert_eq!(
-            Format::OpenMetrics.content_type(),
+            PrometheusFormat::OpenMetrics.content_type(),
             "application/openmetrics-text; version=1.0.0; charset=utf-8"
         );
     }

@@ -60,5 +60,5 @@ mod server;
 mod text;
 
 pub use exporter::{PrometheusExporter, PrometheusExporterBuilder};
-pub use format::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
-pub use server::{ServerHandle, METRICS_PATH};
+pub use format::{PrometheusFormat, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
+pub use server::{PrometheusServerHandle, METRICS_PATH};

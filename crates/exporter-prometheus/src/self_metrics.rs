@@ -8,7 +8,7 @@ use census_core::{
     ViewData,
 };
 
-use crate::format::Format;
+use crate::format::PrometheusFormat;
 
 /// Counters the endpoint and the encoder bump, readable as view data.
 ///
@@ -123,10 +123,12 @@ impl SelfMetrics {
         ]
     }
 
-    pub(crate) fn scraped(&self, format: Format) {
+    pub(crate) fn scraped(&self, format: PrometheusFormat) {
         match format {
-            Format::Text => self.scrapes_text.fetch_add(1, Ordering::Relaxed),
-            Format::OpenMetrics => self.scrapes_openmetrics.fetch_add(1, Ordering::Relaxed),
+            PrometheusFormat::Text => self.scrapes_text.fetch_add(1, Ordering::Relaxed),
+            PrometheusFormat::OpenMetrics => {
+                self.scrapes_openmetrics.fetch_add(1, Ordering::Relaxed)
+            }
         };
     }
 

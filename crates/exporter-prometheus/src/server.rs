@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use tiny_http::{Header, Method, Request, Response};
 
 use crate::exporter::Shared;
-use crate::format::Format;
+use crate::format::PrometheusFormat;
 use crate::self_metrics::Refusal;
 
 /// The path scrapes are answered on.
@@ -25,16 +25,16 @@ const WORKERS: usize = 2;
 /// [`PrometheusExporter::serve`](crate::PrometheusExporter::serve).
 ///
 /// The endpoint stops when the handle is dropped, when
-/// [`stop`](ServerHandle::stop) is called, or when the exporter is shut
+/// [`stop`](PrometheusServerHandle::stop) is called, or when the exporter is shut
 /// down by its view manager, whichever comes first. Stopping waits for the
 /// requests being answered and frees the port.
 #[derive(Debug)]
 #[must_use = "the endpoint stops when its handle is dropped"]
-pub struct ServerHandle {
+pub struct PrometheusServerHandle {
     server: Arc<Server>,
 }
 
-impl ServerHandle {
+impl PrometheusServerHandle {
     /// The address the endpoint listens on (with the real port when port 0
     /// was asked for).
     pub fn local_addr(&self) -> SocketAddr {
@@ -53,7 +53,7 @@ impl ServerHandle {
     }
 }
 
-impl Drop for ServerHandle {
+impl Drop for PrometheusServerHandle {
     fn drop(&mut self) {
         self.server.stop();
     }
@@ -127,7 +127,7 @@ fn resolve(addr: &str) -> Result<SocketAddr, Error> {
     }
 }
 
-pub(crate) fn start(addr: &str, shared: Arc<Shared>) -> Result<ServerHandle, Error> {
+pub(crate) fn start(addr: &str, shared: Arc<Shared>) -> Result<PrometheusServerHandle, Error> {
     let target = resolve(addr)?;
     let cannot_listen = |reason: String| Error::InvalidConfig {
         what: "listen address".into(),
@@ -176,7 +176,7 @@ pub(crate) fn start(addr: &str, shared: Arc<Shared>) -> Result<ServerHandle, Err
              host"
         );
     }
-    Ok(ServerHandle { server })
+    Ok(PrometheusServerHandle { server })
 }
 
 fn work(http: &tiny_http::Server, server: &Server, shared: &Shared) {
@@ -221,7 +221,7 @@ fn answer(request: Request, shared: &Shared) {
             .iter()
             .find(|h| h.field.equiv("Accept"))
             .map(|h| h.value.as_str());
-        let format = Format::from_accept(accept);
+        let format = PrometheusFormat::from_accept(accept);
         let body = shared.render(format);
         let mut response = Response::from_string(body);
         if let Some(content_type) = header("Content-Type", format.content_type()) {

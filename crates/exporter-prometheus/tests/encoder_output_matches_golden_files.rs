@@ -9,7 +9,7 @@
 
 mod support;
 
-use census_exporter_prometheus::{Format, PrometheusExporter};
+use census_exporter_prometheus::{PrometheusExporter, PrometheusFormat};
 use support::{attach, every_aggregation, TestResult};
 
 fn exporter() -> Result<PrometheusExporter, census_core::Error> {
@@ -33,7 +33,7 @@ fn text_format_matches_golden_file() -> TestResult {
 fn openmetrics_matches_golden_file() -> TestResult {
     let exporter = exporter()?;
     attach(&exporter, every_aggregation());
-    let (content_type, body) = exporter.render_as(Format::OpenMetrics);
+    let (content_type, body) = exporter.render_as(PrometheusFormat::OpenMetrics);
     assert_eq!(
         content_type,
         "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -81,6 +81,9 @@ fn row_and_view_order_do_not_change_the_output() -> TestResult {
 fn before_attach_the_exposition_is_empty() -> TestResult {
     let exporter = exporter()?;
     assert_eq!(exporter.render().1, "");
-    assert_eq!(exporter.render_as(Format::OpenMetrics).1, "# EOF\n");
+    assert_eq!(
+        exporter.render_as(PrometheusFormat::OpenMetrics).1,
+        "# EOF\n"
+    );
     Ok(())
 }
