@@ -142,3 +142,29 @@ fn clashing_views_already_registered_are_left_out_of_scrapes() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_view_manager_turns_the_refusal_into_view_rejected() -> TestResult {
+    let vm = census_stats::ViewManager::new();
+    vm.register_exporter(PrometheusExporter::builder().build()?);
+    vm.register_view(view("api.calls", "", &["route"], Aggregation::Count))?;
+    let err = vm
+        .register_view(view("api/calls", "", &[], Aggregation::Count))
+        .err()
+        .ok_or("the clashing view was registered")?;
+    match &err {
+        census_core::Error::ViewRejected { view, reason } => {
+            assert_eq!(view, "api/calls");
+            assert!(reason.contains("\"api.calls\""), "{reason}");
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+    let err = vm
+        .register_view(view("lat", "", &["le"], Aggregation::distribution([1.0])?))
+        .err()
+        .ok_or("a view with an le tag key was registered")?;
+    assert!(err.to_string().contains("\"le\""), "{err}");
+    assert_eq!(vm.views().len(), 1);
+    vm.shutdown();
+    Ok(())
+}
