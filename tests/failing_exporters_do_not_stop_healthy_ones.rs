@@ -17,8 +17,9 @@ fn healthy_exporter_receives_every_period() -> Result<(), census::Error> {
             .aggregation(Aggregation::Sum)
             .build()?,
     )?;
-    // The bad ones go first, so the healthy one only gets its batch if
-    // the worker survives them.
+    // Registered first, so on a single shared thread they would run before
+    // the healthy one; each exporter has its own thread, and the worker
+    // must survive them either way.
     vm.register_exporter(PanickingExporter);
     vm.register_exporter(FailingExporter);
     let (healthy, batches, shutdowns) = capturing();
@@ -39,9 +40,17 @@ fn healthy_exporter_receives_every_period() -> Result<(), census::Error> {
             }
         }
     }
-    let stats = vm.stats();
-    assert!(stats.export_errors >= 3, "{stats:?}");
-    assert!(stats.export_panics >= 3, "{stats:?}");
+    // The bad exporters run on their own threads; wait (bounded) until
+    // they too have been called three times, each failure counted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let stats = loop {
+        let stats = vm.stats();
+        if stats.export_errors >= 3 && stats.export_panics >= 3 {
+            break stats;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stats:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
     vm.shutdown();
     // The final export and shutdown reach the healthy exporter too.
     assert_eq!(shutdowns.load(std::sync::atomic::Ordering::SeqCst), 1);

@@ -96,3 +96,41 @@ pub fn count(data: &AggregationData) -> u64 {
         other => panic!("not a count: {other:?}"),
     }
 }
+
+/// Blocks in `export` until the test drops the returned sender.
+pub struct HangingExporter {
+    release: Receiver<()>,
+}
+
+pub fn hanging() -> (HangingExporter, Sender<()>) {
+    let (tx, rx) = crossbeam_channel::bounded(0);
+    (HangingExporter { release: rx }, tx)
+}
+
+impl Exporter for HangingExporter {
+    fn export(&self, _: &[ViewData]) -> Result<(), ExportError> {
+        // Returns only once the test lets go, so the thread ends with it.
+        let _ = self.release.recv();
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        "hanging"
+    }
+}
+
+/// Takes `delay` per export and counts the batches it saw.
+pub struct SlowExporter {
+    pub delay: std::time::Duration,
+    pub exports: Arc<AtomicUsize>,
+}
+
+impl Exporter for SlowExporter {
+    fn export(&self, _: &[ViewData]) -> Result<(), ExportError> {
+        // Simulated work, not synchronisation: the test measures how the
+        // manager copes with an exporter this slow.
+        std::thread::sleep(self.delay);
+        self.exports.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
