@@ -90,8 +90,12 @@ fn concurrent_scrapes_during_recording_parse_and_never_go_backwards() -> TestRes
             let tags = TagMap::new().with(&worker, format!("w{w}"));
             thread::spawn(move || -> Result<(), census_core::Error> {
                 let tags = tags?;
-                start.wait();
                 for i in 0..PER_RECORDER {
+                    // Scrapers start once every recorder is half way, so
+                    // scrapes overlap the second half of the recording.
+                    if i == PER_RECORDER / 2 {
+                        start.wait();
+                    }
                     MeasurementMap::new()
                         .put(&requests, 1)
                         .put(&latency, (i % 200) as f64)
@@ -115,6 +119,19 @@ fn concurrent_scrapes_during_recording_parse_and_never_go_backwards() -> TestRes
                         return Err(format!("status {}", answer.status));
                     }
                     let parsed = parse(&answer.body, false)?;
+                    if scrapes == 0 {
+                        // Fresh data: the first half is already visible.
+                        let half = (PER_RECORDER / 2) as f64;
+                        for w in 0..RECORDERS {
+                            let worker = format!("w{w}");
+                            let seen = parsed
+                                .find("load_requests_total", &[("worker", worker.as_str())])
+                                .unwrap_or(0.0);
+                            if seen < half {
+                                return Err(format!("first scrape saw {seen} for {worker}"));
+                            }
+                        }
+                    }
                     check(&parsed, &mut previous)?;
                     scrapes += 1;
                 }
