@@ -116,6 +116,10 @@ pub mod exporters {
     pub use census_exporter_http::{
         HttpExporter, HttpExporterBuilder, HttpExporterMetrics, HttpFormat,
     };
+    #[cfg(feature = "prometheus")]
+    pub use census_exporter_prometheus::{
+        PrometheusExporter, PrometheusExporterBuilder, PrometheusFormat, PrometheusServerHandle,
+    };
     #[cfg(feature = "stdout")]
     pub use census_exporter_stdout::{StdoutExporter, StdoutExporterBuilder, StdoutFormat};
 }
