@@ -1,11 +1,13 @@
 //! A small simulated service: four worker threads handle "requests" for a
 //! few seconds, recording latency and request counts by method and status,
 //! while the stdout exporter prints every view once a second. Shutdown
-//! then prints the final, complete numbers.
+//! then prints the final, complete numbers, also when the service is
+//! stopped early with Ctrl-C or SIGTERM.
 //!
 //! Run it with `cargo run --example service` (add `-- --seconds 10` to run
 //! longer).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -51,11 +53,19 @@ fn main() -> Result<(), census::Error> {
     vm.register_exporter(census::exporters::StdoutExporter::default());
     vm.set_reporting_period(Duration::from_secs(1));
 
+    // Ctrl-C and SIGTERM end the run early; main then drains as usual.
+    // (`std::process::exit` would skip the drain: never call it before
+    // `census::shutdown()`.)
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_signal = Arc::clone(&stop);
+    if let Err(err) = ctrlc::set_handler(move || on_signal.store(true, Ordering::Relaxed)) {
+        eprintln!("cannot handle Ctrl-C ({err}); stop the service with --seconds");
+    }
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let workers: Vec<_> = (0..4u64)
         .map(|id| {
-            let stats = Arc::clone(&stats);
-            thread::spawn(move || serve(&stats, id, deadline))
+            let (stats, stop) = (Arc::clone(&stats), Arc::clone(&stop));
+            thread::spawn(move || serve(&stats, id, deadline, &stop))
         })
         .collect();
     let mut served = 0;
@@ -67,7 +77,12 @@ fn main() -> Result<(), census::Error> {
 }
 
 /// Pretends to serve requests until the deadline; returns how many.
-fn serve(stats: &Stats, id: u64, deadline: Instant) -> Result<u64, census::Error> {
+fn serve(
+    stats: &Stats,
+    id: u64,
+    deadline: Instant,
+    stop: &AtomicBool,
+) -> Result<u64, census::Error> {
     // Tag maps are built once per distinct combination, as a service would
     // build them per route.
     let mut tag_sets = Vec::new();
@@ -82,7 +97,7 @@ fn serve(stats: &Stats, id: u64, deadline: Instant) -> Result<u64, census::Error
     }
     let mut rng = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut served = 0;
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;

@@ -70,6 +70,12 @@
 //! (`stdout` is on by default). Write your own by implementing
 //! [`Exporter`]; its documentation states the contract.
 //!
+//! # Pipelines
+//!
+//! [`pipeline::Pipeline`] wraps an exporter in a chain of processors (constant
+//! tags, view filters, dropped tags, renames, delta temporality, or your own
+//! [`pipeline::Processor`]) and registers like any exporter.
+//!
 //! # Shutdown
 //!
 //! [`shutdown`] (or [`ViewManager::shutdown`], or dropping the guard from
@@ -87,11 +93,33 @@ pub use census_core::{
 };
 pub use census_stats::{
     shutdown, shutdown_guard, view_manager, ManagerStats, MeasurementMap, ShutdownGuard,
-    ViewManager, DEFAULT_REPORTING_PERIOD,
+    ShutdownReport, ViewManager, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
 };
+
+/// Export pipelines: processors between the views and one exporter that
+/// filter, enrich, relabel or turn cumulative data into deltas. The chain
+/// model and each processor's exact semantics are in `docs/pipeline.md`.
+pub mod pipeline {
+    pub use census_pipeline::{
+        ConstTags, Delta, DropTags, FilterViews, Pipeline, PipelineStats, Processor, Rename,
+    };
+}
+
+// Runs the examples of docs/pipeline.md as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/pipeline.md")]
+struct PipelineGuide;
 
 /// The built-in exporters, each behind the cargo feature named for it.
 pub mod exporters {
+    #[cfg(feature = "http")]
+    pub use census_exporter_http::{
+        HttpExporter, HttpExporterBuilder, HttpExporterMetrics, HttpFormat,
+    };
+    #[cfg(feature = "prometheus")]
+    pub use census_exporter_prometheus::{
+        PrometheusExporter, PrometheusExporterBuilder, PrometheusFormat, PrometheusServerHandle,
+    };
     #[cfg(feature = "stdout")]
     pub use census_exporter_stdout::{StdoutExporter, StdoutExporterBuilder, StdoutFormat};
 }

@@ -11,27 +11,27 @@ use crate::view_data::ViewData;
 ///
 /// # Contract
 ///
-/// - **Thread.** A `ViewManager` calls `export` and `shutdown` from its one
-///   background worker thread, never from a thread that records, and never
-///   two calls to the same exporter at once. The manager calls
-///   `check_view` from the thread registering a view, and `attach` from
-///   the thread registering the exporter.
-/// - **Batch.** `batch` holds one [`ViewData`] per registered view, taken
-///   in one pass just before the call. It is read-only and only borrowed:
-///   clone what must outlive the call.
-/// - **Time.** `export` should return promptly. Recording never waits on
-///   an exporter, but exporters run one after another on the worker, so a
-///   slow one delays the others' batches. An exporter that talks to the
-///   network should hand the batch to a queue of its own and return.
+/// - **Thread.** A `ViewManager` gives each exporter a thread of its own and
+///   calls `export` and `shutdown` only there: never from a thread that
+///   records, never two calls at once. `attach`, `self_metrics` and
+///   `check_view` are called from the thread that registers the exporter or
+///   the view.
+/// - **Batch.** `batch` holds one [`ViewData`] per registered view, all taken
+///   in one pass. It is read-only and only borrowed: clone what must outlive
+///   the call.
+/// - **Time.** `export` may take as long as it needs without delaying
+///   recording or any other exporter. While it runs, newer batches replace
+///   the one waiting for it (batches are cumulative, so nothing is lost;
+///   the manager counts the skipped ones). At shutdown the manager waits for
+///   the final export and `shutdown` only up to its shutdown timeout, then
+///   reports the exporter as unfinished and leaves its thread behind.
 /// - **Errors.** An `Err` is logged (through the `log` crate, at `warn`) and
 ///   counted; the next period exports as usual. A panic is caught, logged
 ///   and counted the same way, and the exporter stays registered.
-/// - **Registration.** `attach` and `self_metrics` are called once, when the
-///   exporter is registered, from the registering thread.
-/// - **Shutdown.** On `ViewManager::shutdown` the worker exports one final
+/// - **Shutdown.** On `ViewManager::shutdown` the exporter receives one final
 ///   batch holding every value recorded before shutdown was called, then
-///   calls `shutdown` on every exporter so it can flush what it buffers.
-///   Neither is called again afterwards.
+///   `shutdown` is called so it can flush what it buffers. Neither is called
+///   again afterwards.
 ///
 /// ```
 /// use census_core::{ExportError, Exporter, ViewData};

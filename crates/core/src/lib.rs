@@ -28,6 +28,7 @@
 //! - [`View`]: measure + tag keys + [`Aggregation`]; the unit of export.
 //! - [`ViewData`] / [`Row`] / [`AggregationData`]: a snapshot of a view.
 //! - [`Exporter`]: receives snapshots; its contract is stated on the trait.
+//! - [`Processor`]: one step that changes view data on its way to an exporter.
 //! - [`Error`]: every way input can be refused.
 
 #![forbid(unsafe_code)]
@@ -38,6 +39,7 @@ mod error;
 mod exporter;
 mod measure;
 mod name;
+mod processor;
 mod tag;
 mod view;
 mod view_data;
@@ -46,6 +48,7 @@ pub use aggregation::{Aggregation, Bounds};
 pub use error::{Error, ExportError, InvalidReason};
 pub use exporter::{Exporter, Producer};
 pub use measure::{Measure, MeasureF64, MeasureI64, MeasureType, TypedMeasure};
+pub use processor::Processor;
 pub use tag::{TagKey, TagMap, TagValue};
 pub use view::{View, ViewBuilder, DEFAULT_ROW_LIMIT};
 pub use view_data::{AggregationData, DistributionData, Number, Row, Temporality, ViewData};

@@ -26,6 +26,7 @@ pub struct ViewData {
     /// The view's definition.
     pub view: View,
     /// When the view was registered: the start of every cumulative value.
+    /// Under [`Temporality::Delta`], the start of the interval.
     #[serde(serialize_with = "unix_nanos")]
     pub start: SystemTime,
     /// When the snapshot was taken.
@@ -78,11 +79,13 @@ pub struct Row {
     /// The row's aggregated value.
     pub data: AggregationData,
     /// When this row's cumulative value started: the view's start time.
+    /// Under [`Temporality::Delta`], the start of the row's interval.
     #[serde(serialize_with = "unix_nanos")]
     pub start: SystemTime,
     /// Whether this is the overflow row, holding every measurement whose
     /// tag combination arrived after the view reached its row limit. Its
-    /// `tags` are all `None`.
+    /// `tags` are all `None`, except columns a processor added to every
+    /// row (such as the pipeline's constant tags).
     pub overflow: bool,
 }
 
@@ -155,9 +158,12 @@ pub struct DistributionData {
     pub sum: f64,
     /// Their mean (`0.0` when `count` is 0).
     pub mean: f64,
-    /// The smallest value (`0.0` when `count` is 0).
+    /// The smallest value (`0.0` when `count` is 0). Always since the
+    /// row's cumulative start, even under [`Temporality::Delta`]: an
+    /// interval's minimum cannot be derived from cumulative data.
     pub min: f64,
-    /// The largest value (`0.0` when `count` is 0).
+    /// The largest value (`0.0` when `count` is 0); since the cumulative
+    /// start, like `min`.
     pub max: f64,
     /// The sum of squared deviations from the mean: the variance is this
     /// over `count`. Kept with Welford's update, which stays accurate when

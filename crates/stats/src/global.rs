@@ -2,7 +2,7 @@
 
 use once_cell::sync::Lazy;
 
-use crate::view_manager::{ShutdownGuard, ViewManager};
+use crate::view_manager::{ShutdownGuard, ShutdownReport, ViewManager};
 
 // Created on first use, never at load time, so a process that never
 // records pays nothing.
@@ -20,8 +20,8 @@ pub fn view_manager() -> &'static ViewManager {
 
 /// Shuts the process-wide manager down, draining every exporter; see
 /// [`ViewManager::shutdown`].
-pub fn shutdown() {
-    view_manager().shutdown();
+pub fn shutdown() -> ShutdownReport {
+    view_manager().shutdown()
 }
 
 /// A guard that shuts the process-wide manager down when dropped.

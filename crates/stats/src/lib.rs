@@ -26,13 +26,16 @@
 //!
 //! Recording happens on the caller's thread and never waits on an
 //! exporter. Each manager starts one thread, `census-worker`, when its first
-//! exporter registers; every exporter call happens there.
+//! exporter registers: it snapshots every view each period. Each exporter
+//! has a delivery thread of its own (`census-export:<name>`) where its
+//! `export` and `shutdown` run, so one stuck exporter holds up no one else.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod bound_measure;
 mod cells;
+mod delivery;
 mod global;
 mod measurement_map;
 mod padded;
@@ -43,4 +46,7 @@ mod worker;
 pub use bound_measure::BoundMeasure;
 pub use global::{shutdown, shutdown_guard, view_manager};
 pub use measurement_map::MeasurementMap;
-pub use view_manager::{ManagerStats, ShutdownGuard, ViewManager, DEFAULT_REPORTING_PERIOD};
+pub use view_manager::{
+    ManagerStats, ShutdownGuard, ShutdownReport, ViewManager, DEFAULT_REPORTING_PERIOD,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+};

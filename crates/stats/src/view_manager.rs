@@ -7,19 +7,24 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use census_core::{Error, Exporter, Measure, Number, Producer, TagMap, View, ViewData};
 use hashbrown::HashTable;
 use parking_lot::Mutex;
 use thread_local::ThreadLocal;
 
+use crate::delivery::{Batch, Delivery, DeliveryCounters};
 use crate::padded::Padded;
 use crate::rows::{random_seed, Index, ViewState};
 use crate::worker::Worker;
 
 /// The reporting period a manager starts with.
 pub const DEFAULT_REPORTING_PERIOD: Duration = Duration::from_secs(10);
+
+/// How long `shutdown` waits, unless told otherwise, for exporters to
+/// finish the final export and their own shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Owns registered views and exporters, routes recorded values into the
 /// views, and runs one background thread that exports every view each
@@ -72,13 +77,17 @@ pub(crate) struct Inner {
     shutdown_lock: Mutex<()>,
     worker: Mutex<Option<Worker>>,
     period: Mutex<Duration>,
-    counters: Counters,
+    shutdown_timeout: Mutex<Duration>,
+    /// What the first shutdown found, handed to later callers too.
+    report: Mutex<Option<ShutdownReport>>,
+    rejected_values: AtomicU64,
+    counters: Arc<DeliveryCounters>,
 }
 
 #[derive(Default)]
 struct Registry {
     views: Vec<Arc<ViewState>>,
-    exporters: Vec<Arc<dyn Exporter>>,
+    deliveries: Vec<Arc<Delivery>>,
     producers: Vec<Arc<dyn Producer>>,
 }
 
@@ -209,15 +218,6 @@ pub(crate) struct Routes {
     indexes: Vec<Index>,
 }
 
-// Relaxed throughout: each is an independent statistic.
-#[derive(Default)]
-struct Counters {
-    rejected_values: AtomicU64,
-    exports: AtomicU64,
-    export_errors: AtomicU64,
-    export_panics: AtomicU64,
-}
-
 /// What a manager has counted about itself; see [`ViewManager::stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -232,6 +232,30 @@ pub struct ManagerStats {
     pub export_errors: u64,
     /// Exports (and exporter shutdowns) that panicked.
     pub export_panics: u64,
+    /// Periodic batches an exporter never saw because it was still busy
+    /// with an earlier one when a newer one arrived. Batches are
+    /// cumulative, so the newer batch carried the skipped one's values.
+    pub skipped_batches: u64,
+}
+
+/// What [`ViewManager::shutdown`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Exporters (by [`Exporter::name`]) that had not finished the final
+    /// export and their shutdown when the shutdown timeout ran out. Their
+    /// threads are left running; nothing waits for them.
+    pub unfinished: Vec<String>,
+    /// Exporters whose `shutdown` returned an error or panicked, with what
+    /// they said (for example how many batches could not be delivered).
+    pub failed: Vec<(String, String)>,
+}
+
+impl ShutdownReport {
+    /// Whether every exporter finished in time and shut down cleanly.
+    pub fn is_complete(&self) -> bool {
+        self.unfinished.is_empty() && self.failed.is_empty()
+    }
 }
 
 impl ViewManager {
@@ -249,7 +273,10 @@ impl ViewManager {
                 shutdown_lock: Mutex::new(()),
                 worker: Mutex::new(None),
                 period: Mutex::new(DEFAULT_REPORTING_PERIOD),
-                counters: Counters::default(),
+                shutdown_timeout: Mutex::new(DEFAULT_SHUTDOWN_TIMEOUT),
+                report: Mutex::new(None),
+                rejected_values: AtomicU64::new(0),
+                counters: Arc::new(DeliveryCounters::default()),
             }),
         }
     }
@@ -271,7 +298,12 @@ impl ViewManager {
                 return Ok(done);
             }
             let registered: Vec<View> = reg.views.iter().map(|s| s.view().clone()).collect();
-            (registered, reg.exporters.clone())
+            let exporters: Vec<Arc<dyn Exporter>> = reg
+                .deliveries
+                .iter()
+                .map(|d| Arc::clone(d.exporter()))
+                .collect();
+            (registered, exporters)
         };
         // Exporters are asked without the registry lock held, so a slow or
         // re-entrant exporter cannot stall other registrations.
@@ -392,11 +424,16 @@ impl ViewManager {
     /// data each period and once more at shutdown; see
     /// [`Exporter`]'s contract.
     ///
+    /// Each exporter gets a thread of its own that feeds it batches, so a
+    /// slow or stuck exporter delays neither recording, nor the worker, nor
+    /// any other exporter; while it is busy, newer batches replace the one
+    /// waiting for it (counted in [`ManagerStats::skipped_batches`]).
+    ///
     /// The exporter's [`attach`](Exporter::attach) receives a producer for
     /// on-demand snapshots, and any [`self_metrics`](Exporter::self_metrics)
     /// producer it returns joins every batch. The first exporter starts the
-    /// manager's export thread. After shutdown the exporter is dropped and
-    /// a warning logged.
+    /// manager's worker thread. After shutdown, or if its thread cannot be
+    /// started, the exporter is dropped and the reason logged.
     pub fn register_exporter(&self, exporter: impl Exporter) {
         self.register_shared_exporter(Arc::new(exporter));
     }
@@ -412,9 +449,20 @@ impl ViewManager {
         let producer: Arc<dyn Producer> = Arc::new(ManagerProducer(Arc::downgrade(&self.inner)));
         exporter.attach(producer);
         let own = exporter.self_metrics();
+        let counters = Arc::clone(&self.inner.counters);
+        let delivery = match Delivery::spawn(Arc::clone(&exporter), counters) {
+            Ok(delivery) => delivery,
+            Err(err) => {
+                log::error!(
+                    "census: exporter {} not registered: cannot start its thread: {err}",
+                    exporter.name()
+                );
+                return;
+            }
+        };
         {
             let mut reg = self.inner.registry.lock();
-            reg.exporters.push(exporter);
+            reg.deliveries.push(Arc::new(delivery));
             reg.producers.extend(own);
         }
         self.ensure_worker();
@@ -453,28 +501,51 @@ impl ViewManager {
         *self.inner.period.lock()
     }
 
+    /// Sets the longest [`shutdown`](ViewManager::shutdown) waits for
+    /// exporters to finish the final export and their own shutdown.
+    /// Exporters still busy then are named in the [`ShutdownReport`] and
+    /// left behind. Longer than the HTTP exporter's own 5 s delivery
+    /// deadline, so its report of what it could not deliver arrives in
+    /// time. Default: 10 s ([`DEFAULT_SHUTDOWN_TIMEOUT`]).
+    pub fn set_shutdown_timeout(&self, timeout: Duration) {
+        *self.inner.shutdown_timeout.lock() = timeout;
+    }
+
     /// Stops the manager, draining: takes one final snapshot of every view,
     /// exports it to every exporter, calls every exporter's `shutdown`,
-    /// stops the export thread, and returns.
+    /// stops the worker thread, and returns.
     ///
     /// Every value whose `record` call returned before `shutdown` was
     /// called is in that final export. Values recorded by other threads
     /// while `shutdown` runs may or may not be; values recorded after it
-    /// returns are ignored. Calling it again does nothing (a concurrent
-    /// second call waits for the first to finish).
-    pub fn shutdown(&self) {
+    /// returns are ignored.
+    ///
+    /// It waits at most the shutdown timeout (default 10 s,
+    /// [`set_shutdown_timeout`](ViewManager::set_shutdown_timeout)) for
+    /// exporters; the report names any that had not finished. Calling it
+    /// again returns the same report (a concurrent second call waits for
+    /// the first to finish).
+    pub fn shutdown(&self) -> ShutdownReport {
         let _one_at_a_time = self.inner.shutdown_lock.lock();
         // SeqCst pairs with the recorders' check so that, once this store
         // is done, later records are no-ops and the final snapshot sees
         // everything recorded before.
         if self.inner.shut_down.swap(true, Ordering::SeqCst) {
-            return;
+            return self.inner.report.lock().clone().unwrap_or_default();
         }
+        let timeout = *self.inner.shutdown_timeout.lock();
         let worker = self.inner.worker.lock().take();
-        match worker {
-            Some(worker) => worker.stop(),
-            None => self.inner.final_export(),
+        let report = match worker {
+            Some(worker) => worker.stop(timeout),
+            None => self.inner.final_export(timeout),
+        };
+        for name in &report.unfinished {
+            log::warn!(
+                "census: exporter {name} did not finish within the shutdown timeout of {timeout:?}"
+            );
         }
+        *self.inner.report.lock() = Some(report.clone());
+        report
     }
 
     /// A guard that shuts the manager down when dropped: hold it in `main`.
@@ -497,10 +568,11 @@ impl ViewManager {
     pub fn stats(&self) -> ManagerStats {
         let c = &self.inner.counters;
         ManagerStats {
-            rejected_values: c.rejected_values.load(Ordering::Relaxed),
+            rejected_values: self.inner.rejected_values.load(Ordering::Relaxed),
             exports: c.exports.load(Ordering::Relaxed),
             export_errors: c.export_errors.load(Ordering::Relaxed),
             export_panics: c.export_panics.load(Ordering::Relaxed),
+            skipped_batches: c.skipped_batches.load(Ordering::Relaxed),
         }
     }
 
@@ -653,9 +725,8 @@ impl Inner {
 
     #[cold]
     pub(crate) fn reject(&self) {
-        self.counters
-            .rejected_values
-            .fetch_add(1, Ordering::Relaxed);
+        // Relaxed: a statistic.
+        self.rejected_values.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Every view's data, taken now, plus what exporters contribute.
@@ -675,51 +746,37 @@ impl Inner {
         batch
     }
 
-    /// Hands one batch to every exporter, isolating each one's failure.
-    pub(crate) fn export_all(&self, batch: &[ViewData]) {
-        let exporters = self.registry.lock().exporters.clone();
-        for exporter in exporters {
-            self.counters.exports.fetch_add(1, Ordering::Relaxed);
-            match catch_unwind(AssertUnwindSafe(|| exporter.export(batch))) {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => {
-                    self.counters.export_errors.fetch_add(1, Ordering::Relaxed);
-                    log::warn!("census: exporter {} failed: {err}", exporter.name());
-                }
-                Err(_) => {
-                    self.counters.export_panics.fetch_add(1, Ordering::Relaxed);
-                    log::error!(
-                        "census: exporter {} panicked during export",
-                        exporter.name()
-                    );
-                }
-            }
+    /// Snapshots every view once and offers the batch to every exporter's
+    /// thread; never waits for an exporter.
+    pub(crate) fn export_all(&self) {
+        let batch: Batch = self.snapshot_all().into();
+        for delivery in self.deliveries() {
+            delivery.offer(Arc::clone(&batch), &self.counters);
         }
     }
 
-    /// The drain: one last batch, then every exporter's shutdown.
-    pub(crate) fn final_export(&self) {
-        let batch = self.snapshot_all();
-        self.export_all(&batch);
-        let exporters = self.registry.lock().exporters.clone();
-        for exporter in exporters {
-            match catch_unwind(AssertUnwindSafe(|| exporter.shutdown())) {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => {
-                    log::warn!(
-                        "census: exporter {} failed to shut down: {err}",
-                        exporter.name()
-                    )
-                }
-                Err(_) => {
-                    self.counters.export_panics.fetch_add(1, Ordering::Relaxed);
-                    log::error!(
-                        "census: exporter {} panicked during shutdown",
-                        exporter.name()
-                    );
-                }
+    /// The drain: one last batch to every exporter, then each exporter's
+    /// shutdown, waiting at most `timeout` for all of them together.
+    pub(crate) fn final_export(&self, timeout: Duration) -> ShutdownReport {
+        let deadline = Instant::now() + timeout;
+        let batch: Batch = self.snapshot_all().into();
+        let deliveries = self.deliveries();
+        for delivery in &deliveries {
+            delivery.finish(Arc::clone(&batch), &self.counters);
+        }
+        let mut report = ShutdownReport::default();
+        for delivery in &deliveries {
+            if !delivery.wait_until(deadline) {
+                report.unfinished.push(delivery.name().to_owned());
+            } else if let Some(error) = delivery.shutdown_error() {
+                report.failed.push((delivery.name().to_owned(), error));
             }
         }
+        report
+    }
+
+    fn deliveries(&self) -> Vec<Arc<Delivery>> {
+        self.registry.lock().deliveries.clone()
     }
 }
 
@@ -748,7 +805,7 @@ impl fmt::Debug for ViewManager {
         let reg = self.inner.registry.lock();
         f.debug_struct("ViewManager")
             .field("views", &reg.views.len())
-            .field("exporters", &reg.exporters.len())
+            .field("exporters", &reg.deliveries.len())
             .field("shut_down", &self.is_shut_down())
             .finish()
     }

@@ -1,5 +1,6 @@
-//! The one background thread per manager that exports every period and
-//! drains at shutdown.
+//! The one background thread per manager that snapshots every period,
+//! hands the batch to each exporter's delivery thread, and drains at
+//! shutdown.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -7,17 +8,17 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::view_manager::Inner;
+use crate::view_manager::{Inner, ShutdownReport, DEFAULT_SHUTDOWN_TIMEOUT};
 
 enum Command {
     Period(Duration),
-    Shutdown,
+    Shutdown(Duration),
 }
 
 /// Handle to a running worker thread.
 pub(crate) struct Worker {
     commands: Sender<Command>,
-    thread: JoinHandle<()>,
+    thread: JoinHandle<ShutdownReport>,
 }
 
 impl Worker {
@@ -35,17 +36,18 @@ impl Worker {
         let _ = self.commands.send(Command::Period(period));
     }
 
-    /// Asks for the final export and waits for it and the exporters'
-    /// shutdowns to finish.
-    pub(crate) fn stop(self) {
-        let _ = self.commands.send(Command::Shutdown);
-        if self.thread.join().is_err() {
+    /// Asks for the final export and waits for it, giving exporters at most
+    /// `timeout` to finish.
+    pub(crate) fn stop(self, timeout: Duration) -> ShutdownReport {
+        let _ = self.commands.send(Command::Shutdown(timeout));
+        self.thread.join().unwrap_or_else(|_| {
             log::error!("census: the export thread panicked");
-        }
+            ShutdownReport::default()
+        })
     }
 }
 
-fn run(inner: &Inner, commands: &Receiver<Command>, mut period: Duration) {
+fn run(inner: &Inner, commands: &Receiver<Command>, mut period: Duration) -> ShutdownReport {
     let mut next = Instant::now() + period;
     loop {
         match commands.recv_deadline(next) {
@@ -53,13 +55,15 @@ fn run(inner: &Inner, commands: &Receiver<Command>, mut period: Duration) {
                 period = p;
                 next = Instant::now() + period;
             }
-            Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(Command::Shutdown(timeout)) => return inner.final_export(timeout),
+            Err(RecvTimeoutError::Disconnected) => {
+                return inner.final_export(DEFAULT_SHUTDOWN_TIMEOUT)
+            }
             Err(RecvTimeoutError::Timeout) => {
-                let batch = inner.snapshot_all();
-                inner.export_all(&batch);
-                // Keep to the period's grid, but after a stall (slow
-                // exporters, a suspended process) start afresh rather than
-                // firing a burst of catch-up exports.
+                inner.export_all();
+                // Keep to the period's grid, but after a stall (a suspended
+                // process) start afresh rather than firing a burst of
+                // catch-up exports.
                 next += period;
                 let now = Instant::now();
                 if next <= now {
@@ -68,5 +72,4 @@ fn run(inner: &Inner, commands: &Receiver<Command>, mut period: Duration) {
             }
         }
     }
-    inner.final_export();
 }

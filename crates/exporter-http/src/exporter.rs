@@ -1,0 +1,264 @@
+//! The exporter handle: serialises and enqueues on `export`, reports
+//! counters, and stops the sender thread on `shutdown`.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use census_core::{Error, ExportError, Exporter, Producer, ViewData};
+use crossbeam_channel::{RecvTimeoutError, Sender};
+use parking_lot::Mutex;
+
+use crate::builder::{invalid, Config, HttpExporterBuilder};
+use crate::delivery_stats::{DeliveryStats, HttpExporterMetrics};
+use crate::format::{Encoder, HttpFormat};
+use crate::queue::{Batch, Queue};
+use crate::retry::random_u64;
+use crate::self_metrics::SelfMetrics;
+use crate::sender::SenderThread;
+
+/// Pushes view data to an HTTP endpoint from a queue of its own.
+///
+/// Build it with [`HttpExporter::builder`], register a clone with a view
+/// manager (`vm.register_exporter(http.clone())`), and keep a handle to
+/// read [`metrics`](HttpExporter::metrics). Clones share one queue, one
+/// sender thread and one set of counters.
+///
+/// - `export` serialises the batch and enqueues it; it never waits on the
+///   network. A full queue drops its oldest batch (counted).
+/// - One sender thread POSTs batches in order, retrying as the crate docs
+///   describe.
+/// - `shutdown` keeps delivering until the queue is empty or the shutdown
+///   deadline passes, then stops the thread; batches left are counted as
+///   abandoned and reported in its error.
+///
+/// If every handle is dropped without a shutdown, the sender thread drains
+/// within the shutdown deadline and ends on its own.
+#[derive(Clone)]
+pub struct HttpExporter {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Arc<Config>,
+    encoder: Encoder,
+    queue: Arc<Queue>,
+    stats: Arc<DeliveryStats>,
+    /// A random prefix making batch ids unique across exporters and
+    /// restarts, so a receiver's duplicate check never mistakes a new
+    /// batch for an old one.
+    instance: String,
+    next_seq: AtomicU64,
+    /// Set once `shutdown` begins; `export` refuses batches afterwards.
+    closed: AtomicBool,
+    worker: Mutex<Option<Worker>>,
+    self_metrics: Option<Arc<SelfMetrics>>,
+    name: String,
+}
+
+struct Worker {
+    control: Sender<Instant>,
+    done: crossbeam_channel::Receiver<()>,
+    thread: JoinHandle<()>,
+}
+
+impl HttpExporter {
+    /// Starts an exporter that POSTs to `url` (`http://` or `https://`).
+    /// Every setting has a default; [`HttpExporterBuilder::build`] checks
+    /// them all.
+    pub fn builder(url: impl Into<String>) -> HttpExporterBuilder {
+        HttpExporterBuilder::new(url.into())
+    }
+
+    pub(crate) fn start(config: Config) -> Result<HttpExporter, Error> {
+        let config = Arc::new(config);
+        let stats = Arc::new(DeliveryStats::default());
+        let queue = Arc::new(Queue::new(config.queue_capacity, Arc::clone(&stats)));
+        let (control_tx, control_rx) = crossbeam_channel::bounded(1);
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        let sender = SenderThread::new(
+            Arc::clone(&config),
+            Arc::clone(&queue),
+            Arc::clone(&stats),
+            control_rx,
+            done_tx,
+        );
+        let thread = std::thread::Builder::new()
+            .name("census-http-exporter".to_owned())
+            .spawn(move || sender.run())
+            .map_err(|e| {
+                invalid(
+                    "sender thread",
+                    &config.endpoint,
+                    &format!("the operating system refused a new thread: {e}"),
+                )
+            })?;
+        let self_metrics = if config.self_metrics {
+            Some(Arc::new(SelfMetrics::new(
+                &config.endpoint,
+                Arc::clone(&stats),
+                Arc::clone(&queue),
+            )?))
+        } else {
+            None
+        };
+        Ok(HttpExporter {
+            shared: Arc::new(Shared {
+                encoder: Encoder::new(config.format, config.resource.clone()),
+                name: format!("http exporter ({})", config.endpoint),
+                config,
+                queue,
+                stats,
+                instance: format!("{:016x}", random_u64()),
+                next_seq: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
+                worker: Mutex::new(Some(Worker {
+                    control: control_tx,
+                    done: done_rx,
+                    thread,
+                })),
+                self_metrics,
+            }),
+        })
+    }
+
+    /// A snapshot of the delivery counters; cheap enough to call at any
+    /// time.
+    pub fn metrics(&self) -> HttpExporterMetrics {
+        self.shared.stats.snapshot(self.shared.queue.pending())
+    }
+
+    /// The endpoint batches go to, without credentials or query.
+    pub fn endpoint(&self) -> &str {
+        &self.shared.config.endpoint
+    }
+
+    /// The body format.
+    pub fn format(&self) -> HttpFormat {
+        self.shared.config.format
+    }
+
+    /// The body `export` would queue for `batch` (before any gzip), for
+    /// inspecting the format or measuring its cost. Sends nothing.
+    ///
+    /// # Errors
+    ///
+    /// An [`ExportError`] if the batch cannot be serialised, which the
+    /// formats in this crate never cause.
+    pub fn encode(&self, batch: &[ViewData]) -> Result<Vec<u8>, ExportError> {
+        self.shared.encoder.encode(batch)
+    }
+}
+
+impl fmt::Debug for HttpExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpExporter")
+            .field("endpoint", &self.shared.config.endpoint)
+            .field("format", &self.shared.config.format)
+            .field("queue_capacity", &self.shared.config.queue_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Exporter for HttpExporter {
+    /// Serialises the batch and enqueues it; never waits on the network.
+    ///
+    /// # Errors
+    ///
+    /// After [`shutdown`](Exporter::shutdown) began, or if the batch could
+    /// not be serialised; the batch is not queued then. A full queue is not
+    /// an error: the oldest batch is dropped and counted in
+    /// [`HttpExporterMetrics::dropped`].
+    fn export(&self, batch: &[ViewData]) -> Result<(), ExportError> {
+        let shared = &self.shared;
+        // Acquire pairs with the Release in shutdown: once shutdown has
+        // begun draining, no new batch slips in behind it.
+        if shared.closed.load(Ordering::Acquire) {
+            return Err(ExportError::new(format!(
+                "{} is shut down; batch of {} views not sent",
+                shared.name,
+                batch.len()
+            )));
+        }
+        let body = shared.encoder.encode(batch)?;
+        // Relaxed: the counter only has to hand out distinct numbers.
+        let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
+        let dropped = shared.queue.push(Batch {
+            seq,
+            id: format!("{}-{seq}", shared.instance),
+            body,
+        });
+        if dropped > 0 {
+            log::warn!(
+                "{}: queue full ({} batches); dropped the {dropped} oldest",
+                shared.name,
+                shared.config.queue_capacity
+            );
+        }
+        Ok(())
+    }
+
+    /// Delivers what is queued until the queue is empty or the shutdown
+    /// deadline passes, then stops the sender thread. Returns within the
+    /// deadline even when the endpoint hangs. A second call does nothing.
+    ///
+    /// # Errors
+    ///
+    /// When batches were left undelivered at the deadline: the message
+    /// says how many (also in [`HttpExporterMetrics::abandoned`]).
+    fn shutdown(&self) -> Result<(), ExportError> {
+        let shared = &self.shared;
+        shared.closed.store(true, Ordering::Release);
+        let Some(worker) = shared.worker.lock().take() else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + shared.config.shutdown_deadline;
+        // The channel holds one message and this is the only send.
+        let _ = worker.control.try_send(deadline);
+        let finished = match worker.done.recv_deadline(deadline) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+        };
+        if finished {
+            let _ = worker.thread.join();
+        } else {
+            // The sender is stuck in a request that outlives the deadline
+            // (its timeout is cut to the deadline, so not for long). Count
+            // what it holds now; it ends on its own when the request
+            // returns, and `finish` keeps it from counting twice.
+            log::warn!(
+                "{}: sender still busy at the shutdown deadline; leaving it to end on its own",
+                shared.name
+            );
+        }
+        // Anything an `export` racing with this shutdown slipped in.
+        shared.queue.abandon_all();
+        let m = self.metrics();
+        if m.abandoned > 0 {
+            return Err(ExportError::new(format!(
+                "{}: {} batches not delivered within the {:?} shutdown deadline \
+                 ({} sent, {} failed, {} dropped while queued)",
+                shared.name,
+                m.abandoned,
+                shared.config.shutdown_deadline,
+                m.sent,
+                m.failed,
+                m.dropped
+            )));
+        }
+        Ok(())
+    }
+
+    fn self_metrics(&self) -> Option<Arc<dyn Producer>> {
+        self.shared
+            .self_metrics
+            .as_ref()
+            .map(|p| Arc::clone(p) as Arc<dyn Producer>)
+    }
+
+    fn name(&self) -> &str {
+        &self.shared.name
+    }
+}

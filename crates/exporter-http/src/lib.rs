@@ -1,0 +1,60 @@
+//! A census exporter that pushes view data to an HTTP endpoint: census's
+//! own JSON schema (`census.v1`) or OTLP/HTTP JSON, through a bounded queue
+//! with retries, so the interval thread never waits on the network.
+//!
+//! ```
+//! # fn main() -> Result<(), census_core::Error> {
+//! use std::time::Duration;
+//! use census_exporter_http::{HttpExporter, HttpFormat};
+//!
+//! let http = HttpExporter::builder("http://127.0.0.1:4318/v1/metrics")
+//!     .format(HttpFormat::OtlpJson)
+//!     .header("Authorization", "Bearer secret")
+//!     .timeout(Duration::from_secs(5))
+//!     .queue_capacity(1_000)
+//!     .build()?;
+//! // With the `census` crate: census::view_manager().register_exporter(http.clone());
+//! // ...and at any time:
+//! let m = http.metrics();
+//! println!("{} sent, {} pending, {} dropped", m.sent, m.pending, m.dropped);
+//! # Ok(()) }
+//! ```
+//!
+//! # Delivery
+//!
+//! [`Exporter::export`](census_core::Exporter::export) serialises the batch
+//! and puts it in a queue of at most `queue_capacity` batches; one sender
+//! thread per exporter POSTs them in order. When the queue is full the
+//! **oldest** batch is dropped and counted in
+//! [`HttpExporterMetrics::dropped`]. Connection errors, timeouts, 408, 429
+//! and 5xx are retried with exponential backoff and full jitter, honouring
+//! `Retry-After`; any other status is a permanent failure. Every request
+//! carries `Idempotency-Key: <batch id>`, the same for every attempt of one
+//! batch, so a receiver can drop duplicates.
+//!
+//! # Accounting
+//!
+//! Every batch `export` accepts ends in exactly one counter of
+//! [`HttpExporterMetrics`]: `sent`, `failed`, `dropped` or `abandoned`
+//! (not delivered by the shutdown deadline), or is still `pending`.
+//!
+//! # Formats
+//!
+//! See [`HttpFormat`] and `docs/http-exporter.md` for both schemas.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod builder;
+mod delivery_stats;
+mod exporter;
+mod format;
+mod queue;
+mod retry;
+mod self_metrics;
+mod sender;
+
+pub use builder::HttpExporterBuilder;
+pub use delivery_stats::HttpExporterMetrics;
+pub use exporter::HttpExporter;
+pub use format::HttpFormat;

@@ -1,0 +1,289 @@
+//! When to retry a request and how long to wait first.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Exponential backoff with full jitter: before retry `n` (1 for the first
+/// retry) wait a uniformly random time in `[0, min(cap, base * 2^(n-1))]`.
+///
+/// Full jitter spreads the retries of many exporters that failed together
+/// over the whole window, instead of having them return in lockstep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Backoff {
+    pub(crate) base: Duration,
+    pub(crate) cap: Duration,
+    pub(crate) max_attempts: u32,
+}
+
+impl Backoff {
+    /// The ceiling of the wait before retry `retry` (1-based).
+    pub(crate) fn ceiling(&self, retry: u32) -> Duration {
+        // Past 2^31 the ceiling is long past any sane cap; saturate rather
+        // than overflow.
+        let factor = 1u32
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+
+    /// The wait before retry `retry`: random up to the ceiling, or the
+    /// server's `Retry-After` (cut to the cap) when it gave one.
+    pub(crate) fn wait(
+        &self,
+        retry: u32,
+        retry_after: Option<Duration>,
+        rng: &mut Jitter,
+    ) -> Duration {
+        match retry_after {
+            Some(after) => after.min(self.cap),
+            None => rng.up_to(self.ceiling(retry)),
+        }
+    }
+}
+
+/// Whether a response status is worth retrying: the server may answer
+/// differently later (timeout, rate limit, overload, outage).
+pub(crate) fn status_is_retryable(status: u16) -> bool {
+    status == 408 || status == 429 || (500..=599).contains(&status)
+}
+
+/// Parses `Retry-After` (RFC 9110 section 10.2.3): delay seconds, or an
+/// IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT` measured against
+/// `now`. A date in the past means "now" (zero). The obsolete date forms
+/// (RFC 850, asctime), which senders must no longer generate, yield
+/// `None`, as does anything else, so the exporter falls back to its own
+/// backoff.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // A value too long for u64 is further off than any cap.
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
+    }
+    let at = parse_imf_fixdate(value)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// Seconds since the Unix epoch of an IMF-fixdate, checked field by field.
+fn parse_imf_fixdate(value: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut parts = value.split(' ');
+    let weekday = parts.next()?;
+    let (day, month, year, time, zone) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if parts.next().is_some() || weekday.len() != 4 || !weekday.ends_with(',') || zone != "GMT" {
+        return None;
+    }
+    let number = |s: &str, len: usize| -> Option<u64> {
+        if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse().ok()
+        } else {
+            None
+        }
+    };
+    let day = number(day, 2)?;
+    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
+    let year = number(year, 4)?;
+    let mut hms = time.split(':');
+    let (h, m, sec) = (
+        number(hms.next()?, 2)?,
+        number(hms.next()?, 2)?,
+        number(hms.next()?, 2)?,
+    );
+    if hms.next().is_some()
+        || year < 1970
+        || !(1..=31).contains(&day)
+        || h > 23
+        || m > 59
+        || sec > 60
+    {
+        return None;
+    }
+    Some(days_since_epoch(year, month, day) * 86_400 + h * 3_600 + m * 60 + sec)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (year >= 1970),
+/// by Howard Hinnant's days_from_civil.
+fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).saturating_sub(719_468)
+}
+
+/// A small xorshift64* generator for jitter.
+///
+/// Jitter needs spread, not unpredictability, so a few lines beat a
+/// dependency. Seeded from std's per-process random hasher keys, which
+/// differ between processes and between exporters in one process.
+#[derive(Debug, Clone)]
+pub(crate) struct Jitter {
+    state: u64,
+}
+
+impl Jitter {
+    pub(crate) fn new() -> Jitter {
+        Jitter::with_seed(random_u64())
+    }
+
+    pub(crate) fn with_seed(seed: u64) -> Jitter {
+        // xorshift must not start at zero, or it stays there.
+        Jitter { state: seed | 1 }
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.state = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A uniformly random duration in `[0, max]`, at nanosecond grain.
+    pub(crate) fn up_to(&mut self, max: Duration) -> Duration {
+        let max_nanos = max.as_nanos().min(u64::MAX as u128) as u64;
+        if max_nanos == 0 {
+            return Duration::ZERO;
+        }
+        let span = max_nanos.saturating_add(1);
+        // The modulo bias is below 2^-20 for any wait under 18 minutes:
+        // irrelevant for spreading retries.
+        Duration::from_nanos(self.next_u64() % span)
+    }
+}
+
+/// A random 64-bit number from std's randomly keyed hasher (no extra
+/// dependency).
+pub(crate) fn random_u64() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backoff() -> Backoff {
+        Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+            max_attempts: 5,
+        }
+    }
+
+    #[test]
+    fn ceiling_doubles_up_to_the_cap() {
+        let b = backoff();
+        assert_eq!(b.ceiling(1), Duration::from_millis(100));
+        assert_eq!(b.ceiling(2), Duration::from_millis(200));
+        assert_eq!(b.ceiling(4), Duration::from_millis(800));
+        assert_eq!(b.ceiling(5), Duration::from_secs(1));
+        assert_eq!(b.ceiling(200), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn waits_stay_within_the_ceiling_and_spread_over_it() {
+        let b = backoff();
+        let mut rng = Jitter::with_seed(42);
+        let waits: Vec<Duration> = (0..2_000).map(|_| b.wait(3, None, &mut rng)).collect();
+        assert!(waits.iter().all(|w| *w <= Duration::from_millis(400)));
+        // Full jitter: both halves of the window are used.
+        assert!(waits.iter().any(|w| *w < Duration::from_millis(100)));
+        assert!(waits.iter().any(|w| *w > Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn retry_after_wins_but_is_capped() {
+        let b = backoff();
+        let mut rng = Jitter::with_seed(7);
+        assert_eq!(
+            b.wait(1, Some(Duration::from_millis(700)), &mut rng),
+            Duration::from_millis(700)
+        );
+        assert_eq!(
+            b.wait(1, Some(Duration::from_secs(120)), &mut rng),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn retry_after_seconds_parse() {
+        let now = SystemTime::now();
+        let parse = |v: &str| parse_retry_after(v, now);
+        assert_eq!(parse("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse(" 0 "), Some(Duration::ZERO));
+        assert_eq!(
+            parse("99999999999999999999999"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(parse("-1"), None);
+        assert_eq!(parse("1.5"), None);
+        assert_eq!(parse(""), None);
+    }
+
+    #[test]
+    fn retry_after_dates_count_from_now() {
+        // 2015-10-21T07:28:00Z is 1445412480 s after the epoch.
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480 - 90);
+        let parse = |v: &str| parse_retry_after(v, now);
+        assert_eq!(
+            parse("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(parse("Wed, 21 Oct 2015 07:26:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse("Thu, 01 Jan 1970 00:00:00 GMT"), Some(Duration::ZERO));
+        // 2000-02-29 00:00:00Z, a leap day in a century year divisible by 400.
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(
+            parse_retry_after("Tue, 29 Feb 2000 00:00:10 GMT", leap),
+            Some(Duration::from_secs(10))
+        );
+        for bad in [
+            "Wednesday, 21-Oct-15 07:28:00 GMT",
+            "Wed Oct 21 07:28:00 2015",
+            "Wed, 21 Oct 2015 07:28:00 UTC",
+            "Wed, 21 Foo 2015 07:28:00 GMT",
+            "Wed, 1 Oct 2015 07:28:00 GMT",
+            "Wed, 21 Oct 2015 24:28:00 GMT",
+            "Wed, 21 Oct 2015 07:28 GMT",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        for s in [408, 429, 500, 502, 503, 504, 599] {
+            assert!(status_is_retryable(s), "{s}");
+        }
+        for s in [200, 204, 301, 400, 401, 403, 404, 409, 413, 415, 422] {
+            assert!(!status_is_retryable(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn seeds_differ() {
+        assert_ne!(random_u64(), random_u64());
+        assert_ne!(Jitter::new().next_u64(), Jitter::new().next_u64());
+    }
+}

@@ -1,0 +1,478 @@
+//! Shared test fakes: a scriptable HTTP endpoint on 127.0.0.1, sample
+//! batches with known values, and the independent OTLP parser.
+//!
+//! Each test file uses a part of this module.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use census_core::{
+    Aggregation, AggregationData, DistributionData, MeasureF64, MeasureI64, Number, Row, TagKey,
+    TagValue, View, ViewData,
+};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+/// One request the endpoint received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// 0 for the first request this server saw.
+    pub index: usize,
+    pub at: Instant,
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    /// The body, gunzipped when it came with `Content-Encoding: gzip`.
+    pub body: Vec<u8>,
+    pub raw_len: usize,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn idempotency_key(&self) -> String {
+        self.header("Idempotency-Key").unwrap_or("").to_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body of request {} is not JSON ({e}): {}",
+                self.index,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// What the endpoint answers.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Status(u16),
+    /// A status with a `Retry-After: <seconds>` header.
+    RetryAfter(u16, u64),
+    /// A status with a `Retry-After: <HTTP date>` header, this many whole
+    /// seconds past the current second.
+    RetryAfterDate(u16, u64),
+    /// A status with a body (for excerpt checks).
+    StatusBody(u16, String),
+    /// Read the request, then never answer (until the server stops).
+    Hang,
+}
+
+type Script = Box<dyn Fn(&Received) -> Reply + Send + 'static>;
+
+/// A real HTTP server on 127.0.0.1 that answers by script and hands every
+/// request it receives to the test, in order.
+pub struct TestServer {
+    addr: SocketAddr,
+    server: Arc<tiny_http::Server>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    requests: Receiver<Received>,
+}
+
+impl TestServer {
+    /// Binds 127.0.0.1:0 and serves with `script`.
+    pub fn start(script: impl Fn(&Received) -> Reply + Send + 'static) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        TestServer::serve(listener, Box::new(script))
+    }
+
+    /// Serves on an address chosen earlier (an endpoint that comes up late).
+    pub fn start_on(
+        addr: SocketAddr,
+        script: impl Fn(&Received) -> Reply + Send + 'static,
+    ) -> TestServer {
+        let listener = TcpListener::bind(addr).expect("rebind the reserved port");
+        TestServer::serve(listener, Box::new(script))
+    }
+
+    fn serve(listener: TcpListener, script: Script) -> TestServer {
+        let addr = listener.local_addr().expect("local addr");
+        let server = Arc::new(tiny_http::Server::from_listener(listener, None).expect("server"));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let thread = {
+            let server = Arc::clone(&server);
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                let mut index = 0;
+                loop {
+                    let mut request = match server.recv() {
+                        Ok(r) => r,
+                        Err(_) if stop.load(Ordering::SeqCst) => break,
+                        Err(_) => continue,
+                    };
+                    let mut raw = Vec::new();
+                    let _ = request.as_reader().read_to_end(&mut raw);
+                    let headers: Vec<(String, String)> = request
+                        .headers()
+                        .iter()
+                        .map(|h| (h.field.as_str().to_string(), h.value.as_str().to_string()))
+                        .collect();
+                    let gzipped = headers
+                        .iter()
+                        .any(|(n, v)| n.eq_ignore_ascii_case("content-encoding") && v == "gzip");
+                    let body = if gzipped {
+                        let mut out = Vec::new();
+                        flate2::read::GzDecoder::new(&raw[..])
+                            .read_to_end(&mut out)
+                            .expect("gzip body decodes");
+                        out
+                    } else {
+                        raw.clone()
+                    };
+                    let received = Received {
+                        index,
+                        at: Instant::now(),
+                        method: request.method().as_str().to_owned(),
+                        path: request.url().to_owned(),
+                        headers,
+                        body,
+                        raw_len: raw.len(),
+                    };
+                    index += 1;
+                    let reply = script(&received);
+                    let _ = tx.send(received);
+                    match reply {
+                        Reply::Status(code) => {
+                            let _ = request.respond(tiny_http::Response::empty(code));
+                        }
+                        Reply::RetryAfter(code, secs) => {
+                            let header = tiny_http::Header::from_bytes(
+                                &b"Retry-After"[..],
+                                secs.to_string().as_bytes(),
+                            )
+                            .expect("header");
+                            let _ = request
+                                .respond(tiny_http::Response::empty(code).with_header(header));
+                        }
+                        Reply::RetryAfterDate(code, secs) => {
+                            let now = SystemTime::now()
+                                .duration_since(UNIX_EPOCH)
+                                .expect("clock after 1970")
+                                .as_secs();
+                            let header = tiny_http::Header::from_bytes(
+                                &b"Retry-After"[..],
+                                http_date(now + secs).as_bytes(),
+                            )
+                            .expect("header");
+                            let _ = request
+                                .respond(tiny_http::Response::empty(code).with_header(header));
+                        }
+                        Reply::StatusBody(code, body) => {
+                            let _ = request.respond(
+                                tiny_http::Response::from_string(body).with_status_code(code),
+                            );
+                        }
+                        Reply::Hang => held.push(request),
+                    }
+                }
+                drop(held);
+            })
+        };
+        TestServer {
+            addr,
+            server,
+            stop,
+            thread: Some(thread),
+            requests: rx,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/v1/metrics", self.addr)
+    }
+
+    /// The next request, waiting at most `timeout`.
+    pub fn next(&self, timeout: Duration) -> Option<Received> {
+        match self.requests.recv_timeout(timeout) {
+            Ok(r) => Some(r),
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Exactly `n` requests, failing the test if they do not come within
+    /// `timeout` in all.
+    pub fn take(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let end = Instant::now() + timeout;
+        (0..n)
+            .map(|i| {
+                let left = end.saturating_duration_since(Instant::now());
+                self.next(left).unwrap_or_else(|| {
+                    panic!("request {} of {n} did not arrive within {timeout:?}", i + 1)
+                })
+            })
+            .collect()
+    }
+
+    /// Requests already received and not yet taken.
+    pub fn drain(&self) -> Vec<Received> {
+        self.requests.try_iter().collect()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) for Unix seconds,
+/// written independently of the exporter's parser (Hinnant's
+/// civil_from_days).
+pub fn http_date(unix: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        day,
+        MONTHS[(month - 1) as usize],
+        year,
+        secs / 3_600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// A free port on 127.0.0.1 with nothing listening on it (bound, then
+/// released): connections to it are refused until a server binds it.
+pub fn closed_port() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    drop(l);
+    addr
+}
+
+/// Waits until `cond` holds, checking every few milliseconds, and fails the
+/// test after `timeout`. For state only observable by polling (counters).
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            Instant::now() < end,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A batch of four views whose values all derive from `n`, so a test can
+/// tell batches apart and check the values that arrive:
+/// - `test/requests_count` (Count, key `method`): rows GET = n, POST = 2n
+///   and the overflow row = 1;
+/// - `test/bytes_sum` (Sum of i64, no keys): one row = 1000 + n;
+/// - `test/temperature` (LastValue of f64, key `room`): one row with the
+///   key absent, value n + 0.5;
+/// - `test/latency` (Distribution [10, 100] of f64, keys `method`,
+///   `status`): one row GET/200 with values 5, 50 and 500 + n.
+pub fn sample_batch(n: u64) -> Vec<ViewData> {
+    let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let end = SystemTime::now();
+    let method = TagKey::new("method").expect("key");
+    let status = TagKey::new("status").expect("key");
+    let room = TagKey::new("room").expect("key");
+    let requests = MeasureI64::new("test/requests", "requests", "1").expect("measure");
+    let bytes = MeasureI64::new("test/bytes", "bytes", "By").expect("measure");
+    let temp = MeasureF64::new("test/temperature", "temperature", "Cel").expect("measure");
+    let latency = MeasureF64::new("test/latency", "latency", "ms").expect("measure");
+    let v = |s: &str| Some(TagValue::new(s).expect("value"));
+    let count = View::builder("test/requests_count", &requests)
+        .tag_keys([method.clone()])
+        .aggregation(Aggregation::Count)
+        .build()
+        .expect("view");
+    let sum = View::builder("test/bytes_sum", &bytes)
+        .aggregation(Aggregation::Sum)
+        .build()
+        .expect("view");
+    let last = View::builder("test/temperature", &temp)
+        .tag_keys([room])
+        .aggregation(Aggregation::LastValue)
+        .build()
+        .expect("view");
+    let dist = View::builder("test/latency", &latency)
+        .tag_keys([method, status])
+        .aggregation(Aggregation::distribution([10.0, 100.0]).expect("bounds"))
+        .build()
+        .expect("view");
+    let big = 500.0 + n as f64;
+    let values = [5.0, 50.0, big];
+    let mean = values.iter().sum::<f64>() / 3.0;
+    let ssd = values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>();
+    vec![
+        ViewData::new(
+            count,
+            start,
+            end,
+            vec![
+                Row::new(vec![v("GET")], AggregationData::Count(n), start),
+                Row::new(vec![v("POST")], AggregationData::Count(2 * n), start),
+                Row::overflow(1, AggregationData::Count(1), start),
+            ],
+        ),
+        ViewData::new(
+            sum,
+            start,
+            end,
+            vec![Row::new(
+                vec![],
+                AggregationData::Sum(Number::Int(1000 + n as i64)),
+                start,
+            )],
+        ),
+        ViewData::new(
+            last,
+            start,
+            end,
+            vec![Row::new(
+                vec![None],
+                AggregationData::LastValue(Number::Float(n as f64 + 0.5)),
+                start,
+            )],
+        ),
+        ViewData::new(
+            dist,
+            start,
+            end,
+            vec![Row::new(
+                vec![v("GET"), v("200")],
+                AggregationData::Distribution(DistributionData {
+                    count: 3,
+                    sum: values.iter().sum(),
+                    mean,
+                    min: 5.0,
+                    max: big,
+                    sum_of_squared_deviation: ssd,
+                    bounds: Arc::from(vec![10.0, 100.0]),
+                    bucket_counts: vec![1, 1, 1],
+                }),
+                start,
+            )],
+        ),
+    ]
+}
+
+/// The `n` a census.v1 body made by `sample_batch(n)` carries (from the
+/// GET row of `test/requests_count`).
+pub fn census_json_batch_number(body: &serde_json::Value) -> u64 {
+    let view = body["views"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["name"] == "test/requests_count"))
+        .expect("test/requests_count in body");
+    let row = view["rows"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["tags"]["method"] == "GET"))
+        .expect("GET row");
+    row["count"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("count string")
+}
+
+/// The python with opentelemetry-proto and protobuf (env `CENSUS_PYTHON`).
+/// `None` (with a note on stderr) when it is missing locally; a failure
+/// when it is missing in CI, where .ci/run installs it.
+pub fn otlp_python() -> Option<PathBuf> {
+    let ci = std::env::var("CI").map(|v| v == "true").unwrap_or(false);
+    let missing = |why: String| -> Option<PathBuf> {
+        assert!(!ci, "CI=true but the OTLP validator is unavailable: {why}");
+        eprintln!("skipping OTLP protobuf validation: {why}");
+        None
+    };
+    let Some(python) = std::env::var_os("CENSUS_PYTHON") else {
+        return missing(
+            "CENSUS_PYTHON is not set (point it at a python with opentelemetry-proto and protobuf)"
+                .into(),
+        );
+    };
+    let python = PathBuf::from(python);
+    let probe = Command::new(&python)
+        .args([
+            "-c",
+            "import google.protobuf.json_format, opentelemetry.proto.collector.metrics.v1.metrics_service_pb2",
+        ])
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => Some(python),
+        Ok(out) => missing(format!(
+            "{} cannot import the OTLP protobufs: {}",
+            python.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )),
+        Err(e) => missing(format!("{} does not run: {e}", python.display())),
+    }
+}
+
+/// Parses `body` with protobuf's own JSON parser into an
+/// `ExportMetricsServiceRequest`, unknown fields refused, and returns the
+/// message printed back by protobuf (as JSON, with field names as in the
+/// .proto and int64 as strings), or the parser's error.
+pub fn parse_otlp(python: &PathBuf, body: &[u8]) -> Result<serde_json::Value, String> {
+    const SCRIPT: &str = r#"
+import sys, json
+from google.protobuf import json_format
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+msg = ExportMetricsServiceRequest()
+json_format.Parse(sys.stdin.buffer.read().decode("utf-8"), msg, ignore_unknown_fields=False)
+print(json_format.MessageToJson(msg, preserving_proto_field_name=True))
+"#;
+    use std::io::Write;
+    let mut child = Command::new(python)
+        .args(["-c", SCRIPT])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn python: {e}"))?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(body)
+        .map_err(|e| format!("write body: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("python: {e}"))?;
+    if !out.status.success() {
+        // The last line of the traceback is protobuf's verdict.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(stderr.lines().last().unwrap_or("python failed").to_owned());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("python printed non-JSON: {e}"))
+}

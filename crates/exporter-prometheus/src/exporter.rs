@@ -1,0 +1,329 @@
+//! The exporter a service registers, and its builder.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Weak};
+
+use census_core::{Error, ExportError, Exporter, Producer, View, ViewData};
+use parking_lot::{Mutex, RwLock};
+
+use crate::exposition::{encode, Config, Omissions};
+use crate::family::{Family, NameTable};
+use crate::format::PrometheusFormat;
+use crate::names::{is_label_name, label_problem};
+use crate::self_metrics::SelfMetrics;
+use crate::server::{self, PrometheusServerHandle, Server};
+
+/// Serves census views to Prometheus: renders them in the Prometheus text
+/// format (or OpenMetrics) on demand, from an embedded `/metrics` endpoint
+/// or from the service's own web framework.
+///
+/// Register it with a view manager like any exporter; the manager hands it
+/// a producer, and every scrape snapshots the views at that moment, not at
+/// the last reporting tick. Cloning copies a pointer: keep one clone to
+/// render or serve, give another to the manager.
+///
+/// ```
+/// # fn main() -> Result<(), census_core::Error> {
+/// use census_exporter_prometheus::PrometheusExporter;
+///
+/// let exporter = PrometheusExporter::builder()
+///     .namespace("myapp")
+///     .const_label("service", "checkout")?
+///     .build()?;
+/// // census::view_manager().register_exporter(exporter.clone());
+/// let endpoint = exporter.serve("127.0.0.1:0")?;
+/// println!("scrape me at {}", endpoint.url());
+/// let (content_type, body) = exporter.render();
+/// assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+/// assert!(body.is_empty()); // nothing attached yet
+/// endpoint.stop();
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PrometheusExporter {
+    shared: Arc<Shared>,
+}
+
+/// What the exporter's clones and its endpoint threads share.
+pub(crate) struct Shared {
+    config: Config,
+    producer: RwLock<Option<Arc<dyn Producer>>>,
+    self_metrics: Arc<SelfMetrics>,
+    servers: Mutex<Vec<Weak<Server>>>,
+    // Views already reported as left out, so a clash is logged once, not on
+    // every scrape (it is counted on every scrape).
+    warned: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .field("attached", &self.producer.read().is_some())
+            .field("servers", &self.servers.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn self_metrics(&self) -> &SelfMetrics {
+        &self.self_metrics
+    }
+
+    pub(crate) fn track(&self, server: &Arc<Server>) {
+        let mut servers = self.servers.lock();
+        servers.retain(|s| s.strong_count() > 0);
+        servers.push(Arc::downgrade(server));
+    }
+
+    pub(crate) fn render(&self, format: PrometheusFormat) -> String {
+        // Cloned out so that no lock of ours is held while the manager
+        // snapshots its views.
+        let producer = self.producer.read().clone();
+        let batch: Vec<ViewData> = producer.map(|p| p.produce()).unwrap_or_default();
+        let mut omitted = Omissions::default();
+        let body = encode(&batch, &self.config, format, &mut omitted);
+        self.self_metrics
+            .rendered(omitted.views.len(), omitted.rows);
+        let new: Vec<(String, String)> = {
+            let mut warned = self.warned.lock();
+            omitted
+                .views
+                .into_iter()
+                .filter(|(view, _)| warned.insert(view.clone()))
+                .collect()
+        };
+        for (view, reason) in new {
+            log::warn!("view {view:?} is left out of Prometheus scrapes: {reason}");
+        }
+        if omitted.rows > 0 {
+            log::warn!(
+                "{} rows were left out of a Prometheus scrape because their data did not fit \
+                 their view; this is a bug in the producer",
+                omitted.rows
+            );
+        }
+        body
+    }
+}
+
+impl PrometheusExporter {
+    /// Starts a builder with no namespace and no constant labels.
+    pub fn builder() -> PrometheusExporterBuilder {
+        PrometheusExporterBuilder::default()
+    }
+
+    /// Renders every view in the Prometheus text format 0.0.4, as of now.
+    ///
+    /// Returns the `Content-Type` to send with it and the body. Before the
+    /// exporter is registered with a view manager the body is empty (an
+    /// empty exposition is valid). Use
+    /// [`render_for_accept`](PrometheusExporter::render_for_accept) to
+    /// honour a scraper's `Accept` header.
+    pub fn render(&self) -> (&'static str, String) {
+        self.render_as(PrometheusFormat::Text)
+    }
+
+    /// Renders every view in the format a request's `Accept` header asks
+    /// for (see [`PrometheusFormat::from_accept`]): OpenMetrics 1.0 when the scraper
+    /// prefers it, the text format otherwise.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), census_core::Error> {
+    /// let exporter = census_exporter_prometheus::PrometheusExporter::builder().build()?;
+    /// let (content_type, body) = exporter.render_for_accept(Some("application/openmetrics-text"));
+    /// assert!(content_type.starts_with("application/openmetrics-text"));
+    /// assert_eq!(body, "# EOF\n");
+    /// # Ok(()) }
+    /// ```
+    pub fn render_for_accept(&self, accept: Option<&str>) -> (&'static str, String) {
+        self.render_as(PrometheusFormat::from_accept(accept))
+    }
+
+    /// Renders every view in `format`, as of now; returns the
+    /// `Content-Type` and the body.
+    pub fn render_as(&self, format: PrometheusFormat) -> (&'static str, String) {
+        (format.content_type(), self.shared.render(format))
+    }
+
+    /// Serves `GET /metrics` on `addr` from threads of its own, until the
+    /// returned handle is dropped or stopped, or the exporter is shut down.
+    ///
+    /// `addr` is `host:port`; a bare port (`"9464"` or `":9464"`) listens on
+    /// 127.0.0.1 only. Listening on every interface (`"0.0.0.0:9464"`) is
+    /// allowed but must be asked for. Port 0 picks a free port: read it
+    /// from [`PrometheusServerHandle::local_addr`].
+    ///
+    /// Other paths are answered 404, other methods on `/metrics` 405. Every
+    /// scrape renders fresh data; concurrent scrapes are answered in
+    /// parallel.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] (`what` = `listen address`) when `addr`
+    /// does not resolve or cannot be listened on (for example the port is
+    /// taken), with the system's reason.
+    pub fn serve(&self, addr: &str) -> Result<PrometheusServerHandle, Error> {
+        server::start(addr, Arc::clone(&self.shared))
+    }
+
+    fn stop_servers(&self) {
+        let servers: Vec<Weak<Server>> = std::mem::take(&mut *self.shared.servers.lock());
+        for server in servers.iter().filter_map(Weak::upgrade) {
+            server.stop();
+        }
+    }
+}
+
+impl Exporter for PrometheusExporter {
+    /// Does nothing: scrapes read fresh data through the producer given to
+    /// [`attach`](Exporter::attach) instead of the periodic batch.
+    fn export(&self, _batch: &[ViewData]) -> Result<(), ExportError> {
+        Ok(())
+    }
+
+    /// Stops every endpoint started with [`serve`](PrometheusExporter::serve)
+    /// and waits for its threads.
+    fn shutdown(&self) -> Result<(), ExportError> {
+        self.stop_servers();
+        Ok(())
+    }
+
+    /// Keeps the producer that every render asks for data. An exporter
+    /// serves one manager: attaching a second replaces the first.
+    fn attach(&self, producer: Arc<dyn Producer>) {
+        if self.shared.producer.write().replace(producer).is_some() {
+            log::warn!(
+                "a Prometheus exporter was registered with a second view manager; it now \
+                 serves only the latest one"
+            );
+        }
+    }
+
+    /// Refuses a view whose Prometheus names would clash: two tag keys that
+    /// sanitise to one label, a key that becomes a reserved label (`le`,
+    /// `quantile`, `census_overflow`, `__...`) or a constant label, or a
+    /// metric name (or sample name, such as a histogram's `_sum`) that a
+    /// registered view or the exporter's own metrics already use.
+    fn check_view(&self, view: &View, registered: &[View]) -> Result<(), ExportError> {
+        let config = &self.shared.config;
+        let family = Family::plan(view, &config.namespace, &config.const_labels)?;
+        let mut table = NameTable::default();
+        // Registering a view under a registered view's name is the
+        // manager's to refuse (or accept, if it is the same view); the
+        // exporter's own views are never registered, so they always count.
+        let others = registered
+            .iter()
+            .filter(|other| other.name() != view.name());
+        for other in others.chain(self.shared.self_metrics.views()) {
+            if let Ok(f) = Family::plan(other, &config.namespace, &config.const_labels) {
+                // Registered views already passed this check; a clash among
+                // them can only come from views registered before this
+                // exporter, and rendering skips those.
+                let _ = table.claim(other.name(), &f);
+            }
+        }
+        table.claim(view.name(), &family).map_err(ExportError::from)
+    }
+
+    fn self_metrics(&self) -> Option<Arc<dyn Producer>> {
+        Some(Arc::clone(&self.shared.self_metrics) as Arc<dyn Producer>)
+    }
+
+    fn name(&self) -> &str {
+        "prometheus"
+    }
+}
+
+/// Builds a [`PrometheusExporter`]; see [`PrometheusExporter::builder`].
+#[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until .build() is called"]
+pub struct PrometheusExporterBuilder {
+    namespace: String,
+    const_labels: Vec<(String, String)>,
+}
+
+impl PrometheusExporterBuilder {
+    /// A prefix for every metric name: namespace `myapp` turns view
+    /// `demo/latency` into `myapp_demo_latency`. Letters, digits and `_`,
+    /// not starting with a digit; checked by
+    /// [`build`](PrometheusExporterBuilder::build). Default: none.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Adds a label that every series carries, such as
+    /// `service="checkout"`. The value may be any text; it is escaped on
+    /// output. Default: none.
+    ///
+    /// Unlike other setters this one checks its input at once, so that the
+    /// error names the label among several.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] (`what` = `constant label name`) when the
+    /// name is not `[a-zA-Z_][a-zA-Z0-9_]*`, starts with `__`, is `le`,
+    /// `quantile` or `census_overflow`, or was already added.
+    pub fn const_label(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, Error> {
+        let name = name.into();
+        let invalid = |name: String, reason: String| Error::InvalidConfig {
+            what: "constant label name".into(),
+            value: name,
+            reason,
+        };
+        if !is_label_name(&name) {
+            return Err(invalid(
+                name,
+                "Prometheus label names are ASCII letters, digits and '_', not starting with a \
+                 digit"
+                    .into(),
+            ));
+        }
+        if let Some(problem) = label_problem(&name) {
+            return Err(invalid(name, problem));
+        }
+        if self.const_labels.iter().any(|(n, _)| *n == name) {
+            return Err(invalid(
+                name,
+                "this constant label was already added; add each label once".into(),
+            ));
+        }
+        self.const_labels.push((name, value.into()));
+        Ok(self)
+    }
+
+    /// Checks the configuration and builds the exporter.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] (`what` = `namespace`) when the namespace
+    /// is not empty and not `[a-zA-Z_][a-zA-Z0-9_]*`.
+    pub fn build(self) -> Result<PrometheusExporter, Error> {
+        if !self.namespace.is_empty() && !is_label_name(&self.namespace) {
+            return Err(Error::InvalidConfig {
+                what: "namespace".into(),
+                value: self.namespace,
+                reason: "a Prometheus namespace is ASCII letters, digits and '_', not starting \
+                         with a digit, such as \"myapp\""
+                    .into(),
+            });
+        }
+        Ok(PrometheusExporter {
+            shared: Arc::new(Shared {
+                config: Config {
+                    namespace: self.namespace,
+                    const_labels: self.const_labels,
+                },
+                producer: RwLock::new(None),
+                self_metrics: Arc::new(SelfMetrics::new()?),
+                servers: Mutex::new(Vec::new()),
+                warned: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+}

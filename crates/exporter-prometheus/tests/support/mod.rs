@@ -1,0 +1,574 @@
+//! Shared test support: a fake producer, hand-built view data with awkward
+//! values, an exposition parser written independently of the encoder,
+//! promtool, and a small HTTP client.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use census_core::{
+    Aggregation, AggregationData, DistributionData, Exporter, MeasureF64, MeasureI64, Number,
+    Producer, Row, TagKey, TagValue, View, ViewData,
+};
+use parking_lot::Mutex;
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A producer whose batch the test sets.
+#[derive(Default)]
+pub struct FakeProducer {
+    batch: Mutex<Vec<ViewData>>,
+}
+
+impl FakeProducer {
+    pub fn set(&self, batch: Vec<ViewData>) {
+        *self.batch.lock() = batch;
+    }
+}
+
+impl Producer for FakeProducer {
+    fn produce(&self) -> Vec<ViewData> {
+        self.batch.lock().clone()
+    }
+}
+
+/// Attaches a fake producer holding `batch` to `exporter`.
+pub fn attach(exporter: &impl Exporter, batch: Vec<ViewData>) -> Arc<FakeProducer> {
+    let producer = Arc::new(FakeProducer::default());
+    producer.set(batch);
+    exporter.attach(Arc::clone(&producer) as Arc<dyn Producer>);
+    producer
+}
+
+pub fn key(name: &str) -> TagKey {
+    TagKey::new(name).expect("test tag key is valid")
+}
+
+pub fn value(text: &str) -> Option<TagValue> {
+    Some(TagValue::new(text).expect("test tag value is valid"))
+}
+
+pub fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+pub fn view(name: &str, description: &str, keys: &[&str], aggregation: Aggregation) -> View {
+    let measure = MeasureF64::new(format!("m/{name}"), description, "1").expect("valid measure");
+    View::builder(name, &measure)
+        .tag_keys(keys.iter().map(|k| key(k)))
+        .aggregation(aggregation)
+        .build()
+        .expect("valid test view")
+}
+
+pub fn int_view(name: &str, keys: &[&str], aggregation: Aggregation) -> View {
+    let measure = MeasureI64::new(format!("m/{name}"), "an integer view", "1").expect("valid");
+    View::builder(name, &measure)
+        .tag_keys(keys.iter().map(|k| key(k)))
+        .aggregation(aggregation)
+        .build()
+        .expect("valid test view")
+}
+
+pub fn distribution(bounds: &[f64], counts: &[u64], sum: f64) -> AggregationData {
+    let count = counts.iter().sum();
+    AggregationData::Distribution(DistributionData {
+        count,
+        sum,
+        mean: if count == 0 { 0.0 } else { sum / count as f64 },
+        min: 0.0,
+        max: 0.0,
+        sum_of_squared_deviation: 0.0,
+        bounds: Arc::from(bounds.to_vec()),
+        bucket_counts: counts.to_vec(),
+    })
+}
+
+/// The four tag situations every aggregation is tested with: both tags
+/// absent, both empty, both awkward (backslash, quote), and the overflow
+/// row. `data(i)` gives row `i` its value.
+pub fn awkward_rows(data: impl Fn(usize) -> AggregationData) -> Vec<Row> {
+    vec![
+        Row::new(
+            vec![value("C:\\temp\\"), value("say \"hi\"")],
+            data(2),
+            at(1),
+        ),
+        Row::overflow(2, data(3), at(1)),
+        Row::new(vec![None, None], data(0), at(1)),
+        Row::new(vec![value(""), value("")], data(1), at(1)),
+    ]
+}
+
+/// One view of every aggregation, each with the awkward rows.
+pub fn every_aggregation() -> Vec<ViewData> {
+    let keys = ["method", "http.path"];
+    let bounds = [0.0, 0.5, 10.0];
+    vec![
+        ViewData::new(
+            view(
+                "demo/requests",
+                "requests served",
+                &keys,
+                Aggregation::Count,
+            ),
+            at(1),
+            at(2),
+            awkward_rows(|i| AggregationData::Count(i as u64 * 10)),
+        ),
+        ViewData::new(
+            int_view("demo/bytes", &keys, Aggregation::Sum),
+            at(1),
+            at(2),
+            awkward_rows(|i| AggregationData::Sum(Number::Int(1 << (40 + i)))),
+        ),
+        ViewData::new(
+            view(
+                "demo/spend",
+                "money spent, \"roughly\"\nin euros \\ cents",
+                &keys,
+                Aggregation::Sum,
+            ),
+            at(1),
+            at(2),
+            awkward_rows(|i| AggregationData::Sum(Number::Float(0.1 + i as f64))),
+        ),
+        ViewData::new(
+            view(
+                "demo/in_flight",
+                "requests in flight",
+                &keys,
+                Aggregation::LastValue,
+            ),
+            at(1),
+            at(2),
+            awkward_rows(|i| {
+                AggregationData::LastValue(Number::Float([-1.5, f64::INFINITY, 1e300, f64::NAN][i]))
+            }),
+        ),
+        ViewData::new(
+            view(
+                "demo/latency",
+                "request latency",
+                &keys,
+                Aggregation::distribution(bounds).expect("valid bounds"),
+            ),
+            at(1),
+            at(2),
+            awkward_rows(|i| distribution(&bounds, &[i as u64, 1, 0, 2], 25.5 + i as f64)),
+        ),
+    ]
+}
+
+/// One parsed sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+impl Sample {
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels.get(name).map(String::as_str)
+    }
+}
+
+/// A parsed exposition.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// (family name, type) in order of appearance.
+    pub families: Vec<(String, String)>,
+    pub samples: Vec<Sample>,
+    pub saw_eof: bool,
+}
+
+impl Parsed {
+    pub fn find(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.samples
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && s.labels.len() == labels.len()
+                    && labels.iter().all(|(k, v)| s.label(k) == Some(v))
+            })
+            .map(|s| s.value)
+    }
+}
+
+fn is_name(s: &str, colon: bool) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
+}
+
+fn parse_value(text: &str) -> Result<f64, String> {
+    match text {
+        "+Inf" => Ok(f64::INFINITY),
+        "-Inf" => Ok(f64::NEG_INFINITY),
+        "NaN" => Ok(f64::NAN),
+        other => other
+            .parse()
+            .map_err(|e| format!("bad value {other:?}: {e}")),
+    }
+}
+
+/// Parses the text format (or OpenMetrics when `openmetrics`), checking
+/// what a scraper relies on: every line well formed, a family's samples
+/// together and after its TYPE, sample names that belong to their family,
+/// no series twice, `# EOF` last for OpenMetrics.
+pub fn parse(text: &str, openmetrics: bool) -> Result<Parsed, String> {
+    let mut parsed = Parsed::default();
+    let mut seen_families = HashSet::new();
+    let mut seen_series = HashSet::new();
+    let mut current: Option<(String, String)> = None;
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err("exposition does not end with a line feed".into());
+    }
+    for (n, line) in text.lines().enumerate() {
+        let err = |m: String| format!("line {}: {m}: {line:?}", n + 1);
+        if parsed.saw_eof {
+            return Err(err("content after # EOF".into()));
+        }
+        if line == "# EOF" {
+            parsed.saw_eof = true;
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# ") {
+            let mut parts = rest.splitn(3, ' ');
+            let (kind, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let tail = parts.next().unwrap_or("");
+            if !is_name(name, false) {
+                return Err(err(format!("bad family name {name:?}")));
+            }
+            match kind {
+                "HELP" => {
+                    if tail.is_empty() {
+                        return Err(err("empty help".into()));
+                    }
+                }
+                "TYPE" => {
+                    if !["counter", "gauge", "histogram"].contains(&tail) {
+                        return Err(err(format!("unexpected type {tail:?}")));
+                    }
+                    if !seen_families.insert(name.to_owned()) {
+                        return Err(err("family appears twice".into()));
+                    }
+                    if openmetrics && tail == "counter" && name.ends_with("_total") {
+                        return Err(err("OpenMetrics counter family ends in _total".into()));
+                    }
+                    current = Some((name.to_owned(), tail.to_owned()));
+                    parsed.families.push((name.to_owned(), tail.to_owned()));
+                }
+                other => return Err(err(format!("unknown comment {other:?}"))),
+            }
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .ok_or_else(|| err("no value".into()))?;
+        let value = parse_value(value).map_err(err)?;
+        let (name, labels) = match series.split_once('{') {
+            None => (series, BTreeMap::new()),
+            Some((name, rest)) => {
+                let body = rest
+                    .strip_suffix('}')
+                    .ok_or_else(|| err("unclosed labels".into()))?;
+                (name, parse_labels(body).map_err(err)?)
+            }
+        };
+        if !is_name(name, true) {
+            return Err(err(format!("bad metric name {name:?}")));
+        }
+        let (family, kind) = current
+            .as_ref()
+            .ok_or_else(|| err("sample before any TYPE".into()))?;
+        let allowed: Vec<String> = match kind.as_str() {
+            "counter" if openmetrics => vec![format!("{family}_total")],
+            "counter" => vec![family.clone()],
+            "gauge" => vec![family.clone()],
+            _ => ["_bucket", "_sum", "_count"]
+                .iter()
+                .map(|s| format!("{family}{s}"))
+                .collect(),
+        };
+        if !allowed.contains(&name.to_owned()) {
+            return Err(err(format!(
+                "sample {name:?} outside its family {family:?}"
+            )));
+        }
+        let identity = format!("{name}{labels:?}");
+        if !seen_series.insert(identity) {
+            return Err(err("series appears twice".into()));
+        }
+        parsed.samples.push(Sample {
+            name: name.to_owned(),
+            labels,
+            value,
+        });
+    }
+    if openmetrics && !parsed.saw_eof {
+        return Err("OpenMetrics exposition without # EOF".into());
+    }
+    Ok(parsed)
+}
+
+fn parse_labels(body: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut labels = BTreeMap::new();
+    let mut chars = body.chars().peekable();
+    while chars.peek().is_some() {
+        let name: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if !is_name(&name, false) {
+            return Err(format!("bad label name {name:?}"));
+        }
+        if chars.next() != Some('"') {
+            return Err(format!("label {name} value is not quoted"));
+        }
+        let mut value = String::new();
+        loop {
+            match chars.next() {
+                None => return Err(format!("label {name} value is not closed")),
+                Some('"') => break,
+                Some('\\') => match chars.next() {
+                    Some('\\') => value.push('\\'),
+                    Some('"') => value.push('"'),
+                    Some('n') => value.push('\n'),
+                    other => return Err(format!("bad escape {other:?} in label {name}")),
+                },
+                Some('\n') => return Err(format!("raw line feed in label {name}")),
+                Some(c) => value.push(c),
+            }
+        }
+        if labels.insert(name.clone(), value).is_some() {
+            return Err(format!("label {name} twice"));
+        }
+        match chars.next() {
+            None => break,
+            Some(',') => {}
+            Some(c) => return Err(format!("unexpected {c:?} after label {name}")),
+        }
+    }
+    Ok(labels)
+}
+
+/// Runs `promtool check metrics` on `text`. Returns its combined output,
+/// which must be empty for a clean pass; `None` when promtool is missing
+/// outside CI. In CI (CI=true) a missing promtool fails the test.
+pub fn promtool_check(text: &str) -> Option<Result<String, String>> {
+    let promtool = find_tool("promtool")?;
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(text.as_bytes())
+        .expect("promtool reads the exposition");
+    let out = child.wait_with_output().expect("promtool finishes");
+    let combined = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(if out.status.success() {
+        Ok(combined)
+    } else {
+        Err(combined)
+    })
+}
+
+/// Finds a tool on PATH. Missing is a failure when CI=true, and a logged
+/// skip elsewhere.
+pub fn find_tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{name} is not on PATH; CI must install Debian's prometheus package"
+        );
+        eprintln!("skipping: {name} is not on PATH (install Debian's prometheus package)");
+    }
+    found
+}
+
+/// A GET answer: status, content type, body.
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+pub fn http(method: &str, url: &str, accept: Option<&str>) -> Result<Answer, ureq::Error> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let request = ureq::http::Request::builder().method(method).uri(url);
+    let request = match accept {
+        Some(accept) => request.header("Accept", accept),
+        None => request,
+    };
+    let request = request.body(()).map_err(ureq::Error::from)?;
+    let mut response = agent.run(request)?;
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Answer {
+        status: response.status().as_u16(),
+        content_type,
+        body: response.body_mut().read_to_string()?,
+    })
+}
+
+pub fn get(url: &str, accept: Option<&str>) -> Result<Answer, ureq::Error> {
+    http("GET", url, accept)
+}
+
+/// One series of a query answer: its labels and value.
+pub type QueryResult = (BTreeMap<String, String>, f64);
+
+/// A real Prometheus server scraping one target every second, started in a
+/// temporary directory and killed by its own process id when dropped.
+pub struct PrometheusServer {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    pub api: String,
+}
+
+impl PrometheusServer {
+    /// Starts `prometheus` scraping `target` (`host:port`). `None` when the
+    /// binary is missing outside CI.
+    pub fn start(target: &str) -> Result<Option<PrometheusServer>, Box<dyn std::error::Error>> {
+        let Some(binary) = find_tool("prometheus") else {
+            return Ok(None);
+        };
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "census-prometheus-e2e-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(dir.join("data"))?;
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n  - job_name: census\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )?;
+        // Prometheus binds its own port; a port the OS just handed out and
+        // released is the best that can be passed to another process.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log = std::fs::File::create(dir.join("prometheus.log"))?;
+        let child = Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        Ok(Some(PrometheusServer {
+            child,
+            dir,
+            api: format!("http://127.0.0.1:{port}/api/v1"),
+        }))
+    }
+
+    /// Runs an instant query; returns the value of each result series,
+    /// with its labels.
+    pub fn query(&self, promql: &str) -> Result<Vec<QueryResult>, Box<dyn std::error::Error>> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        let body = agent
+            .get(&format!("{}/query", self.api))
+            .query("query", promql)
+            .call()?
+            .body_mut()
+            .read_to_string()?;
+        let json: serde_json::Value = serde_json::from_str(&body)?;
+        if json["status"] != "success" {
+            return Err(format!("query {promql:?} failed: {body}").into());
+        }
+        let mut out = Vec::new();
+        for result in json["data"]["result"].as_array().into_iter().flatten() {
+            let labels = result["metric"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect();
+            let value = result["value"][1]
+                .as_str()
+                .ok_or_else(|| format!("no value in {result}"))?;
+            out.push((labels, parse_value(value)?));
+        }
+        Ok(out)
+    }
+
+    /// Queries until `promql` has exactly one series whose value satisfies
+    /// `want`, or `deadline` passes. Prometheus offers no notification of a
+    /// completed scrape, so this polls, a few times a second.
+    pub fn wait_for(
+        &mut self,
+        promql: &str,
+        deadline: std::time::Instant,
+        want: impl Fn(f64) -> bool,
+    ) -> Result<f64, Box<dyn std::error::Error>> {
+        let mut last = String::from("no answer yet");
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                return Err(format!("prometheus exited with {status}: {}", self.log()).into());
+            }
+            match self.query(promql) {
+                Ok(results) => match results.as_slice() {
+                    [(_, v)] if want(*v) => return Ok(*v),
+                    other => last = format!("{other:?}"),
+                },
+                Err(err) => last = err.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        Err(format!(
+            "{promql:?} never matched; last answer: {last}\n{}",
+            self.log()
+        )
+        .into())
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        // Killed by its own pid (Child::kill), then reaped.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,228 @@
+//! The pipeline: an exporter wrapped in a chain of processors.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use census_core::{ExportError, Exporter, Processor, Producer, View, ViewData};
+
+/// An exporter behind a chain of [`Processor`]s. A pipeline is itself an
+/// [`Exporter`]: register it with a view manager like any other.
+///
+/// Every period the manager's batch is copied once, handed to the first
+/// processor, each processor's output to the next, and the last output to
+/// the wrapped exporter. The chain belongs to this exporter alone: other
+/// exporters of the same manager see the batch unchanged.
+///
+/// ```
+/// # fn main() -> Result<(), census_core::Error> {
+/// # use census_core::{ExportError, Exporter, ViewData};
+/// # #[derive(Debug)] struct Backend;
+/// # impl Exporter for Backend {
+/// #     fn export(&self, _: &[ViewData]) -> Result<(), ExportError> { Ok(()) }
+/// # }
+/// # let backend = Backend;
+/// use census_pipeline::{ConstTags, Delta, DropTags, FilterViews, Pipeline, Rename};
+///
+/// let vm = census_stats::ViewManager::new();
+/// vm.register_exporter(
+///     Pipeline::new(backend)
+///         .with(ConstTags::new([("service", "checkout"), ("region", "eu-1")])?)
+///         .with(FilterViews::matching("demo/*"))
+///         .with(DropTags::new(["path"]))
+///         .with(Rename::prefix("shop/")?)
+///         .with(Delta::new()),
+/// );
+/// # vm.shutdown();
+/// # Ok(()) }
+/// ```
+///
+/// # What is forwarded
+///
+/// - `export` runs the chain, then the wrapped exporter's `export` with
+///   the result (also when the result is empty, so an exporter that
+///   reports liveness still hears from the manager every period).
+/// - `check_view` asks every processor how the view will look downstream
+///   ([`Processor::map_view`]), and asks the wrapped exporter about the
+///   view as it will receive it, next to the registered views as it
+///   receives them. A view some processor drops is accepted without asking
+///   the exporter. A view that would reach the exporter under the same
+///   name as another registered view is refused.
+/// - `attach`, `self_metrics`, `shutdown` and `name` go to the wrapped
+///   exporter unchanged. The producer passed to `attach` is the manager's:
+///   a pull exporter's on-demand snapshots do **not** pass through the
+///   chain (a pull is not a period, and running stateful processors such
+///   as [`Delta`](crate::Delta) on it would corrupt their state).
+///
+/// # Panics in processors
+///
+/// A processor that panics (in `process`) is isolated: that period's batch
+/// is not passed on, the panic is logged at `error` and counted in
+/// [`PipelineStats::processor_panics`], and `export` returns an error, so
+/// the manager counts a failed export too. The next period runs the chain
+/// again. A panic in `map_view` refuses the view being registered.
+///
+/// To read [`stats`](Pipeline::stats) after registering, register an
+/// `Arc<Pipeline<_>>` and keep a clone.
+pub struct Pipeline<E> {
+    exporter: E,
+    processors: Vec<Box<dyn Processor>>,
+    exported: AtomicU64,
+    panics: AtomicU64,
+}
+
+/// What a [`Pipeline`] has counted; see [`Pipeline::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct PipelineStats {
+    /// Batches the chain passed on to the wrapped exporter.
+    pub batches_passed: u64,
+    /// Periods whose batch was not passed on because a processor panicked.
+    pub processor_panics: u64,
+}
+
+impl<E: Exporter> Pipeline<E> {
+    /// Wraps `exporter` in an empty chain, which passes every batch on
+    /// unchanged.
+    pub fn new(exporter: E) -> Pipeline<E> {
+        Pipeline {
+            exporter,
+            processors: Vec::new(),
+            exported: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
+        }
+    }
+
+    /// Appends `processor` to the chain: it receives what the processors
+    /// added before it return.
+    #[must_use = "with() returns the extended pipeline"]
+    pub fn with(mut self, processor: impl Processor) -> Pipeline<E> {
+        self.processors.push(Box::new(processor));
+        self
+    }
+
+    /// The wrapped exporter.
+    pub fn exporter(&self) -> &E {
+        &self.exporter
+    }
+
+    /// What the pipeline has counted so far.
+    pub fn stats(&self) -> PipelineStats {
+        // Relaxed: independent statistics, read without ordering needs.
+        PipelineStats {
+            batches_passed: self.exported.load(Ordering::Relaxed),
+            processor_panics: self.panics.load(Ordering::Relaxed),
+        }
+    }
+
+    /// How `view` reaches the wrapped exporter: `None` if a processor
+    /// drops it.
+    fn downstream(&self, view: &View) -> Result<Option<View>, ExportError> {
+        let mut view = view.clone();
+        for processor in &self.processors {
+            let mapped = catch_unwind(AssertUnwindSafe(|| processor.map_view(&view)));
+            match mapped {
+                Ok(Ok(Some(next))) => view = next,
+                Ok(Ok(None)) => return Ok(None),
+                Ok(Err(err)) => {
+                    return Err(ExportError::new(format!(
+                        "processor {} refused it: {err}",
+                        processor.name()
+                    )))
+                }
+                Err(_) => {
+                    return Err(ExportError::new(format!(
+                        "processor {} panicked while checking it",
+                        processor.name()
+                    )))
+                }
+            }
+        }
+        Ok(Some(view))
+    }
+}
+
+impl<E: Exporter> Exporter for Pipeline<E> {
+    fn export(&self, batch: &[ViewData]) -> Result<(), ExportError> {
+        if self.processors.is_empty() {
+            self.exported.fetch_add(1, Ordering::Relaxed);
+            return self.exporter.export(batch);
+        }
+        // The one copy of the period: processors own and reshape the batch,
+        // while the manager's stays intact for the other exporters.
+        let mut owned = batch.to_vec();
+        for processor in &self.processors {
+            match catch_unwind(AssertUnwindSafe(|| processor.process(owned))) {
+                Ok(next) => owned = next,
+                Err(_) => {
+                    // Relaxed: a statistic.
+                    self.panics.fetch_add(1, Ordering::Relaxed);
+                    log::error!(
+                        "census: processor {} panicked in the pipeline of exporter {}; \
+                         this period's batch was not exported",
+                        processor.name(),
+                        self.exporter.name()
+                    );
+                    return Err(ExportError::new(format!(
+                        "processor {} panicked; this period's batch was not exported",
+                        processor.name()
+                    )));
+                }
+            }
+        }
+        self.exported.fetch_add(1, Ordering::Relaxed);
+        self.exporter.export(&owned)
+    }
+
+    fn shutdown(&self) -> Result<(), ExportError> {
+        self.exporter.shutdown()
+    }
+
+    fn attach(&self, producer: Arc<dyn Producer>) {
+        self.exporter.attach(producer)
+    }
+
+    fn check_view(&self, view: &View, registered: &[View]) -> Result<(), ExportError> {
+        let Some(mapped) = self.downstream(view)? else {
+            return Ok(());
+        };
+        let mut downstream = Vec::with_capacity(registered.len());
+        for other in registered {
+            // A registered view a processor now refuses was registered
+            // before this exporter; it is left out rather than blocking
+            // unrelated registrations.
+            if let Ok(Some(other_mapped)) = self.downstream(other) {
+                if other_mapped.name() == mapped.name() && other.name() != view.name() {
+                    return Err(ExportError::new(format!(
+                        "after the pipeline's processors it would be exported as {:?}, \
+                         the name view {:?} is exported under; rename one of them",
+                        mapped.name(),
+                        other.name()
+                    )));
+                }
+                downstream.push(other_mapped);
+            }
+        }
+        self.exporter.check_view(&mapped, &downstream)
+    }
+
+    fn self_metrics(&self) -> Option<Arc<dyn Producer>> {
+        self.exporter.self_metrics()
+    }
+
+    fn name(&self) -> &str {
+        self.exporter.name()
+    }
+}
+
+impl<E: Exporter> fmt::Debug for Pipeline<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.processors.iter().map(|p| p.name()).collect();
+        f.debug_struct("Pipeline")
+            .field("exporter", &self.exporter.name())
+            .field("processors", &names)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

@@ -1,0 +1,97 @@
+//! An exporter whose `export` never returns delays no other exporter and
+//! no recording, and shutdown still returns within its timeout, naming it.
+//! (Issue 6, stuck and slow exporters.)
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use census::{Aggregation, MeasureI64, MeasurementMap, TagMap, View, ViewManager};
+
+mod support;
+use support::{capturing, hanging, int_sum, view, SlowExporter};
+
+#[test]
+fn stuck_exporter_is_isolated_and_named_at_shutdown() -> Result<(), census::Error> {
+    let m = MeasureI64::new("m", "", "1")?;
+    let vm = ViewManager::new();
+    vm.register_view(
+        View::builder("v", &m)
+            .aggregation(Aggregation::Sum)
+            .build()?,
+    )?;
+    let (stuck, release) = hanging();
+    vm.register_exporter(stuck);
+    let (healthy, batches, shutdowns) = capturing();
+    vm.register_exporter(healthy);
+    vm.set_reporting_period(Duration::from_millis(10));
+    vm.set_shutdown_timeout(Duration::from_millis(300));
+
+    // The healthy exporter keeps getting fresh batches while the other one
+    // is stuck in its first export.
+    for expected in 1..=5 {
+        MeasurementMap::new()
+            .put(&m, 1)
+            .record_to(&vm, &TagMap::new());
+        loop {
+            let batch = batches
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the healthy exporter kept receiving");
+            if int_sum(&view(&batch, "v").rows[0].data) == expected {
+                break;
+            }
+        }
+    }
+    let started = Instant::now();
+    let report = vm.shutdown();
+    let took = started.elapsed();
+    assert_eq!(report.unfinished, vec!["hanging".to_owned()]);
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert!(!report.is_complete());
+    assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+    // The healthy one got its final batch and its shutdown call.
+    assert_eq!(shutdowns.load(Ordering::SeqCst), 1);
+    let final_batch = batches.try_iter().last().expect("a final export");
+    assert_eq!(int_sum(&view(&final_batch, "v").rows[0].data), 5);
+    // Asking again gives the same answer without waiting again.
+    assert_eq!(vm.shutdown(), report);
+    drop(release);
+    Ok(())
+}
+
+#[test]
+fn slow_exporter_does_not_pile_up_work() -> Result<(), census::Error> {
+    let m = MeasureI64::new("m", "", "1")?;
+    let vm = ViewManager::new();
+    vm.register_view(
+        View::builder("v", &m)
+            .aggregation(Aggregation::Sum)
+            .build()?,
+    )?;
+    let exports = Arc::new(AtomicUsize::new(0));
+    // Ten times slower than the period, as a 1 s exporter at 100 ms is.
+    vm.register_exporter(SlowExporter {
+        delay: Duration::from_millis(100),
+        exports: Arc::clone(&exports),
+    });
+    let (healthy, batches, _) = capturing();
+    vm.register_exporter(healthy);
+    vm.set_reporting_period(Duration::from_millis(10));
+    let started = Instant::now();
+    // Wait until the fast exporter has seen 40 periods.
+    for _ in 0..40 {
+        batches
+            .recv_timeout(Duration::from_secs(10))
+            .expect("periodic batches");
+    }
+    let elapsed = started.elapsed();
+    let stats = vm.stats();
+    // The slow one handled at most one batch per 100 ms (plus the one in
+    // hand); the rest were replaced by newer ones and counted, not queued.
+    let max_handled = (elapsed.as_millis() / 100) as usize + 2;
+    assert!(exports.load(Ordering::SeqCst) <= max_handled, "{stats:?}");
+    assert!(stats.skipped_batches >= 20, "{stats:?}");
+    let report = vm.shutdown();
+    assert!(report.is_complete(), "{report:?}");
+    Ok(())
+}

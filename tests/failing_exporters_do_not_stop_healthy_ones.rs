@@ -1,0 +1,66 @@
+//! An exporter that panics and one that returns errors do not stop a
+//! healthy exporter from receiving every period.
+
+use std::time::Duration;
+
+use census::{Aggregation, MeasureI64, MeasurementMap, TagMap, View, ViewManager};
+
+mod support;
+use support::{capturing, int_sum, view, FailingExporter, PanickingExporter};
+
+#[test]
+fn healthy_exporter_receives_every_period() -> Result<(), census::Error> {
+    let m = MeasureI64::new("m", "", "1")?;
+    let vm = ViewManager::new();
+    vm.register_view(
+        View::builder("v", &m)
+            .aggregation(Aggregation::Sum)
+            .build()?,
+    )?;
+    // Registered first, so on a single shared thread they would run before
+    // the healthy one; each exporter has its own thread, and the worker
+    // must survive them either way.
+    vm.register_exporter(PanickingExporter);
+    vm.register_exporter(FailingExporter);
+    let (healthy, batches, shutdowns) = capturing();
+    vm.register_exporter(healthy);
+    vm.set_reporting_period(Duration::from_millis(20));
+
+    for expected in 1..=3 {
+        MeasurementMap::new()
+            .put(&m, 1)
+            .record_to(&vm, &TagMap::new());
+        // Wait for a batch that shows this period's value.
+        loop {
+            let batch = batches
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the healthy exporter kept receiving");
+            if int_sum(&view(&batch, "v").rows[0].data) == expected {
+                break;
+            }
+        }
+    }
+    // The bad exporters run on their own threads; wait (bounded) until
+    // they too have been called three times, each failure counted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let stats = loop {
+        let stats = vm.stats();
+        if stats.export_errors >= 3 && stats.export_panics >= 3 {
+            break stats;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stats:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let report = vm.shutdown();
+    // The panicking exporter's shutdown is reported, by name.
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(
+        report.failed[0].0.contains("PanickingExporter"),
+        "{report:?}"
+    );
+    assert!(report.unfinished.is_empty(), "{report:?}");
+    // The final export and shutdown reach the healthy exporter too.
+    assert_eq!(shutdowns.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(vm.stats().export_panics >= stats.export_panics + 2);
+    Ok(())
+}
