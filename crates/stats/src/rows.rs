@@ -7,12 +7,12 @@
 //! Each recording thread then keeps its own `Index` from tag values to
 //! its own [`Share`] of each row it records into (the manager keeps it in
 //! the thread's state beside its copy of the routing table, so one
-//! thread-local lookup serves every view a record reaches). The hit path looks only
-//! at the calling thread's index and writes only that thread's share, so
-//! it takes no lock, bumps no reference count and writes no cache line
-//! another thread writes: two threads recording into the same rows scale
-//! instead of fighting over lock words and cell lines. A snapshot merges
-//! every thread's shares by row id.
+//! thread-local lookup serves every view a record reaches). The hit path
+//! looks only at the calling thread's index and writes only that thread's
+//! share, so it takes no lock, bumps no reference count and writes no
+//! cache line another thread writes: two threads recording into the same
+//! rows scale instead of fighting over lock words and cell lines. A
+//! snapshot merges every thread's shares by row id.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,8 +58,8 @@ pub(crate) struct ViewState {
     shares: ThreadLocal<Padded<Mutex<ShareList>>>,
     /// Measurements folded into the overflow row.
     folded: AtomicU64,
-    /// Per-view random seed (start value, odd multiplier), so hostile tag
-    /// values cannot be chosen to collide across processes.
+    /// The manager's random hash seed (start value, odd multiplier), so
+    /// hostile tag values cannot be chosen to collide across processes.
     seed: (u64, u64),
 }
 
@@ -238,7 +238,9 @@ impl ViewState {
                     (id, Arc::clone(&t.keys[id as usize]), last)
                 })
         };
-        let limit = self.view.row_limit();
+        // Row ids are u32 and u32::MAX marks the overflow row, which
+        // caps a view at 4,294,967,295 rows whatever its configured limit.
+        let limit = self.view.row_limit().min(OVERFLOW as usize);
         {
             // Another thread may have made the row: a read lock suffices.
             let t = self.table.read();
