@@ -92,8 +92,8 @@ pub use census_core::{
     TagMap, TagValue, Temporality, TypedMeasure, View, ViewBuilder, ViewData, DEFAULT_ROW_LIMIT,
 };
 pub use census_stats::{
-    shutdown, shutdown_guard, view_manager, ManagerStats, MeasurementMap, ShutdownGuard,
-    ShutdownReport, ViewManager, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
+    shutdown, shutdown_guard, view_manager, BoundMeasure, ManagerStats, MeasurementMap,
+    ShutdownGuard, ShutdownReport, ViewManager, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 
 /// Export pipelines: processors between the views and one exporter that
