@@ -1,6 +1,6 @@
 //! A census exporter that pushes view data to an HTTP endpoint: census's
 //! own JSON schema (`census.v1`) or OTLP/HTTP JSON, through a bounded queue
-//! with retries, so the interval thread never waits on the network.
+//! with retries, so `export()` never waits on the network.
 //!
 //! ```
 //! # fn main() -> Result<(), census_core::Error> {
