@@ -244,7 +244,7 @@ fn is_number(v: &str) -> bool {
         }
         None => digits(mantissa),
     };
-    mantissa_ok && exponent.map_or(true, digits)
+    mantissa_ok && exponent.is_none_or(digits)
 }
 
 /// The state of the histogram series being read: its labels without `le`,
