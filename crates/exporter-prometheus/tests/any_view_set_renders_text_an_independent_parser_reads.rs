@@ -580,7 +580,7 @@ fn check_view(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn any_view_set_renders_text_an_independent_parser_reads(case in case()) {
