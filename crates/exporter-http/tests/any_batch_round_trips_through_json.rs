@@ -432,7 +432,7 @@ fn any_batch_round_trips_through_census_json_and_otlp_json(
             .build()
     };
     let (census, otlp) = (exporter(HttpFormat::Json)?, exporter(HttpFormat::OtlpJson)?);
-    let mut runner = TestRunner::new(Config::with_cases(128));
+    let mut runner = TestRunner::new(Config::with_cases(256));
     let result = runner.run(&prop::collection::vec(view_data(), 0..5), |batch| {
         census
             .export(&batch)
