@@ -170,6 +170,8 @@ pub struct Sample {
     pub name: String,
     pub labels: BTreeMap<String, String>,
     pub value: f64,
+    /// The value exactly as written, for integers past 2^53.
+    pub raw: String,
 }
 
 impl Sample {
@@ -183,20 +185,40 @@ impl Sample {
 pub struct Parsed {
     /// (family name, type) in order of appearance.
     pub families: Vec<(String, String)>,
+    /// (family name, help text unescaped) in order of appearance.
+    pub helps: Vec<(String, String)>,
     pub samples: Vec<Sample>,
     pub saw_eof: bool,
 }
 
 impl Parsed {
     pub fn find(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        self.samples
+        self.find_sample(name, labels).map(|s| s.value)
+    }
+
+    /// The sample with exactly this name and label set.
+    pub fn find_sample(&self, name: &str, labels: &[(&str, &str)]) -> Option<&Sample> {
+        self.samples.iter().find(|s| {
+            s.name == name
+                && s.labels.len() == labels.len()
+                && labels.iter().all(|(k, v)| s.label(k) == Some(v))
+        })
+    }
+
+    /// The unescaped help text of a family.
+    pub fn help(&self, family: &str) -> Option<&str> {
+        self.helps
             .iter()
-            .find(|s| {
-                s.name == name
-                    && s.labels.len() == labels.len()
-                    && labels.iter().all(|(k, v)| s.label(k) == Some(v))
-            })
-            .map(|s| s.value)
+            .find(|(f, _)| f == family)
+            .map(|(_, h)| h.as_str())
+    }
+
+    /// The type of a family.
+    pub fn kind(&self, family: &str) -> Option<&str> {
+        self.families
+            .iter()
+            .find(|(f, _)| f == family)
+            .map(|(_, k)| k.as_str())
     }
 }
 
@@ -206,54 +228,161 @@ fn is_name(s: &str, colon: bool) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
 }
 
+/// Reads a sample value with the grammar both formats share: `+Inf`,
+/// `-Inf`, `NaN`, or an optionally signed decimal with an optional
+/// exponent. Anything looser that Rust would accept (`inf`, `infinity`,
+/// `nan`, a hex float) is refused.
 fn parse_value(text: &str) -> Result<f64, String> {
     match text {
-        "+Inf" => Ok(f64::INFINITY),
-        "-Inf" => Ok(f64::NEG_INFINITY),
-        "NaN" => Ok(f64::NAN),
-        other => other
-            .parse()
-            .map_err(|e| format!("bad value {other:?}: {e}")),
+        "+Inf" => return Ok(f64::INFINITY),
+        "-Inf" => return Ok(f64::NEG_INFINITY),
+        "NaN" => return Ok(f64::NAN),
+        _ => {}
+    }
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['+', '-']).unwrap_or(e))),
+        None => (unsigned, None),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let well_formed = digits(int)
+        && digits(frac)
+        && !(int.is_empty() && frac.is_empty())
+        && exponent.map_or(true, |e| !e.is_empty() && digits(e));
+    if !well_formed {
+        return Err(format!("bad value {text:?}"));
+    }
+    text.parse().map_err(|e| format!("bad value {text:?}: {e}"))
+}
+
+/// Undoes the escapes of help text: `\\` and `\n` in both formats, `\"`
+/// in OpenMetrics only, where a raw `"` is not allowed. Any other escape
+/// is an error.
+fn unescape_help(text: &str, openmetrics: bool) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('\\') => out.push('\\'),
+                Some('n') => out.push('\n'),
+                Some('"') if openmetrics => out.push('"'),
+                other => return Err(format!("bad escape {other:?} in help")),
+            },
+            '"' if openmetrics => return Err("raw quote in OpenMetrics help".into()),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// One histogram series being read: its labels without `le`, the bounds
+/// and cumulative counts so far, and what came after the buckets.
+#[derive(Default)]
+struct HistogramSeries {
+    labels: BTreeMap<String, String>,
+    buckets: Vec<(f64, f64)>,
+    sum: bool,
+    count: bool,
+}
+
+impl HistogramSeries {
+    /// A series is complete with its `+Inf` bucket, and (text format) its
+    /// `_sum` and `_count`; OpenMetrics may leave out both, never one.
+    fn finish(&self, openmetrics: bool) -> Result<(), String> {
+        if self.buckets.is_empty() {
+            return Ok(());
+        }
+        if self.buckets.last().map(|(le, _)| *le) != Some(f64::INFINITY) {
+            return Err(format!(
+                "histogram series {:?} has no +Inf bucket",
+                self.labels
+            ));
+        }
+        if self.sum != self.count || (!openmetrics && !self.count) {
+            return Err(format!(
+                "histogram series {:?} lacks _sum or _count",
+                self.labels
+            ));
+        }
+        Ok(())
     }
 }
 
 /// Parses the text format (or OpenMetrics when `openmetrics`), checking
-/// what a scraper relies on: every line well formed, a family's samples
-/// together and after its TYPE, sample names that belong to their family,
-/// no series twice, `# EOF` last for OpenMetrics.
+/// what a scraper relies on: every line well formed (lines end at line
+/// feeds only; no blank lines), values in the formats' number grammar,
+/// label values and help text correctly escaped and unescaped here, a
+/// family's HELP directly followed by its TYPE and its samples together
+/// after them, sample names that belong to their family, no series twice,
+/// `le` on buckets only; for histograms, bounds strictly increasing to a
+/// last `+Inf`, counts non-decreasing, `_count` equal to the `+Inf`
+/// bucket; `# EOF` last for OpenMetrics, whose `le` values always carry a
+/// fraction or exponent. Written from the format descriptions, not from
+/// the encoder.
 pub fn parse(text: &str, openmetrics: bool) -> Result<Parsed, String> {
     let mut parsed = Parsed::default();
     let mut seen_families = HashSet::new();
     let mut seen_series = HashSet::new();
     let mut current: Option<(String, String)> = None;
-    if !text.is_empty() && !text.ends_with('\n') {
-        return Err("exposition does not end with a line feed".into());
+    let mut help_pending: Option<String> = None;
+    let mut histogram = HistogramSeries::default();
+    if text.is_empty() {
+        return if openmetrics {
+            Err("OpenMetrics exposition without # EOF".into())
+        } else {
+            Ok(parsed)
+        };
     }
-    for (n, line) in text.lines().enumerate() {
+    let body = text
+        .strip_suffix('\n')
+        .ok_or("exposition does not end with a line feed")?;
+    for (n, line) in body.split('\n').enumerate() {
         let err = |m: String| format!("line {}: {m}: {line:?}", n + 1);
         if parsed.saw_eof {
             return Err(err("content after # EOF".into()));
         }
+        if line.is_empty() {
+            return Err(err("blank line".into()));
+        }
         if line == "# EOF" {
+            if !openmetrics {
+                return Err(err("# EOF in the text format".into()));
+            }
             parsed.saw_eof = true;
             continue;
         }
         if let Some(rest) = line.strip_prefix("# ") {
             let mut parts = rest.splitn(3, ' ');
             let (kind, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            let tail = parts.next().unwrap_or("");
+            let tail = parts.next();
             if !is_name(name, false) {
                 return Err(err(format!("bad family name {name:?}")));
             }
             match kind {
                 "HELP" => {
-                    if tail.is_empty() {
+                    let help = tail.ok_or_else(|| err("no help text".into()))?;
+                    if help.is_empty() {
                         return Err(err("empty help".into()));
                     }
+                    if help_pending.is_some() {
+                        return Err(err("HELP without its TYPE".into()));
+                    }
+                    if seen_families.contains(name) {
+                        return Err(err("HELP after the family's TYPE".into()));
+                    }
+                    let help = unescape_help(help, openmetrics).map_err(err)?;
+                    parsed.helps.push((name.to_owned(), help));
+                    help_pending = Some(name.to_owned());
                 }
                 "TYPE" => {
+                    let tail = tail.unwrap_or("");
                     if !["counter", "gauge", "histogram"].contains(&tail) {
                         return Err(err(format!("unexpected type {tail:?}")));
+                    }
+                    if help_pending.take().is_some_and(|h| h != name) {
+                        return Err(err("TYPE of another family than the HELP before".into()));
                     }
                     if !seen_families.insert(name.to_owned()) {
                         return Err(err("family appears twice".into()));
@@ -261,6 +390,8 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Parsed, String> {
                     if openmetrics && tail == "counter" && name.ends_with("_total") {
                         return Err(err("OpenMetrics counter family ends in _total".into()));
                     }
+                    histogram.finish(openmetrics).map_err(err)?;
+                    histogram = HistogramSeries::default();
                     current = Some((name.to_owned(), tail.to_owned()));
                     parsed.families.push((name.to_owned(), tail.to_owned()));
                 }
@@ -268,19 +399,11 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Parsed, String> {
             }
             continue;
         }
-        let (series, value) = line
-            .rsplit_once(' ')
-            .ok_or_else(|| err("no value".into()))?;
-        let value = parse_value(value).map_err(err)?;
-        let (name, labels) = match series.split_once('{') {
-            None => (series, BTreeMap::new()),
-            Some((name, rest)) => {
-                let body = rest
-                    .strip_suffix('}')
-                    .ok_or_else(|| err("unclosed labels".into()))?;
-                (name, parse_labels(body).map_err(err)?)
-            }
-        };
+        if help_pending.is_some() {
+            return Err(err("sample between HELP and TYPE".into()));
+        }
+        let (name, labels, raw) = parse_sample(line).map_err(err)?;
+        let value = parse_value(raw).map_err(err)?;
         if !is_name(name, true) {
             return Err(err(format!("bad metric name {name:?}")));
         }
@@ -301,6 +424,15 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Parsed, String> {
                 "sample {name:?} outside its family {family:?}"
             )));
         }
+        let bucket = kind == "histogram" && name.ends_with("_bucket");
+        if labels.contains_key("le") != bucket {
+            return Err(err(
+                "le on a sample that is not a bucket, or a bucket without le".into(),
+            ));
+        }
+        if kind == "histogram" {
+            histogram_sample(&mut histogram, name, &labels, value, openmetrics).map_err(err)?;
+        }
         let identity = format!("{name}{labels:?}");
         if !seen_series.insert(identity) {
             return Err(err("series appears twice".into()));
@@ -309,7 +441,12 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Parsed, String> {
             name: name.to_owned(),
             labels,
             value,
+            raw: raw.to_owned(),
         });
+    }
+    histogram.finish(openmetrics)?;
+    if help_pending.is_some() {
+        return Err("HELP without its TYPE at the end".into());
     }
     if openmetrics && !parsed.saw_eof {
         return Err("OpenMetrics exposition without # EOF".into());
@@ -317,42 +454,136 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Parsed, String> {
     Ok(parsed)
 }
 
-fn parse_labels(body: &str) -> Result<BTreeMap<String, String>, String> {
+/// Splits a sample line into its name, its labels (unescaped) and the
+/// value text: `name{l="v",...} value` or `name value`, nothing more.
+fn parse_sample(line: &str) -> Result<(&str, BTreeMap<String, String>, &str), String> {
+    let end = line.find(['{', ' ']).ok_or_else(|| "no value".to_owned())?;
+    let name = &line[..end];
+    let (labels, rest) = if line[end..].starts_with('{') {
+        parse_labels(&line[end + 1..])?
+    } else {
+        (BTreeMap::new(), &line[end..])
+    };
+    let value = rest
+        .strip_prefix(' ')
+        .ok_or_else(|| "no single space before the value".to_owned())?;
+    if value.contains(' ') {
+        return Err("more than one value (timestamps are not written)".into());
+    }
+    Ok((name, labels, value))
+}
+
+/// Reads `l="v",...}` and returns the labels and the text after `}`.
+fn parse_labels(body: &str) -> Result<(BTreeMap<String, String>, &str), String> {
     let mut labels = BTreeMap::new();
-    let mut chars = body.chars().peekable();
-    while chars.peek().is_some() {
-        let name: String = chars.by_ref().take_while(|c| *c != '=').collect();
-        if !is_name(&name, false) {
+    let mut rest = body;
+    if let Some(after) = rest.strip_prefix('}') {
+        return Ok((labels, after));
+    }
+    loop {
+        let (name, after) = rest
+            .split_once('=')
+            .ok_or_else(|| format!("label without '=' in {rest:?}"))?;
+        if !is_name(name, false) {
             return Err(format!("bad label name {name:?}"));
         }
-        if chars.next() != Some('"') {
+        let mut chars = after.char_indices();
+        if chars.next().map(|(_, c)| c) != Some('"') {
             return Err(format!("label {name} value is not quoted"));
         }
         let mut value = String::new();
-        loop {
+        let close = loop {
             match chars.next() {
                 None => return Err(format!("label {name} value is not closed")),
-                Some('"') => break,
-                Some('\\') => match chars.next() {
+                Some((i, '"')) => break i,
+                Some((_, '\\')) => match chars.next().map(|(_, c)| c) {
                     Some('\\') => value.push('\\'),
                     Some('"') => value.push('"'),
                     Some('n') => value.push('\n'),
                     other => return Err(format!("bad escape {other:?} in label {name}")),
                 },
-                Some('\n') => return Err(format!("raw line feed in label {name}")),
-                Some(c) => value.push(c),
+                Some((_, c)) => value.push(c),
             }
-        }
-        if labels.insert(name.clone(), value).is_some() {
+        };
+        if labels.insert(name.to_owned(), value).is_some() {
             return Err(format!("label {name} twice"));
         }
-        match chars.next() {
-            None => break,
-            Some(',') => {}
-            Some(c) => return Err(format!("unexpected {c:?} after label {name}")),
+        let after = &after[close + 1..];
+        if let Some(next) = after.strip_prefix(',') {
+            rest = next;
+        } else if let Some(after) = after.strip_prefix('}') {
+            return Ok((labels, after));
+        } else {
+            return Err(format!("unexpected {after:?} after label {name}"));
         }
     }
-    Ok(labels)
+}
+
+fn histogram_sample(
+    series: &mut HistogramSeries,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    value: f64,
+    openmetrics: bool,
+) -> Result<(), String> {
+    let mut own = labels.clone();
+    let le = own.remove("le");
+    if name.ends_with("_bucket") {
+        let le = le.unwrap_or_default();
+        if own != series.labels || series.buckets.last().map(|b| b.0) == Some(f64::INFINITY) {
+            series.finish(openmetrics)?;
+            *series = HistogramSeries {
+                labels: own,
+                ..HistogramSeries::default()
+            };
+        }
+        let bound = parse_value(&le)?;
+        if bound.is_nan() {
+            return Err("le is NaN".into());
+        }
+        if openmetrics && bound.is_finite() && !le.contains(['.', 'e', 'E']) {
+            return Err(format!(
+                "OpenMetrics le {le:?} without fraction or exponent"
+            ));
+        }
+        if value.is_nan() || value < 0.0 || value.fract() != 0.0 {
+            return Err(format!("bucket count {value} is not a count"));
+        }
+        if let Some(&(before, count)) = series.buckets.last() {
+            if bound <= before {
+                return Err(format!("le {le} does not increase"));
+            }
+            if value < count {
+                return Err(format!(
+                    "bucket count {value} below the one before, {count}"
+                ));
+            }
+        }
+        series.buckets.push((bound, value));
+        return Ok(());
+    }
+    let complete = series.buckets.last().map(|b| b.0) == Some(f64::INFINITY);
+    if own != series.labels || !complete {
+        return Err(format!("{name} outside its series' buckets"));
+    }
+    if name.ends_with("_sum") {
+        if series.sum || series.count {
+            return Err("_sum twice or after _count".into());
+        }
+        series.sum = true;
+    } else {
+        if !series.sum || series.count {
+            return Err("_count without _sum, or twice".into());
+        }
+        let inf = series.buckets.last().map(|b| b.1);
+        if Some(value) != inf {
+            return Err(format!(
+                "_count {value} differs from the +Inf bucket {inf:?}"
+            ));
+        }
+        series.count = true;
+    }
+    Ok(())
 }
 
 /// Runs `promtool check metrics` on `text`. Returns its combined output,
