@@ -7,7 +7,6 @@ use std::time::SystemTime;
 
 use census_core::{AggregationData, ExportError, Processor, Row, TagKey, TagValue, View, ViewData};
 
-use crate::merge::merge;
 use crate::view_shape::reshape;
 
 /// Removes tag keys from every view that has them, merging the rows whose
@@ -157,7 +156,7 @@ impl Group {
     fn absorb(&mut self, other: Row) -> bool {
         let rank = (other.start, other.tags);
         let later = matches!(other.data, AggregationData::LastValue(_)) && rank > self.last;
-        if merge(&mut self.row.data, &other.data, later).is_err() {
+        if self.row.data.merge(&other.data, later).is_err() {
             return false;
         }
         if later {

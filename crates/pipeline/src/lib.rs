@@ -85,7 +85,6 @@ mod delta;
 mod drop_tags;
 mod filter_views;
 mod glob;
-mod merge;
 mod pipeline;
 mod rename;
 mod view_name;

@@ -1,21 +1,66 @@
 //! Combining the aggregated values of two rows into the value one row
-//! would hold had it received both rows' measurements.
+//! would hold had it received both rows' measurements. Shared by every
+//! consumer that folds rows together (the pipeline's DropTags, an encoder
+//! whose output cannot tell two rows apart), so the arithmetic lives once.
 
-use census_core::{AggregationData, DistributionData, Number};
+use std::fmt;
+
+use crate::view_data::{AggregationData, DistributionData, Number};
 
 /// Why two values cannot be combined: they come from different
 /// aggregations, number types or bucket bounds. Rows of one view never
 /// differ so; hand-made batches can.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Mismatch;
+pub struct Mismatch;
 
-/// Adds `from` into `into`. LastValue is not additive; `from_is_later`
-/// says whether `from` holds the later value, which then replaces
-/// `into`'s.
-///
-/// Integer counts and sums wrap as the recording cells do, so a merged sum
-/// equals the sum recorded directly, wrap-around included.
-pub(crate) fn merge(
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the values come from different aggregations, number types or bucket bounds")
+    }
+}
+
+impl std::error::Error for Mismatch {}
+
+impl AggregationData {
+    /// Adds `from` into `self`, giving the value one row would hold had it
+    /// received both rows' measurements. LastValue is not additive:
+    /// `from_is_later` says whether `from` holds the later value, which
+    /// then replaces this one.
+    ///
+    /// Integer counts and sums wrap as recording does, so a merged sum
+    /// equals the sum recorded directly, wrap-around included.
+    ///
+    /// ```
+    /// use census_core::{AggregationData, Number};
+    /// let mut a = AggregationData::Sum(Number::Int(2));
+    /// a.merge(&AggregationData::Sum(Number::Int(3)), false)?;
+    /// assert_eq!(a, AggregationData::Sum(Number::Int(5)));
+    /// # Ok::<(), census_core::Mismatch>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Mismatch`] if the two differ in aggregation, number type or
+    /// bucket bounds; `self` is then unchanged.
+    pub fn merge(&mut self, from: &AggregationData, from_is_later: bool) -> Result<(), Mismatch> {
+        merge(self, from, from_is_later)
+    }
+}
+
+impl DistributionData {
+    /// Adds `other` into `self`: bucket counts add; count, sum, mean and
+    /// the sum of squared deviations combine exactly (see the source for
+    /// the formula); min and max are those of the non-empty sides.
+    ///
+    /// # Errors
+    ///
+    /// [`Mismatch`] if the bounds differ; `self` is then unchanged.
+    pub fn merge(&mut self, other: &DistributionData) -> Result<(), Mismatch> {
+        merge_distribution(self, other)
+    }
+}
+
+fn merge(
     into: &mut AggregationData,
     from: &AggregationData,
     from_is_later: bool,
@@ -60,10 +105,7 @@ fn add(a: Number, b: Number) -> Result<Number, Mismatch> {
 /// squares, stays accurate when values are large and close together. Min
 /// and max are those of the non-empty sides: an empty distribution's
 /// `0.0` placeholders must not win.
-pub(crate) fn merge_distribution(
-    a: &mut DistributionData,
-    b: &DistributionData,
-) -> Result<(), Mismatch> {
+fn merge_distribution(a: &mut DistributionData, b: &DistributionData) -> Result<(), Mismatch> {
     if a.bounds[..] != b.bounds[..] || a.bucket_counts.len() != b.bucket_counts.len() {
         return Err(Mismatch);
     }
