@@ -1,5 +1,7 @@
 //! Encoding a batch of view data as one exposition.
 
+use std::borrow::Cow;
+
 use census_core::{
     Aggregation, AggregationData, DistributionData, Number, Row, Temporality, ViewData,
 };
@@ -28,7 +30,9 @@ pub(crate) struct Omissions {
     pub(crate) views: Vec<(String, String)>,
     /// Rows left out because their data did not fit their view (a producer
     /// bug): the wrong aggregation, or a bucket count that does not match
-    /// the bounds. Duplicate rows are counted here too.
+    /// the bounds. Also LastValue rows that Prometheus cannot tell from
+    /// another row of the view (an empty tag value beside an absent tag):
+    /// gauges cannot be added, so one of the two is left out.
     pub(crate) rows: u64,
 }
 
@@ -150,10 +154,12 @@ fn write_family(
     // in no particular order), the overflow series goes last, and the sort
     // compares bytes lying side by side instead of chasing every tag value
     // through its pointer, which made large scrapes several times slower.
-    // The rendering is injective (distinct label names, escaped values), so
-    // equal text means a duplicate row.
+    // Equal text means rows Prometheus cannot tell apart: an empty tag
+    // value is written like an absent tag, because Prometheus reads
+    // `k=""` as no label at all. Such rows are merged below rather than
+    // left for the server to drop one of them silently.
     let mut arena = String::with_capacity(data.rows.len() * 48);
-    let mut rows: Vec<(bool, usize, usize, &Row)> = Vec::with_capacity(data.rows.len());
+    let mut rows: Vec<(bool, usize, usize, Cow<'_, Row>)> = Vec::with_capacity(data.rows.len());
     for row in &data.rows {
         if !fits(aggregation, &row.data) {
             omitted.rows += 1;
@@ -161,13 +167,33 @@ fn write_family(
         }
         let start = arena.len();
         row_labels(&mut arena, family, row);
-        rows.push((row.overflow, start, arena.len(), row));
+        rows.push((row.overflow, start, arena.len(), Cow::Borrowed(row)));
     }
-    let text = |&(_, start, end, _): &(bool, usize, usize, &Row)| &arena[start..end];
-    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| text(a).cmp(text(b))));
-    let before = rows.len();
-    rows.dedup_by(|a, b| a.0 == b.0 && text(a) == text(b));
-    omitted.rows += (before - rows.len()) as u64;
+    let text = |&(_, start, end, _): &(bool, usize, usize, Cow<'_, Row>)| &arena[start..end];
+    // Ties broken by the original tags (absent sorts before empty), so
+    // which LastValue row survives a collision does not depend on row order.
+    rows.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| text(a).cmp(text(b)))
+            .then_with(|| a.3.tags.cmp(&b.3.tags))
+    });
+    let mut merged: Vec<(bool, usize, usize, Cow<'_, Row>)> = Vec::with_capacity(rows.len());
+    for entry in rows {
+        match merged.last_mut() {
+            Some(last) if last.0 == entry.0 && text(last) == text(&entry) => {
+                // Counts, sums and histograms add exactly; a gauge cannot,
+                // so the first (absent-tag) row stays and the other is
+                // counted as left out.
+                if last.3.to_mut().data.merge(&entry.3.data, false).is_err()
+                    || matches!(entry.3.data, AggregationData::LastValue(_))
+                {
+                    omitted.rows += 1;
+                }
+            }
+            _ => merged.push(entry),
+        }
+    }
+    let rows = merged;
     if rows.is_empty() {
         return;
     }
@@ -204,7 +230,7 @@ fn write_family(
     };
     let view_les = le_values(view_bounds, format);
     for entry in &rows {
-        let row = entry.3;
+        let row: &Row = &entry.3;
         labels.clear();
         labels.push_str(const_labels);
         let own = text(entry);
@@ -253,7 +279,8 @@ fn row_labels(out: &mut String, family: &Family, row: &Row) {
     }
     let mut first = true;
     for (label, tag) in family.labels.iter().zip(&row.tags) {
-        if let Some(value) = tag {
+        // Prometheus reads an empty label value as no label: write it so.
+        if let Some(value) = tag.as_ref().filter(|v| !v.as_str().is_empty()) {
             if !first {
                 out.push(',');
             }
@@ -428,9 +455,62 @@ mod tests {
         let wrong_kind = Row::new(vec![], AggregationData::Count(3), UNIX_EPOCH);
         data.rows = vec![good.clone(), short, wrong_kind, good];
         let (text, omitted) = render(&[data], PrometheusFormat::Text);
-        // One good row stays; the malformed, mistyped and duplicate go.
-        assert_eq!(omitted.rows, 3);
+        // The malformed and mistyped rows go; the two good rows have the
+        // same labels, so they merge into one series instead of one being
+        // dropped.
+        assert_eq!(omitted.rows, 2);
         assert_eq!(text.matches("temp_count").count(), 1, "{text}");
+        assert!(text.contains("temp_count 2\n"), "{text}");
+    }
+
+    /// Regression (issue 6, found by the fuzzing work): Prometheus reads
+    /// `k=""` as no label, so a row with an empty value and a row without
+    /// the tag were one series to the server, which kept one and dropped
+    /// the other silently.
+    #[test]
+    fn empty_and_absent_tags_become_one_merged_series() {
+        let m = MeasureF64::new("m", "d", "1").expect("valid measure");
+        let k = TagKey::new("k").expect("key");
+        let empty = Some(TagValue::new("").expect("empty value"));
+        let one = |name: &str,
+                   aggregation: Aggregation,
+                   absent: AggregationData,
+                   blank: AggregationData| {
+            let view = View::builder(name, &m)
+                .tag_keys([k.clone()])
+                .aggregation(aggregation)
+                .build()
+                .expect("valid view");
+            ViewData::new(
+                view,
+                UNIX_EPOCH,
+                UNIX_EPOCH,
+                vec![
+                    Row::new(vec![empty.clone()], blank, UNIX_EPOCH),
+                    Row::new(vec![None], absent, UNIX_EPOCH),
+                ],
+            )
+        };
+        let counts = one(
+            "c",
+            Aggregation::Count,
+            AggregationData::Count(5),
+            AggregationData::Count(7),
+        );
+        let gauges = one(
+            "g",
+            Aggregation::LastValue,
+            AggregationData::LastValue(Number::Float(1.5)),
+            AggregationData::LastValue(Number::Float(2.5)),
+        );
+        let (text, omitted) = render(&[counts, gauges], PrometheusFormat::Text);
+        assert!(text.contains("c_total 12\n"), "{text}");
+        assert!(!text.contains("k=\"\""), "{text}");
+        // A gauge cannot be added: the absent-tag row stays, the other is
+        // counted as left out.
+        assert!(text.contains("g 1.5\n"), "{text}");
+        assert!(!text.contains("2.5"), "{text}");
+        assert_eq!(omitted.rows, 1);
     }
 
     #[test]

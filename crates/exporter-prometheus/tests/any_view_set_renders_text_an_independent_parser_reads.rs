@@ -362,12 +362,25 @@ fn check_view(
 
     // Group the recorded values by the series they belong to: a row of
     // the snapshot, or the overflow row for tag combinations it lacks.
+    // Prometheus reads `k=""` as no label, so an empty value and an absent
+    // tag are one series (issue 6): the key treats them alike.
     let regular: Vec<&Vec<Option<census_core::TagValue>>> = snapshot
         .rows
         .iter()
         .filter(|r| !r.overflow)
         .map(|r| &r.tags)
         .collect();
+    let series_key = |tags: &[Option<String>]| -> Vec<Option<String>> {
+        tags.iter()
+            .map(|t| t.clone().filter(|v| !v.is_empty()))
+            .collect()
+    };
+    let row_tags = |r: &census_core::Row| -> Vec<Option<String>> {
+        r.tags
+            .iter()
+            .map(|t| t.as_ref().map(|t| t.as_str().to_owned()))
+            .collect()
+    };
     let mut groups: BTreeMap<Option<Vec<Option<String>>>, Model> = BTreeMap::new();
     for (tags, value) in &spec.records {
         let is_row = regular.iter().any(|row| {
@@ -375,14 +388,19 @@ fn check_view(
                 .map(|t| t.as_ref().map(|t| t.as_str()))
                 .eq(tags.iter().map(|t| t.as_deref()))
         });
-        let key = is_row.then(|| tags.clone());
+        let key = is_row.then(|| series_key(tags));
         groups.entry(key).or_default().values.push(*value);
     }
-    if groups.len() != snapshot.rows.len() {
+    let series_in_snapshot: std::collections::BTreeSet<Option<Vec<Option<String>>>> = snapshot
+        .rows
+        .iter()
+        .map(|r| (!r.overflow).then(|| series_key(&row_tags(r))))
+        .collect();
+    if groups.len() != series_in_snapshot.len() {
         return Err(format!(
-            "{} series recorded, the snapshot has {} rows",
+            "{} series recorded, the snapshot has {} series",
             groups.len(),
-            snapshot.rows.len()
+            series_in_snapshot.len()
         ));
     }
     let mut expected_samples = 0;
@@ -398,20 +416,38 @@ fn check_view(
             }
             None => labels.push(("census_overflow".into(), "true".into())),
         }
-        let row = snapshot
+        // The snapshot rows behind this series, in the order the encoder
+        // merges them (by tags; absent before empty): the first one is the
+        // gauge that survives, and float sums add up in this order.
+        let mut rows: Vec<&census_core::Row> = snapshot
             .rows
             .iter()
-            .find(|r| match group {
+            .filter(|r| match group {
                 None => r.overflow,
-                Some(tags) => {
-                    !r.overflow
-                        && r.tags
-                            .iter()
-                            .map(|t| t.as_ref().map(|t| t.as_str()))
-                            .eq(tags.iter().map(|t| t.as_deref()))
-                }
+                Some(key) => !r.overflow && series_key(&row_tags(r)) == *key,
             })
+            .collect();
+        rows.sort_by(|a, b| a.tags.cmp(&b.tags));
+        let row = *rows
+            .first()
             .ok_or("no snapshot row for a recorded series")?;
+        let merged_float = |pick: &dyn Fn(&census_core::Row) -> Option<f64>| -> Option<f64> {
+            let mut values = rows.iter().map(|r| pick(r));
+            let first = values.next()??;
+            values.try_fold(first, |acc, v| Some(acc + v?))
+        };
+        // The last value recorded under the surviving row's own tags (the
+        // overflow row takes every value folded into it).
+        let survivor_tags = row_tags(row);
+        let survivor_last = match group {
+            None => model.values.last().copied(),
+            Some(_) => spec
+                .records
+                .iter()
+                .rev()
+                .find(|(tags, _)| *tags == survivor_tags)
+                .map(|(_, v)| *v),
+        };
         let find = |name: &str, extra: Option<(&str, &str)>| {
             let mut want: Vec<(&str, &str)> = labels
                 .iter()
@@ -459,8 +495,8 @@ fn check_view(
                         let modelled = if spec.kind == 1 {
                             model.int_sum()
                         } else {
-                            match model.values.last() {
-                                Some(Value::Int(v)) => *v,
+                            match survivor_last {
+                                Some(Value::Int(v)) => v,
                                 other => return Err(format!("last value {other:?}")),
                             }
                         };
@@ -469,13 +505,18 @@ fn check_view(
                         }
                     }
                     Number::Float(f) => {
-                        let modelled = if spec.kind == 2 {
-                            match model.values.last() {
-                                Some(Value::Float(v)) => *v,
+                        let (f, modelled) = if spec.kind == 2 {
+                            match survivor_last {
+                                Some(Value::Float(v)) => (f, v),
                                 other => return Err(format!("last value {other:?}")),
                             }
                         } else {
-                            f
+                            let merged = merged_float(&|r: &census_core::Row| match r.data {
+                                AggregationData::Sum(n) => Some(n.as_f64()),
+                                _ => None,
+                            })
+                            .ok_or("a row of the series is not a sum")?;
+                            (merged, merged)
                         };
                         if !same_float(s.value, modelled) || !same_float(f, modelled) {
                             return Err(format!(
@@ -488,9 +529,11 @@ fn check_view(
                 expected_samples += 1;
             }
             _ => {
-                let AggregationData::Distribution(d) = &row.data else {
-                    return Err(format!("unexpected snapshot data {:?}", row.data));
-                };
+                let merged_sum = merged_float(&|r: &census_core::Row| match &r.data {
+                    AggregationData::Distribution(d) => Some(d.sum),
+                    _ => None,
+                })
+                .ok_or_else(|| format!("unexpected snapshot data {:?}", row.data))?;
                 let bucket_name = format!("{base}_bucket");
                 let mut buckets: Vec<(f64, u64)> = Vec::new();
                 for s in parsed.samples.iter().filter(|s| {
@@ -530,16 +573,16 @@ fn check_view(
                 // counter (documented): no negative bound, sum not negative.
                 let sum_kept = !openmetrics
                     || (spec.bounds.first().map_or(true, |b| *b >= 0.0)
-                        && d.sum >= 0.0
-                        && !d.sum.is_nan());
+                        && merged_sum >= 0.0
+                        && !merged_sum.is_nan());
                 let sum = find(&format!("{base}_sum"), None);
                 let count = find(&format!("{base}_count"), None);
                 if sum_kept {
                     let (sum, count) = (sum?, count?);
-                    if !same_float(sum.value, d.sum) {
+                    if !same_float(sum.value, merged_sum) {
                         return Err(format!(
                             "_sum read {} ({:?}), snapshot {}",
-                            sum.value, sum.raw, d.sum
+                            sum.value, sum.raw, merged_sum
                         ));
                     }
                     let n: u64 = count

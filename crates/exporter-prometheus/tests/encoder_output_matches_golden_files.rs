@@ -48,11 +48,13 @@ fn without_namespace_or_labels_a_row_without_tags_has_no_braces() -> TestResult 
     attach(&exporter, every_aggregation());
     let (_, body) = exporter.render();
     for line in [
+        // The row with empty tag values merges into the row without tags:
+        // Prometheus reads `k=""` as no label (issue 6).
         "# HELP demo_requests_total requests served\n# TYPE demo_requests_total counter\n\
-         demo_requests_total 0\n",
+         demo_requests_total 10\n",
         "demo_in_flight -1.5\n",
-        "demo_latency_bucket{le=\"0\"} 0\n",
-        "demo_latency_sum 25.5\ndemo_latency_count 3\n",
+        "demo_latency_bucket{le=\"0\"} 1\n",
+        "demo_latency_sum 52\ndemo_latency_count 7\n",
         "demo_latency_bucket{census_overflow=\"true\",le=\"+Inf\"} 6\n",
         "demo_requests_total{method=\"C:\\\\temp\\\\\",http_path=\"say \\\"hi\\\"\"} 20\n",
     ] {
