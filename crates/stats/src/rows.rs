@@ -1032,4 +1032,39 @@ mod tests {
         assert!(state.snapshot(SystemTime::now(), held).rows.is_empty());
         Ok(())
     }
+
+    #[test]
+    fn fresh_last_value_and_distribution_rows_hold_only_new_values(
+    ) -> Result<(), census_core::Error> {
+        let k = TagKey::new("k")?;
+        let m = MeasureI64::new("m", "", "1")?;
+        let after = Duration::from_millis(20);
+        for aggregation in [Aggregation::LastValue, Aggregation::distribution([10.0])?] {
+            let view = View::builder("v", &m)
+                .tag_keys([k.clone()])
+                .aggregation(aggregation)
+                .expire_after(after)
+                .build()?;
+            let state = ViewState::new(view, SystemTime::now(), random_seed());
+            let mut ix = Index::default();
+            let a = TagMap::new().with(&k, "a")?;
+            state.record(&mut ix, &a, Number::Int(50));
+            state.record(&mut ix, &a, Number::Int(40));
+            assert_eq!(state.snapshot(SystemTime::now(), ALONE).rows.len(), 1);
+            std::thread::sleep(after * 2);
+            assert!(state.snapshot(SystemTime::now(), ALONE).rows.is_empty());
+            state.record(&mut ix, &a, Number::Int(7));
+            let rows = state.snapshot(SystemTime::now(), ALONE).rows;
+            assert_eq!(rows.len(), 1);
+            match &rows[0].data {
+                AggregationData::LastValue(v) => assert_eq!(*v, Number::Int(7)),
+                AggregationData::Distribution(d) => {
+                    assert_eq!((d.count, d.min, d.max), (1, 7.0, 7.0));
+                    assert_eq!(d.bucket_counts, vec![1, 0]);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        Ok(())
+    }
 }
