@@ -91,6 +91,12 @@ pub enum Error {
         /// The view's name.
         view: String,
     },
+    /// A view was built with `expire_after` of zero, which would expire
+    /// every row at once.
+    InvalidExpiry {
+        /// The view's name.
+        view: String,
+    },
     /// A different view is already registered under this name.
     ViewConflict {
         /// The contested view name.
@@ -187,6 +193,12 @@ impl fmt::Display for Error {
                     "view {view:?} has a row limit of 0; it must be at least 1"
                 )
             }
+            Error::InvalidExpiry { view } => write!(
+                f,
+                "view {view:?} has expire_after of zero, which would drop every row at once; \
+                 give a duration longer than the reporting period, or leave expire_after unset \
+                 so rows never expire"
+            ),
             Error::ViewConflict { name } => write!(
                 f,
                 "a different view named {name:?} is already registered; unregister it first or \

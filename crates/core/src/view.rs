@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
@@ -46,6 +47,7 @@ struct ViewDef {
     tag_keys: Vec<TagKey>,
     aggregation: Aggregation,
     row_limit: usize,
+    expire_after: Option<Duration>,
 }
 
 impl View {
@@ -62,6 +64,7 @@ impl View {
             tag_keys: Vec::new(),
             aggregation: None,
             row_limit: DEFAULT_ROW_LIMIT,
+            expire_after: None,
         }
     }
 
@@ -97,6 +100,13 @@ impl View {
         self.0.row_limit
     }
 
+    /// How long a row may go without a record before it leaves the view;
+    /// `None` when rows never expire. See
+    /// [`ViewBuilder::expire_after`].
+    pub fn expire_after(&self) -> Option<Duration> {
+        self.0.expire_after
+    }
+
     /// Whether two handles are one view, comparing pointers before the
     /// definition.
     pub fn same_as(&self, other: &View) -> bool {
@@ -119,6 +129,7 @@ impl fmt::Debug for View {
             .field("tag_keys", &self.0.tag_keys)
             .field("aggregation", &self.0.aggregation)
             .field("row_limit", &self.0.row_limit)
+            .field("expire_after", &self.0.expire_after)
             .finish()
     }
 }
@@ -147,6 +158,7 @@ pub struct ViewBuilder {
     tag_keys: Vec<TagKey>,
     aggregation: Option<Aggregation>,
     row_limit: usize,
+    expire_after: Option<Duration>,
 }
 
 impl ViewBuilder {
@@ -178,6 +190,20 @@ impl ViewBuilder {
         self
     }
 
+    /// Drops a row that has not been recorded to for `after`: it leaves
+    /// the view's snapshots (and so exports, pushes and scrapes) and frees
+    /// its place under the row limit; a later record of the same tags
+    /// starts a fresh row, counting from zero with a new start time. For
+    /// views over open-ended tag values (user ids, paths) whose old rows
+    /// would otherwise stay forever. A row goes at the first snapshot at
+    /// least `after` past the snapshot that last saw it change, never
+    /// earlier; docs/semantics.md ("Rows that expire") has the details.
+    /// Must not be zero. Default: never.
+    pub fn expire_after(mut self, after: Duration) -> Self {
+        self.expire_after = Some(after);
+        self
+    }
+
     /// Checks the definition and builds the view.
     ///
     /// # Errors
@@ -186,7 +212,8 @@ impl ViewBuilder {
     ///   printable ASCII without spaces;
     /// - [`Error::DuplicateTagKey`] if a key is listed twice;
     /// - [`Error::MissingAggregation`] if no aggregation was set;
-    /// - [`Error::InvalidRowLimit`] if the row limit is 0.
+    /// - [`Error::InvalidRowLimit`] if the row limit is 0;
+    /// - [`Error::InvalidExpiry`] if `expire_after` is zero.
     pub fn build(self) -> Result<View, Error> {
         if let Err(reason) = check_name(&self.name) {
             return Err(Error::InvalidViewName {
@@ -208,6 +235,9 @@ impl ViewBuilder {
         if self.row_limit == 0 {
             return Err(Error::InvalidRowLimit { view: self.name });
         }
+        if self.expire_after.is_some_and(|d| d.is_zero()) {
+            return Err(Error::InvalidExpiry { view: self.name });
+        }
         let description = self
             .description
             .unwrap_or_else(|| self.measure.description().to_owned());
@@ -218,6 +248,7 @@ impl ViewBuilder {
             tag_keys: self.tag_keys,
             aggregation,
             row_limit: self.row_limit,
+            expire_after: self.expire_after,
         })))
     }
 }
@@ -270,6 +301,13 @@ mod tests {
                 .unwrap_err(),
             Error::InvalidRowLimit { view: "v".into() }
         );
+        let zero = View::builder("v", &m)
+            .aggregation(Aggregation::Sum)
+            .expire_after(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(zero, Error::InvalidExpiry { view: "v".into() });
+        assert!(zero.to_string().contains("expire_after"), "{zero}");
         Ok(())
     }
 
@@ -294,6 +332,19 @@ mod tests {
             .aggregation(Aggregation::Count)
             .build()?;
         assert_ne!(v, other);
+        assert_eq!(v.expire_after(), None);
+        let expiring = |d| {
+            View::builder("v", &m)
+                .tag_keys(v.tag_keys().to_vec())
+                .aggregation(Aggregation::Sum)
+                .expire_after(d)
+                .build()
+        };
+        let a = expiring(Duration::from_secs(60))?;
+        assert_eq!(a.expire_after(), Some(Duration::from_secs(60)));
+        assert_ne!(v, a);
+        assert_eq!(a, expiring(Duration::from_secs(60))?);
+        assert_ne!(a, expiring(Duration::from_secs(61))?);
         Ok(())
     }
 }

@@ -11,6 +11,7 @@ use thread_local::ThreadLocal;
 
 use crate::cells::Share;
 use crate::padded::Padded;
+use crate::rows::ViewState;
 use crate::view_manager::{Inner, ViewManager};
 
 /// A measure bound to one [`TagMap`] in one [`ViewManager`]: recording
@@ -30,7 +31,10 @@ use crate::view_manager::{Inner, ViewManager};
 /// recording through the handle does nothing, as with `MeasurementMap`.
 /// If the view was full when the handle resolved, its values fold into
 /// the overflow row; [`ViewData::folded`](census_core::ViewData::folded)
-/// counts that resolution once, not each value.
+/// counts that resolution once, not each value. In a view with
+/// [`expire_after`](census_core::ViewBuilder::expire_after) the handle does
+/// not keep its row alive: once the row expired, the next record through
+/// the handle (on any thread) goes into a fresh row for the bound tags.
 ///
 /// ```
 /// # fn main() -> Result<(), census_core::Error> {
@@ -65,6 +69,8 @@ struct Resolved {
     generation: u64,
     /// This thread's share of the bound row in each view of the measure.
     shares: Vec<Arc<Share>>,
+    /// The view of each share, to find the row again after it expired.
+    views: Vec<Arc<ViewState>>,
     /// The registered measure of this name has another type or unit.
     incompatible: bool,
 }
@@ -105,6 +111,7 @@ impl<M: TypedMeasure> BoundMeasure<M> {
             Padded(RefCell::new(Resolved {
                 generation: u64::MAX,
                 shares: Vec::new(),
+                views: Vec::new(),
                 incompatible: false,
             }))
         });
@@ -119,9 +126,39 @@ impl<M: TypedMeasure> BoundMeasure<M> {
         if local.incompatible {
             self.inner.reject();
         }
-        for share in &local.shares {
-            share.record(number);
+        for i in 0..local.shares.len() {
+            // A share refuses the value only when its row expired.
+            if local.shares.get(i).is_some_and(|s| !s.record(number)) {
+                self.renew(&mut local, i, number);
+            }
         }
+    }
+
+    /// Records into the successor of share `i`, whose row expired: the
+    /// thread's share of a fresh row for the bound tags.
+    #[cold]
+    #[inline(never)]
+    fn renew(&self, local: &mut Resolved, i: usize, number: Number) {
+        let Some(view) = local.views.get(i).cloned() else {
+            return;
+        };
+        self.inner.with_routes(|subs, indexes| {
+            // A view unregistered meanwhile takes no more values, as with
+            // any record racing an unregistration.
+            let Some(index) = subs.slot_of(&view).and_then(|slot| indexes.get_mut(slot)) else {
+                return;
+            };
+            loop {
+                let share = view.share_of(index, &self.tags);
+                let recorded = share.record(number);
+                if let Some(slot) = local.shares.get_mut(i) {
+                    *slot = share;
+                }
+                if recorded {
+                    break;
+                }
+            }
+        });
     }
 
     /// The tags the handle records under.
@@ -134,12 +171,14 @@ impl<M: TypedMeasure> BoundMeasure<M> {
     fn resolve(&self, local: &mut Resolved, generation: u64) {
         self.inner.with_routes(|subs, indexes| {
             local.shares.clear();
+            local.views.clear();
             local.incompatible = false;
             match subs.get(&self.measure) {
                 Some((sub, true)) => {
                     for (view, slot, _) in &sub.views {
                         if let Some(index) = indexes.get_mut(*slot) {
                             local.shares.push(view.share_of(index, &self.tags));
+                            local.views.push(Arc::clone(view));
                         }
                     }
                 }

@@ -11,7 +11,7 @@
 //! latest value" needs one order across threads, so its share points at one
 //! cell per row that every thread stores into.
 
-use std::sync::atomic::{fence, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use census_core::{Aggregation, AggregationData, Bounds, DistributionData, MeasureType, Number};
@@ -77,9 +77,132 @@ pub(crate) enum Share {
     /// i64 or f64 bits, per the view's kind; shared by all threads.
     Last(Arc<LastCell>),
     Distribution(Box<DistributionShare>),
+    /// A share of a row of a view whose rows expire: the cells above plus
+    /// what lets a snapshot retire the row safely. Boxed so that shares of
+    /// other views stay two words.
+    Expiring(Box<ExpiringShare>),
+}
+
+/// `ExpiringShare::state` while its owner is recording.
+const BUSY: u64 = 1;
+/// What one record adds to `ExpiringShare::state`.
+const ONE_RECORD: u64 = 2;
+
+/// One thread's share of a row that may expire.
+///
+/// A snapshot retires a row that has gone unrecorded for its view's
+/// `expire_after`, and must then know the row's final contents: no record
+/// may land in a share after the snapshot has read it for the last time,
+/// or its value would leave with the row. The owner and the retiring
+/// snapshot meet in a handshake (Dekker's): the owner marks itself busy,
+/// then looks at `retired`; the snapshot sets `retired`, then waits while
+/// the owner is busy. With all four accesses SeqCst, at least one side
+/// sees the other's write, so either the owner backs off (and records
+/// into a fresh row) or the snapshot waits for the record to finish (and
+/// sees it, keeping the row because it changed). This costs the owner one
+/// locked instruction per record, paid only by views with expiry.
+#[derive(Debug)]
+pub(crate) struct ExpiringShare {
+    /// Records made, times two, plus `BUSY` while the owner records. Only
+    /// the owner writes it.
+    state: AtomicU64,
+    /// Set by a snapshot that retires the row; the owner then records
+    /// elsewhere. Cleared again if the snapshot keeps the row after all.
+    retired: AtomicBool,
+    cells: Share,
+}
+
+impl ExpiringShare {
+    #[inline]
+    fn record(&self, value: Number) -> bool {
+        // Relaxed: this thread is the only writer of `state`.
+        let state = self.state.load(Ordering::Relaxed);
+        // SeqCst, with the load below and retire's store and load: see the
+        // type's doc. A swap, not a store, so x86 needs no separate fence.
+        self.state.swap(state | BUSY, Ordering::SeqCst);
+        // SeqCst: the other half of the handshake.
+        if self.retired.load(Ordering::SeqCst) {
+            // Release: nothing was written; lets retire's wait end.
+            self.state.store(state, Ordering::Release);
+            return false;
+        }
+        self.cells.add(value);
+        // Release: a snapshot that reads this state with Acquire (retire's
+        // wait, or `records`) then sees the cells written above.
+        self.state.store(state + ONE_RECORD, Ordering::Release);
+        true
+    }
+
+    fn retire(&self) {
+        // SeqCst: see the type's doc.
+        self.retired.store(true, Ordering::SeqCst);
+        let mut tries = 0u32;
+        // SeqCst (so Acquire too): the record that clears BUSY published
+        // its cells with Release, so once not busy they are final here.
+        while self.state.load(Ordering::SeqCst) & BUSY != 0 {
+            tries += 1;
+            if tries % 64 == 0 {
+                // The owner was descheduled mid-record; let it finish.
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
 }
 
 impl Share {
+    /// An empty share of a row that may expire; see [`ExpiringShare`].
+    pub(crate) fn expiring(kind: &Kind, last: Option<&Arc<LastCell>>) -> Share {
+        Share::Expiring(Box::new(ExpiringShare {
+            state: AtomicU64::new(0),
+            retired: AtomicBool::new(false),
+            cells: Share::new(kind, last),
+        }))
+    }
+
+    /// Records made into an expiring share (0 for other shares). Read
+    /// before the cells: Acquire pairs with the owner's Release after its
+    /// cell writes, so cells read afterwards hold at least these records.
+    pub(crate) fn records(&self) -> u64 {
+        match self {
+            Share::Expiring(e) => e.state.load(Ordering::Acquire) / ONE_RECORD,
+            _ => 0,
+        }
+    }
+
+    /// Whether a snapshot retired the share's row. Outside the view's row
+    /// table write lock, only shares of dropped rows are retired.
+    pub(crate) fn is_retired(&self) -> bool {
+        match self {
+            // Relaxed: callers that act on the answer hold the row table
+            // lock, which orders this after the snapshot that set or
+            // cleared the flag; a stale `false` elsewhere is caught by
+            // `record`, whose SeqCst load sees the flag.
+            Share::Expiring(e) => e.retired.load(Ordering::Relaxed),
+            _ => false,
+        }
+    }
+
+    /// Stops the owner recording into the share and waits for a record in
+    /// progress; the contents are final after it returns, until
+    /// [`Share::unretire`]. Called with the row table write lock held.
+    pub(crate) fn retire(&self) {
+        if let Share::Expiring(e) = self {
+            e.retire();
+        }
+    }
+
+    /// Lets the owner record into a retired share again (its row stays).
+    /// Called with the row table write lock held.
+    pub(crate) fn unretire(&self) {
+        if let Share::Expiring(e) = self {
+            // Relaxed: an owner that backed off re-reads it under the row
+            // table lock, which this snapshot holds; one that reads the old
+            // `true` backs off and re-reads it so.
+            e.retired.store(false, Ordering::Relaxed);
+        }
+    }
     /// An empty share; LastValue rows pass their row's one cell.
     pub(crate) fn new(kind: &Kind, last: Option<&Arc<LastCell>>) -> Share {
         match kind {
@@ -96,11 +219,25 @@ impl Share {
         }
     }
 
-    /// Folds one value in. Must only be called by the share's owner thread.
-    /// The value's type matches the measure's: the manager refuses
+    /// Folds one value in, and says whether it did: `false` only when a
+    /// snapshot retired the share's row (expiry), and the caller must find
+    /// the row's successor. Must only be called by the share's owner
+    /// thread. The value's type matches the measure's: the manager refuses
     /// mismatched measures before it gets here.
     #[inline]
-    pub(crate) fn record(&self, value: Number) {
+    #[must_use]
+    pub(crate) fn record(&self, value: Number) -> bool {
+        match self {
+            Share::Expiring(e) => e.record(value),
+            _ => {
+                self.add(value);
+                true
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn add(&self, value: Number) {
         match self {
             Share::Count(c) => {
                 // Relaxed load+store, not fetch_add: this thread is the only
@@ -129,12 +266,15 @@ impl Share {
                 cell.0.store(bits, Ordering::Relaxed);
             }
             Share::Distribution(d) => d.record(value.as_f64()),
+            // Never nested: an expiring share holds a plain one.
+            Share::Expiring(_) => {}
         }
     }
 
     /// Adds this share's current contents into `acc`.
     pub(crate) fn merge_into(&self, acc: &mut Acc, kind: &Kind) {
         match (self, acc) {
+            (Share::Expiring(e), acc) => e.cells.merge_into(acc, kind),
             (Share::Count(c), Acc::Count(n)) => {
                 // Relaxed: a racing snapshot may see the old or new count.
                 *n = n.wrapping_add(c.load(Ordering::Relaxed));
@@ -424,7 +564,7 @@ mod tests {
         let k = kind(&agg, MeasureType::Float64);
         let (a, b) = (Share::new(&k, None), Share::new(&k, None));
         for (i, v) in values.iter().enumerate() {
-            if i < split { &a } else { &b }.record(Number::Float(*v));
+            assert!(if i < split { &a } else { &b }.record(Number::Float(*v)));
         }
         match read(&k, &[&a, &b]) {
             AggregationData::Distribution(d) => d,
@@ -489,10 +629,10 @@ mod tests {
         let k = kind(&Aggregation::Sum, MeasureType::Int64);
         let (a, b) = (Share::new(&k, None), Share::new(&k, None));
         for v in [i64::MAX / 2, 1] {
-            a.record(Number::Int(v));
+            assert!(a.record(Number::Int(v)));
         }
         for v in [-3, i64::MAX / 2] {
-            b.record(Number::Int(v));
+            assert!(b.record(Number::Int(v)));
         }
         assert_eq!(
             read(&k, &[&a, &b]),
@@ -501,9 +641,9 @@ mod tests {
         let k = kind(&Aggregation::LastValue, MeasureType::Float64);
         let cell = Arc::new(LastCell::new());
         let (a, b) = (Share::new(&k, Some(&cell)), Share::new(&k, Some(&cell)));
-        a.record(Number::Float(1.5));
-        b.record(Number::Float(-2.0));
-        a.record(Number::Float(7.25));
+        assert!(a.record(Number::Float(1.5)));
+        assert!(b.record(Number::Float(-2.0)));
+        assert!(a.record(Number::Float(7.25)));
         assert_eq!(
             read(&k, &[&a, &b]),
             AggregationData::LastValue(Number::Float(7.25))
@@ -511,9 +651,70 @@ mod tests {
         let k = kind(&Aggregation::Count, MeasureType::Float64);
         let (a, b) = (Share::new(&k, None), Share::new(&k, None));
         for v in [1.0, 1.0] {
-            a.record(Number::Float(v));
+            assert!(a.record(Number::Float(v)));
         }
-        b.record(Number::Float(-1.0));
+        assert!(b.record(Number::Float(-1.0)));
         assert_eq!(read(&k, &[&a, &b]), AggregationData::Count(3));
+    }
+
+    #[test]
+    fn a_retired_share_refuses_values_until_unretired() {
+        let k = kind(&Aggregation::Sum, MeasureType::Int64);
+        let share = Share::expiring(&k, None);
+        assert!(share.record(Number::Int(5)));
+        assert!(share.record(Number::Int(7)));
+        assert_eq!(share.records(), 2);
+        share.retire();
+        assert!(share.is_retired());
+        assert!(!share.record(Number::Int(100)));
+        assert_eq!(share.records(), 2);
+        assert_eq!(read(&k, &[&share]), AggregationData::Sum(Number::Int(12)));
+        share.unretire();
+        assert!(share.record(Number::Int(1)));
+        assert_eq!(share.records(), 3);
+        assert_eq!(read(&k, &[&share]), AggregationData::Sum(Number::Int(13)));
+        // Plain shares never refuse and count nothing.
+        let plain = Share::new(&k, None);
+        plain.retire();
+        assert!(plain.record(Number::Int(1)));
+        assert!(!plain.is_retired());
+        assert_eq!(plain.records(), 0);
+    }
+
+    // Issue #7: once retire returns, the share holds every record its
+    // owner reported as made, and no record is made after: the handshake
+    // never lets a value slip in after the retiring snapshot's last read.
+    #[test]
+    fn retire_waits_out_a_record_in_progress() {
+        let k = kind(&Aggregation::Sum, MeasureType::Int64);
+        for round in 0..300 {
+            let share = Share::expiring(&k, None);
+            let started = std::sync::Barrier::new(2);
+            let (made, seen) = std::thread::scope(|s| {
+                let owner = s.spawn(|| {
+                    let mut made = 0i64;
+                    started.wait();
+                    while share.record(Number::Int(1)) {
+                        made += 1;
+                    }
+                    made
+                });
+                started.wait();
+                for _ in 0..round % 50 {
+                    std::hint::spin_loop();
+                }
+                share.retire();
+                // Read at once, as a snapshot does, while the owner may
+                // still be trying to record.
+                let seen = read(&k, &[&share]);
+                (owner.join().expect("owner panicked"), seen)
+            });
+            assert_eq!(
+                seen,
+                AggregationData::Sum(Number::Int(made)),
+                "round {round}"
+            );
+            assert_eq!(share.records(), made as u64);
+        }
     }
 }

@@ -13,11 +13,18 @@
 //! cache line another thread writes: two threads recording into the same
 //! rows scale instead of fighting over lock words and cell lines. A
 //! snapshot merges every thread's shares by row id.
+//!
+//! Rows of a view with `expire_after` may go again: each snapshot of such
+//! a view notices which rows changed since the last one, and drops those
+//! that have not changed for `expire_after` (see `snapshot_expiring` and
+//! [`ExpiringShare`](crate::cells::ExpiringShare) for how this stays exact
+//! against concurrent records). A dropped row frees its id for a new row;
+//! threads drop their index entries for it lazily.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use census_core::{Number, Row, TagKey, TagMap, TagValue, View, ViewData};
 use hashbrown::HashTable;
@@ -58,6 +65,11 @@ pub(crate) struct ViewState {
     shares: ThreadLocal<Padded<Mutex<ShareList>>>,
     /// Measurements folded into the overflow row.
     folded: AtomicU64,
+    /// The view's `expire_after`: `None` for views whose rows stay.
+    expiry: Option<Duration>,
+    /// How many snapshots dropped rows, so a thread knows when to clear
+    /// its index of entries for dropped rows.
+    drops: AtomicU64,
     /// The manager's random hash seed (start value, odd multiplier), so
     /// hostile tag values cannot be chosen to collide across processes.
     seed: (u64, u64),
@@ -67,13 +79,60 @@ pub(crate) struct ViewState {
 struct RowTable {
     /// Row ids, hashed by their key's content.
     ids: HashTable<u32>,
-    /// Each row's key, by row id.
-    keys: Vec<Key>,
+    /// Each row's key, by row id; `None` for the id of a dropped row, free
+    /// for the next new row (only in views whose rows expire).
+    keys: Vec<Option<Key>>,
+    /// Rows that exist: what the row limit bounds.
+    live: usize,
+    /// Ids of dropped rows, reused before new ones.
+    free: Vec<u32>,
     /// A LastValue view's one cell per row, by row id, which every thread's
     /// share stores into; empty for other views (memory per series counts).
     lasts: Vec<Arc<LastCell>>,
     /// The LastValue overflow row's one cell.
     overflow_last: Option<Arc<LastCell>>,
+    /// Each row's age, by row id, in views whose rows expire; empty in
+    /// other views.
+    ages: Vec<Age>,
+}
+
+/// What a view with expiry knows about when a row last changed.
+struct Age {
+    /// When the row was made: its `Row::start`.
+    start: SystemTime,
+    /// Records in the row when a snapshot last looked.
+    records: u64,
+    /// When a snapshot first saw `records` (or the row was made).
+    changed: Instant,
+    /// Records in the row when a batch for exporters last showed it: the
+    /// row may go only once exporters have seen all of it.
+    exported: u64,
+}
+
+impl Age {
+    fn new() -> Age {
+        Age {
+            start: SystemTime::now(),
+            records: 0,
+            changed: Instant::now(),
+            exported: 0,
+        }
+    }
+}
+
+/// Who receives a snapshot, which decides whether an expired row may go
+/// in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// The batch every exporter receives (periodic and at shutdown).
+    Exporters,
+    /// One reader: `retrieve_data` or a pull exporter's scrape.
+    /// `exporters` says whether the manager has exporters, whose batches
+    /// must show a row's last value before the row may go.
+    Reader {
+        /// Whether the manager has exporters.
+        exporters: bool,
+    },
 }
 
 /// Tag values projected onto a view's keys, with their hash.
@@ -82,6 +141,12 @@ pub(crate) struct Projected<'t> {
     values: [Option<&'t TagValue>; INLINE_KEYS],
     len: usize,
     hash: u64,
+}
+
+impl RowTable {
+    fn key(&self, id: u32) -> Option<&Key> {
+        self.keys.get(id as usize)?.as_ref()
+    }
 }
 
 impl<'t> Projected<'t> {
@@ -103,6 +168,9 @@ impl<'t> Projected<'t> {
 pub(crate) struct Index {
     entries: HashTable<IndexEntry>,
     overflow: Option<Arc<Share>>,
+    /// The view's `drops` when this index last cleared its entries for
+    /// dropped rows.
+    swept: u64,
 }
 
 /// No stored hash: a thread's index only rehashes when it grows, and
@@ -122,11 +190,13 @@ impl ViewState {
         ViewState {
             kind: Kind::new(view.aggregation(), view.measure().measure_type()),
             sorted_keys: sorted_keys.into_boxed_slice(),
-            view,
             start,
             table: RwLock::new(RowTable::default()),
             shares: ThreadLocal::new(),
             folded: AtomicU64::new(0),
+            expiry: view.expire_after(),
+            drops: AtomicU64::new(0),
+            view,
             seed,
         }
     }
@@ -177,11 +247,22 @@ impl ViewState {
         value: Number,
     ) {
         // Fast path: this thread has recorded this combination before. Its
-        // own index, its own share: no lock, no shared write.
+        // own index, its own share: no lock, no shared write. A share
+        // refuses the value only when its row expired.
         match index.entries.find(hash, |e| same_key(&e.key, key)) {
-            Some(e) => e.share.record(value),
-            None => self.share_for(index, hash, key).record(value),
+            Some(e) if e.share.record(value) => {}
+            _ => self.record_slow(index, hash, key, value),
         }
+    }
+
+    /// A first record of a combination on this thread, or a record into
+    /// a row that expired: find or make the row's share, and record.
+    #[cold]
+    #[inline(never)]
+    fn record_slow(&self, index: &mut Index, hash: u64, key: &[Option<&TagValue>], value: Number) {
+        // Loops only if a snapshot expires the row between finding the
+        // share and recording, which needs the row idle for expire_after.
+        while !self.share_for(index, hash, key).record(value) {}
     }
 
     /// This thread's share of the row for `tags`, made on first need; the
@@ -190,28 +271,27 @@ impl ViewState {
         project(self.view.tag_keys(), &self.sorted_keys, tags, |key| {
             let hash = self.hash(key.iter().copied());
             match index.entries.find(hash, |e| same_key(&e.key, key)) {
-                Some(e) => Arc::clone(&e.share),
-                None => self.share_for(index, hash, key),
+                Some(e) if !e.share.is_retired() => Arc::clone(&e.share),
+                _ => self.share_for(index, hash, key),
             }
         })
     }
 
-    /// Slow path: the first value this thread records for a combination.
+    /// Slow path: this thread's share of the row for `key`, made when the
+    /// thread first records the combination (or after its row expired).
     #[cold]
     #[inline(never)]
     fn share_for(&self, index: &mut Index, hash: u64, key: &[Option<&TagValue>]) -> Arc<Share> {
-        let Some((id, stored, last)) = self.admit(hash, key) else {
+        if self.expiry.is_some() {
+            if let Some(share) = self.tidy(index, hash, key) {
+                return share;
+            }
+        }
+        let Some((stored, share)) = self.admit(hash, key) else {
             // Relaxed: a statistic, read by snapshots that tolerate racing.
             self.folded.fetch_add(1, Ordering::Relaxed);
             return self.overflow_share(index);
         };
-        let share = Arc::new(Share::new(&self.kind, last.as_ref()));
-        // Listed for snapshots before it is used, so a snapshot never
-        // misses a share that holds a value.
-        self.shares
-            .get_or_default()
-            .lock()
-            .push((id, Arc::clone(&share)));
         index.entries.insert_unique(
             hash,
             IndexEntry {
@@ -223,20 +303,40 @@ impl ViewState {
         share
     }
 
-    /// The row id and stored key for `key`, admitting it as a new row if
-    /// the view has room; `None` when it must fold into the overflow row.
-    fn admit(
-        &self,
-        hash: u64,
-        key: &[Option<&TagValue>],
-    ) -> Option<(u32, Key, Option<Arc<LastCell>>)> {
+    /// For views whose rows expire: clears this thread's index of entries
+    /// for dropped rows (once per snapshot that dropped some, so a thread
+    /// meeting ever new combinations keeps a bounded index), and returns
+    /// the entry for `key` if its row is still there.
+    fn tidy(&self, index: &mut Index, hash: u64, key: &[Option<&TagValue>]) -> Option<Arc<Share>> {
+        // Under the table lock a retired share is one of a dropped row: a
+        // snapshot retires and then drops or unretires under the write lock.
+        let _table = self.table.read();
+        // Relaxed: the table lock orders it after the snapshot that bumped it.
+        let drops = self.drops.load(Ordering::Relaxed);
+        if index.swept != drops {
+            index.entries.retain(|e| !e.share.is_retired());
+            index.swept = drops;
+        }
+        match index.entries.find_entry(hash, |e| same_key(&e.key, key)) {
+            Ok(e) if !e.get().share.is_retired() => Some(Arc::clone(&e.get().share)),
+            Ok(e) => {
+                e.remove();
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// The stored key and a new share of this thread for the row of `key`,
+    /// admitting it as a new row if the view has room; `None` when it must
+    /// fold into the overflow row. The share is listed for snapshots under
+    /// the table lock, so a snapshot never misses a share that holds a
+    /// value, and never drops the row between finding it and listing it.
+    fn admit(&self, hash: u64, key: &[Option<&TagValue>]) -> Option<(Key, Arc<Share>)> {
         let found = |t: &RowTable| {
             t.ids
-                .find(hash, |&id| same_key(&t.keys[id as usize], key))
-                .map(|&id| {
-                    let last = t.lasts.get(id as usize).cloned();
-                    (id, Arc::clone(&t.keys[id as usize]), last)
-                })
+                .find(hash, |&id| t.key(id).is_some_and(|k| same_key(k, key)))
+                .and_then(|&id| Some((id, Arc::clone(t.key(id)?))))
         };
         // Row ids are u32 and u32::MAX marks the overflow row, which
         // caps a view at 4,294,967,295 rows whatever its configured limit.
@@ -244,34 +344,69 @@ impl ViewState {
         {
             // Another thread may have made the row: a read lock suffices.
             let t = self.table.read();
-            if let Some(hit) = found(&t) {
-                return Some(hit);
+            if let Some((id, stored)) = found(&t) {
+                return Some((stored, self.list(&t, id)));
             }
-            if t.keys.len() >= limit {
+            if t.live >= limit {
                 return None;
             }
         }
         let mut t = self.table.write();
         // Checked again: another thread may have made it since.
-        if let Some(hit) = found(&t) {
-            return Some(hit);
+        if let Some((id, stored)) = found(&t) {
+            return Some((stored, self.list(&t, id)));
         }
-        if t.keys.len() >= limit {
+        if t.live >= limit {
             return None;
         }
-        let id = t.keys.len() as u32;
         let stored: Key = key.iter().map(|v| v.cloned()).collect();
-        t.keys.push(Arc::clone(&stored));
-        let last = self.kind.is_last_value().then(|| {
-            let cell = Arc::new(LastCell::new());
-            t.lasts.push(Arc::clone(&cell));
-            cell
-        });
+        let id = match t.free.pop() {
+            Some(id) => {
+                // A fresh cell and age: the new row starts anew.
+                if let Some(cell) = t.lasts.get_mut(id as usize) {
+                    *cell = Arc::new(LastCell::new());
+                }
+                if let Some(age) = t.ages.get_mut(id as usize) {
+                    *age = Age::new();
+                }
+                id
+            }
+            None => {
+                t.keys.push(None);
+                if self.kind.is_last_value() {
+                    t.lasts.push(Arc::new(LastCell::new()));
+                }
+                if self.expiry.is_some() {
+                    t.ages.push(Age::new());
+                }
+                (t.keys.len() - 1) as u32
+            }
+        };
+        if let Some(slot) = t.keys.get_mut(id as usize) {
+            *slot = Some(Arc::clone(&stored));
+        }
+        t.live += 1;
         let RowTable { ids, keys, .. } = &mut *t;
-        ids.insert_unique(hash, id, |&i| {
-            self.hash(keys[i as usize].iter().map(Option::as_ref))
+        ids.insert_unique(hash, id, |&i| match keys.get(i as usize) {
+            Some(Some(k)) => self.hash(k.iter().map(Option::as_ref)),
+            _ => 0,
         });
-        Some((id, stored, last))
+        Some((stored, self.list(&t, id)))
+    }
+
+    /// A new share of this thread for row `id`, listed for snapshots.
+    /// Called with the row table locked (either way).
+    fn list(&self, t: &RowTable, id: u32) -> Arc<Share> {
+        let last = t.lasts.get(id as usize);
+        let share = Arc::new(match self.expiry {
+            None => Share::new(&self.kind, last),
+            Some(_) => Share::expiring(&self.kind, last),
+        });
+        self.shares
+            .get_or_default()
+            .lock()
+            .push((id, Arc::clone(&share)));
+        share
     }
 
     #[cold]
@@ -297,18 +432,28 @@ impl ViewState {
         share
     }
 
-    /// The view's rows now: every thread's shares merged per row.
+    /// The view's rows now: every thread's shares merged per row. In a
+    /// view with expiry, also drops the rows that expired; `audience` says
+    /// who sees the result, see [`Audience`].
     ///
     /// Each share is read whole, and each only grows, so a snapshot taken
-    /// after another never shows less; a value is in exactly one share, so
-    /// nothing is counted twice.
-    pub(crate) fn snapshot(&self, end: SystemTime) -> ViewData {
+    /// after another never shows less of a row; a value is in exactly one
+    /// share, so nothing is counted twice.
+    pub(crate) fn snapshot(&self, end: SystemTime, audience: Audience) -> ViewData {
+        match self.expiry {
+            None => self.snapshot_stable(end),
+            Some(after) => self.snapshot_expiring(end, after, audience),
+        }
+    }
+
+    fn snapshot_stable(&self, end: SystemTime) -> ViewData {
         // Held for reading throughout so row ids stay valid; recording into
         // existing rows never takes it, and a thread meeting a new
         // combination only waits if that combination is new to the view.
         let table = self.table.read();
         let mut accs: Vec<Option<Acc>> = vec![None; table.keys.len()];
         let mut overflow: Option<Acc> = None;
+        // Rows of this view are never dropped: every key is there.
         for list in self.shares.iter() {
             let list = list.lock();
             for (id, share) in list.iter() {
@@ -329,12 +474,163 @@ impl ViewState {
         for (key, acc) in table.keys.iter().zip(accs) {
             // A row with no share yet is one whose first value is still on
             // its way; it appears in the next snapshot, with the value.
-            if let Some(acc) = acc {
+            if let (Some(key), Some(acc)) = (key, acc) {
                 rows.push(Row::new(key.to_vec(), acc.finish(&self.kind), self.start));
             }
         }
         drop(table);
+        self.finish(end, rows, overflow)
+    }
+
+    /// A snapshot of a view whose rows expire, which drops the rows that
+    /// have not changed for `after`.
+    ///
+    /// Who expires rows: every snapshot of the view (the worker's each
+    /// period and at shutdown, `retrieve_data`, a pull exporter's scrape).
+    /// A row whose record count differs from the last snapshot's has
+    /// changed *now*; one that has not changed for `after` goes, provided
+    /// exporters have seen its last value (a batch for exporters showed
+    /// this record count; in a manager without exporters, any snapshot).
+    /// Going is exact against racing records: every share of the row is
+    /// retired (see `ExpiringShare`), which waits out a record in
+    /// progress; if the row's record count is then unchanged it is dropped
+    /// (its value was already shown), otherwise a record slipped in and
+    /// the row stays, unretired.
+    fn snapshot_expiring(&self, end: SystemTime, after: Duration, audience: Audience) -> ViewData {
+        // The write lock: ages change and rows may go. Recording into
+        // existing rows never takes it; a thread meeting a combination for
+        // the first time waits until the snapshot is done.
+        let mut table = self.table.write();
+        let now = Instant::now();
+        let n = table.keys.len();
+        let mut accs: Vec<Option<Acc>> = vec![None; n];
+        let mut records: Vec<u64> = vec![0; n];
+        let mut overflow: Option<Acc> = None;
+        for list in self.shares.iter() {
+            let list = list.lock();
+            for (id, share) in list.iter() {
+                if *id == OVERFLOW {
+                    share.merge_into(
+                        overflow.get_or_insert_with(|| Acc::new(&self.kind)),
+                        &self.kind,
+                    );
+                    continue;
+                }
+                let (Some(slot), Some(count)) =
+                    (accs.get_mut(*id as usize), records.get_mut(*id as usize))
+                else {
+                    continue;
+                };
+                // Records first: the cells read next hold at least these.
+                *count += share.records();
+                share.merge_into(slot.get_or_insert_with(|| Acc::new(&self.kind)), &self.kind);
+            }
+        }
+        let mut doomed = vec![false; n];
+        let mut any_doomed = false;
+        let RowTable { keys, ages, .. } = &mut *table;
+        for (id, age) in ages.iter_mut().enumerate() {
+            let (Some(Some(_)), Some(&count)) = (keys.get(id), records.get(id)) else {
+                continue;
+            };
+            if count != age.records {
+                age.records = count;
+                age.changed = now;
+            }
+            let seen = match audience {
+                Audience::Reader { exporters: false } => true,
+                _ => age.exported == count,
+            };
+            if seen && now.saturating_duration_since(age.changed) >= after {
+                doomed[id] = true;
+                any_doomed = true;
+            }
+        }
+        let mut dropped = 0;
+        if any_doomed {
+            // Retire every share of the doomed rows, then count again: a
+            // row whose count moved took a record that raced the decision.
+            let mut final_records: Vec<u64> = vec![0; n];
+            for list in self.shares.iter() {
+                for (id, share) in list.lock().iter() {
+                    let i = *id as usize;
+                    if doomed.get(i) == Some(&true) {
+                        share.retire();
+                        if let Some(count) = final_records.get_mut(i) {
+                            *count += share.records();
+                        }
+                    }
+                }
+            }
+            let mut kept = vec![false; n];
+            for (i, doom) in doomed.iter_mut().enumerate() {
+                if !*doom || final_records.get(i) == records.get(i) {
+                    continue;
+                }
+                // Changed after all: the row stays, touched now.
+                *doom = false;
+                kept[i] = true;
+                if let (Some(age), Some(&count)) = (table.ages.get_mut(i), final_records.get(i)) {
+                    age.records = count;
+                    age.changed = now;
+                }
+            }
+            for list in self.shares.iter() {
+                let mut list = list.lock();
+                list.retain(|(id, share)| {
+                    let i = *id as usize;
+                    if kept.get(i) == Some(&true) {
+                        share.unretire();
+                    }
+                    doomed.get(i) != Some(&true)
+                });
+            }
+            for (i, doom) in doomed.iter().enumerate() {
+                if *doom {
+                    self.drop_row(&mut table, i as u32);
+                    dropped += 1;
+                }
+            }
+        }
+        if dropped > 0 {
+            // Relaxed: threads read it under the table lock; see tidy.
+            self.drops.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut rows = Vec::with_capacity(table.live + 1);
+        let RowTable { keys, ages, .. } = &mut *table;
+        for (id, (key, acc)) in keys.iter().zip(accs).enumerate() {
+            let (Some(key), Some(acc), Some(age)) = (key, acc, ages.get_mut(id)) else {
+                continue;
+            };
+            if audience == Audience::Exporters {
+                // What this batch shows; the cells read hold at least it.
+                age.exported = records.get(id).copied().unwrap_or(0);
+            }
+            rows.push(Row::new(key.to_vec(), acc.finish(&self.kind), age.start));
+        }
+        drop(table);
+        self.finish(end, rows, overflow)
+    }
+
+    /// Removes row `id` from the table and frees its id; its shares are
+    /// already retired and unlisted.
+    fn drop_row(&self, t: &mut RowTable, id: u32) {
+        let Some(key) = t.keys.get_mut(id as usize).and_then(Option::take) else {
+            return;
+        };
+        let hash = self.hash(key.iter().map(Option::as_ref));
+        if let Ok(entry) = t.ids.find_entry(hash, |&i| i == id) {
+            entry.remove();
+        }
+        t.free.push(id);
+        t.live -= 1;
+    }
+
+    /// Adds the overflow row and the folded count.
+    fn finish(&self, end: SystemTime, mut rows: Vec<Row>, overflow: Option<Acc>) -> ViewData {
         if let Some(acc) = overflow {
+            // The overflow row never expires: it is one row per view and
+            // it starts with the view.
             rows.push(Row::overflow(
                 self.view.tag_keys().len(),
                 acc.finish(&self.kind),
@@ -423,7 +719,7 @@ impl std::fmt::Debug for ViewState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ViewState")
             .field("view", &self.view.name())
-            .field("rows", &self.table.read().keys.len())
+            .field("rows", &self.table.read().live)
             .finish()
     }
 }
@@ -527,6 +823,7 @@ fn same_key(stored: &[Option<TagValue>], key: &[Option<&TagValue>]) -> bool {
 mod tests {
     use super::*;
     use census_core::{Aggregation, AggregationData, MeasureI64};
+    use std::time::Duration;
 
     fn view(limit: usize, keys: &[&TagKey]) -> View {
         let m = MeasureI64::new("m", "", "1").expect("valid measure");
@@ -553,7 +850,7 @@ mod tests {
         state.record(&mut ix, &TagMap::new(), Number::Int(1));
         state.record(&mut ix, &TagMap::new().with(&k, "")?, Number::Int(10));
         state.record(&mut ix, &TagMap::new().with(&k, "")?, Number::Int(100));
-        let data = state.snapshot(SystemTime::now());
+        let data = state.snapshot(SystemTime::now(), Audience::Reader { exporters: false });
         assert_eq!(data.rows.len(), 2);
         for row in &data.rows {
             match &row.tags[0] {
@@ -581,7 +878,7 @@ mod tests {
         }
         // An existing row keeps recording normally at the limit.
         state.record(&mut ix, &TagMap::new().with(&k, "0")?, Number::Int(5));
-        let data = state.snapshot(SystemTime::now());
+        let data = state.snapshot(SystemTime::now(), Audience::Reader { exporters: false });
         assert_eq!(data.rows.len(), 4);
         assert_eq!(data.folded, 7);
         let overflow: Vec<&Row> = data.rows.iter().filter(|r| r.overflow).collect();
@@ -607,7 +904,7 @@ mod tests {
         }
         state.record(&mut ix, &tags, Number::Int(2));
         state.record(&mut ix, &tags, Number::Int(3));
-        let data = state.snapshot(SystemTime::now());
+        let data = state.snapshot(SystemTime::now(), Audience::Reader { exporters: false });
         assert_eq!(data.rows.len(), 1);
         assert_eq!(sum(&data.rows[0]), 5);
         let present: Vec<bool> = data.rows[0].tags.iter().map(Option::is_some).collect();
@@ -637,10 +934,137 @@ mod tests {
                 both.wait();
             });
         });
-        let data = state.snapshot(SystemTime::now());
+        let data = state.snapshot(SystemTime::now(), Audience::Reader { exporters: false });
         assert_eq!(data.rows.len(), 1);
         assert_eq!(sum(&data.rows[0]), 111);
         assert_eq!(state.shares.iter().count(), 3);
+        Ok(())
+    }
+
+    fn expiring_view(limit: usize, k: &TagKey, after: Duration) -> View {
+        let m = MeasureI64::new("m", "", "1").expect("valid measure");
+        View::builder("v", &m)
+            .tag_keys([k.clone()])
+            .aggregation(Aggregation::Sum)
+            .row_limit(limit)
+            .expire_after(after)
+            .build()
+            .expect("valid view")
+    }
+
+    const ALONE: Audience = Audience::Reader { exporters: false };
+
+    // Issue #7: a view with expiry under a stream of ever new tag values
+    // keeps its table, share lists and thread index bounded, and the
+    // slots its expired rows free go to new rows instead of overflow.
+    #[test]
+    fn expiring_view_under_ever_new_tags_stays_bounded() -> Result<(), census_core::Error> {
+        let k = TagKey::new("user")?;
+        let limit = 8;
+        let state = ViewState::new(
+            expiring_view(limit, &k, Duration::from_millis(1)),
+            SystemTime::now(),
+            random_seed(),
+        );
+        let mut ix = Index::default();
+        for round in 0..30 {
+            for i in 0..20 {
+                let tags = TagMap::new().with(&k, format!("{round}-{i}"))?;
+                state.record(&mut ix, &tags, Number::Int(1));
+            }
+            let seen = state.snapshot(SystemTime::now(), ALONE);
+            let ordinary = seen.rows.iter().filter(|r| !r.overflow).count();
+            // Every round's first combinations got rows of their own: the
+            // rows of the round before had gone and freed their slots.
+            assert_eq!(ordinary, limit, "round {round}");
+            let total: i64 = seen.rows.iter().map(sum).sum();
+            // The overflow row keeps counting (it never expires); the
+            // ordinary rows hold this round's values only.
+            assert_eq!(total, limit as i64 + 12 * (round + 1));
+            std::thread::sleep(Duration::from_millis(3));
+            let after = state.snapshot(SystemTime::now(), ALONE);
+            assert!(after.rows.iter().all(|r| r.overflow), "round {round}");
+            let t = state.table.read();
+            assert!(t.keys.len() <= limit && t.live == 0 && t.ids.is_empty());
+            assert!(t.ages.len() <= limit);
+            drop(t);
+            let listed: usize = state.shares.iter().map(|l| l.lock().len()).sum();
+            assert_eq!(listed, 1, "only the overflow share stays listed");
+            // Entries of dropped rows go at the thread's next slow path.
+            assert!(ix.entries.len() <= limit, "{}", ix.entries.len());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn an_expired_row_comes_back_fresh() -> Result<(), census_core::Error> {
+        let k = TagKey::new("k")?;
+        let after = Duration::from_millis(30);
+        let state = ViewState::new(
+            expiring_view(10, &k, after),
+            SystemTime::now(),
+            random_seed(),
+        );
+        let mut ix = Index::default();
+        let a = TagMap::new().with(&k, "a")?;
+        state.record(&mut ix, &a, Number::Int(5));
+        let first = state.snapshot(SystemTime::now(), ALONE);
+        assert_eq!(first.rows.len(), 1);
+        assert_eq!(sum(&first.rows[0]), 5);
+        // Not yet: the row changed at the last snapshot.
+        let again = state.snapshot(SystemTime::now(), ALONE);
+        assert_eq!(again.rows.len(), 1);
+        std::thread::sleep(after * 2);
+        assert!(state.snapshot(SystemTime::now(), ALONE).rows.is_empty());
+        // A reader that is not the exporters' batch leaves an unexported
+        // row alone, however old; the batch shows it, the next one drops it.
+        state.record(&mut ix, &a, Number::Int(2));
+        let fresh = state.snapshot(SystemTime::now(), Audience::Reader { exporters: true });
+        assert_eq!(fresh.rows.len(), 1);
+        assert_eq!(sum(&fresh.rows[0]), 2);
+        assert!(fresh.rows[0].start > first.rows[0].start);
+        std::thread::sleep(after * 2);
+        let held = Audience::Reader { exporters: true };
+        assert_eq!(state.snapshot(SystemTime::now(), held).rows.len(), 1);
+        let batch = state.snapshot(SystemTime::now(), Audience::Exporters);
+        assert_eq!(batch.rows.len(), 1);
+        assert_eq!(sum(&batch.rows[0]), 2);
+        assert!(state.snapshot(SystemTime::now(), held).rows.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn fresh_last_value_and_distribution_rows_hold_only_new_values(
+    ) -> Result<(), census_core::Error> {
+        let k = TagKey::new("k")?;
+        let m = MeasureI64::new("m", "", "1")?;
+        let after = Duration::from_millis(20);
+        for aggregation in [Aggregation::LastValue, Aggregation::distribution([10.0])?] {
+            let view = View::builder("v", &m)
+                .tag_keys([k.clone()])
+                .aggregation(aggregation)
+                .expire_after(after)
+                .build()?;
+            let state = ViewState::new(view, SystemTime::now(), random_seed());
+            let mut ix = Index::default();
+            let a = TagMap::new().with(&k, "a")?;
+            state.record(&mut ix, &a, Number::Int(50));
+            state.record(&mut ix, &a, Number::Int(40));
+            assert_eq!(state.snapshot(SystemTime::now(), ALONE).rows.len(), 1);
+            std::thread::sleep(after * 2);
+            assert!(state.snapshot(SystemTime::now(), ALONE).rows.is_empty());
+            state.record(&mut ix, &a, Number::Int(7));
+            let rows = state.snapshot(SystemTime::now(), ALONE).rows;
+            assert_eq!(rows.len(), 1);
+            match &rows[0].data {
+                AggregationData::LastValue(v) => assert_eq!(*v, Number::Int(7)),
+                AggregationData::Distribution(d) => {
+                    assert_eq!((d.count, d.min, d.max), (1, 7.0, 7.0));
+                    assert_eq!(d.bucket_counts, vec![1, 0]);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use thread_local::ThreadLocal;
 
 use crate::delivery::{Batch, Delivery, DeliveryCounters};
 use crate::padded::Padded;
-use crate::rows::{random_seed, Index, ViewState};
+use crate::rows::{random_seed, Audience, Index, ViewState};
 use crate::worker::Worker;
 
 /// The reporting period a manager starts with.
@@ -187,6 +187,11 @@ impl Subscriptions {
             return self.list.get(i).map(|sub| (sub, true));
         }
         self.get_by_name(measure)
+    }
+
+    /// Where `view` sits in a thread's `Routes::indexes`, if routed.
+    pub(crate) fn slot_of(&self, view: &Arc<ViewState>) -> Option<usize> {
+        self.slots.iter().position(|v| Arc::ptr_eq(v, view))
     }
 
     #[cold]
@@ -400,20 +405,24 @@ impl ViewManager {
         reg.views.iter().map(|s| s.view().clone()).collect()
     }
 
-    /// A snapshot of one view, taken now.
+    /// A snapshot of one view, taken now. In a view with
+    /// [`expire_after`](census_core::ViewBuilder::expire_after), rows that
+    /// have expired are dropped here, as in every snapshot (see
+    /// docs/semantics.md, "Rows that expire").
     ///
     /// # Errors
     ///
     /// [`Error::UnknownView`] if no view of that name is registered.
     pub fn retrieve_data(&self, name: &str) -> Result<ViewData, Error> {
-        let state = {
+        let (state, exporters) = {
             let reg = self.inner.registry.lock();
-            reg.views.iter().find(|s| s.view().name() == name).cloned()
+            let state = reg.views.iter().find(|s| s.view().name() == name).cloned();
+            (state, !reg.deliveries.is_empty())
         };
         // Snapshotting happens outside the registry lock: a large view
         // takes a while and must not hold up registrations.
         match state {
-            Some(state) => Ok(state.snapshot(SystemTime::now())),
+            Some(state) => Ok(state.snapshot(SystemTime::now(), Audience::Reader { exporters })),
             None => Err(Error::UnknownView {
                 name: name.to_owned(),
             }),
@@ -730,13 +739,13 @@ impl Inner {
     }
 
     /// Every view's data, taken now, plus what exporters contribute.
-    pub(crate) fn snapshot_all(&self) -> Vec<ViewData> {
+    pub(crate) fn snapshot_all(&self, audience: Audience) -> Vec<ViewData> {
         let (views, producers) = {
             let reg = self.registry.lock();
             (reg.views.clone(), reg.producers.clone())
         };
         let end = SystemTime::now();
-        let mut batch: Vec<ViewData> = views.iter().map(|v| v.snapshot(end)).collect();
+        let mut batch: Vec<ViewData> = views.iter().map(|v| v.snapshot(end, audience)).collect();
         for producer in producers {
             match catch_unwind(AssertUnwindSafe(|| producer.produce())) {
                 Ok(data) => batch.extend(data),
@@ -749,7 +758,7 @@ impl Inner {
     /// Snapshots every view once and offers the batch to every exporter's
     /// thread; never waits for an exporter.
     pub(crate) fn export_all(&self) {
-        let batch: Batch = self.snapshot_all().into();
+        let batch: Batch = self.snapshot_all(Audience::Exporters).into();
         for delivery in self.deliveries() {
             delivery.offer(Arc::clone(&batch), &self.counters);
         }
@@ -759,7 +768,7 @@ impl Inner {
     /// shutdown, waiting at most `timeout` for all of them together.
     pub(crate) fn final_export(&self, timeout: Duration) -> ShutdownReport {
         let deadline = Instant::now() + timeout;
-        let batch: Batch = self.snapshot_all().into();
+        let batch: Batch = self.snapshot_all(Audience::Exporters).into();
         let deliveries = self.deliveries();
         for delivery in &deliveries {
             delivery.finish(Arc::clone(&batch), &self.counters);
@@ -818,7 +827,11 @@ struct ManagerProducer(Weak<Inner>);
 impl Producer for ManagerProducer {
     fn produce(&self) -> Vec<ViewData> {
         match self.0.upgrade() {
-            Some(inner) if !inner.shut_down.load(Ordering::Acquire) => inner.snapshot_all(),
+            // A pull: one reader among exporters, which must each have had
+            // a row's last value in a batch before the row may expire.
+            Some(inner) if !inner.shut_down.load(Ordering::Acquire) => {
+                inner.snapshot_all(Audience::Reader { exporters: true })
+            }
             _ => Vec::new(),
         }
     }

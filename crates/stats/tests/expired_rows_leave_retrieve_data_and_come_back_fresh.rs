@@ -1,0 +1,58 @@
+//! Issue #7: a row of a view with `expire_after` that goes unrecorded for
+//! that long leaves `retrieve_data`, and a later record starts it afresh:
+//! counting from zero, with a new start time.
+
+use std::time::{Duration, SystemTime};
+
+use census_core::{Aggregation, AggregationData, MeasureI64, Number, Row, TagKey, TagMap, View};
+use census_stats::{MeasurementMap, ViewManager};
+
+fn sum_of(rows: &[Row], user: &str) -> Option<(i64, SystemTime)> {
+    rows.iter().find_map(|r| match (&r.tags[0], &r.data) {
+        (Some(v), AggregationData::Sum(Number::Int(n))) if v.as_str() == user => {
+            Some((*n, r.start))
+        }
+        _ => None,
+    })
+}
+
+#[test]
+fn an_untouched_row_leaves_and_a_new_record_starts_it_fresh() -> Result<(), census_core::Error> {
+    let after = Duration::from_millis(100);
+    let m = MeasureI64::new("demo/bytes", "bytes sent", "By")?;
+    let user = TagKey::new("user")?;
+    let vm = ViewManager::new();
+    vm.register_view(
+        View::builder("demo/bytes_by_user", &m)
+            .tag_keys([user.clone()])
+            .aggregation(Aggregation::Sum)
+            .expire_after(after)
+            .build()?,
+    )?;
+    let a = TagMap::new().with(&user, "a")?;
+    MeasurementMap::new().put(&m, 5).record_to(&vm, &a);
+    MeasurementMap::new().put(&m, 7).record_to(&vm, &a);
+    let first = vm.retrieve_data("demo/bytes_by_user")?;
+    let (value, old_start) = sum_of(&first.rows, "a").expect("row a before expiry");
+    assert_eq!(value, 12);
+    // The time passing is the behaviour under test; twice the expiry
+    // leaves room for a slow machine.
+    std::thread::sleep(after * 2);
+    let gone = vm.retrieve_data("demo/bytes_by_user")?;
+    assert!(gone.rows.is_empty(), "{:?}", gone.rows);
+    assert_eq!(gone.start, first.start, "the view itself keeps its start");
+
+    let before_record = SystemTime::now();
+    MeasurementMap::new().put(&m, 2).record_to(&vm, &a);
+    let back = vm.retrieve_data("demo/bytes_by_user")?;
+    let (value, start) = sum_of(&back.rows, "a").expect("row a after a new record");
+    assert_eq!(value, 2, "the fresh row counts from zero");
+    assert!(start > old_start);
+    assert!(
+        start >= before_record,
+        "start is the time of the first new record"
+    );
+    assert!(start <= back.end);
+    vm.shutdown();
+    Ok(())
+}
