@@ -78,8 +78,11 @@ pub struct Row {
     pub tags: Vec<Option<TagValue>>,
     /// The row's aggregated value.
     pub data: AggregationData,
-    /// When this row's cumulative value started: the view's start time.
-    /// Under [`Temporality::Delta`], the start of the row's interval.
+    /// When this row's cumulative value started: the view's start time, or,
+    /// in a view with [`expire_after`](crate::ViewBuilder::expire_after),
+    /// when this incarnation of the row was made (a row that expired and
+    /// is recorded again starts afresh). Under [`Temporality::Delta`], the
+    /// start of the row's interval.
     #[serde(serialize_with = "unix_nanos")]
     pub start: SystemTime,
     /// Whether this is the overflow row, holding every measurement whose
