@@ -87,9 +87,10 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub use census_core::{
-    Aggregation, AggregationData, Bounds, DistributionData, Error, ExportError, Exporter,
-    InvalidReason, Measure, MeasureF64, MeasureI64, MeasureType, Number, Producer, Row, TagKey,
-    TagMap, TagValue, Temporality, TypedMeasure, View, ViewBuilder, ViewData, DEFAULT_ROW_LIMIT,
+    unix_nanos, Aggregation, AggregationData, Bounds, DistributionData, Error, ExportError,
+    Exporter, InvalidReason, Measure, MeasureF64, MeasureI64, MeasureType, Number, Producer, Row,
+    TagKey, TagMap, TagValue, Temporality, TypedMeasure, View, ViewBuilder, ViewData,
+    DEFAULT_ROW_LIMIT,
 };
 pub use census_stats::{
     shutdown, shutdown_guard, view_manager, BoundMeasure, ManagerStats, MeasurementMap,

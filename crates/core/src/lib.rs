@@ -53,4 +53,6 @@ pub use merge::Mismatch;
 pub use processor::Processor;
 pub use tag::{TagKey, TagMap, TagValue};
 pub use view::{View, ViewBuilder, DEFAULT_ROW_LIMIT};
-pub use view_data::{AggregationData, DistributionData, Number, Row, Temporality, ViewData};
+pub use view_data::{
+    unix_nanos, AggregationData, DistributionData, Number, Row, Temporality, ViewData,
+};

@@ -27,10 +27,10 @@ pub struct ViewData {
     pub view: View,
     /// When the view was registered: the start of every cumulative value.
     /// Under [`Temporality::Delta`], the start of the interval.
-    #[serde(serialize_with = "unix_nanos")]
+    #[serde(serialize_with = "serialize_unix_nanos")]
     pub start: SystemTime,
     /// When the snapshot was taken.
-    #[serde(serialize_with = "unix_nanos")]
+    #[serde(serialize_with = "serialize_unix_nanos")]
     pub end: SystemTime,
     /// The rows, in no particular order; at most one row is an overflow row.
     pub rows: Vec<Row>,
@@ -83,7 +83,7 @@ pub struct Row {
     /// when this incarnation of the row was made (a row that expired and
     /// is recorded again starts afresh). Under [`Temporality::Delta`], the
     /// start of the row's interval.
-    #[serde(serialize_with = "unix_nanos")]
+    #[serde(serialize_with = "serialize_unix_nanos")]
     pub start: SystemTime,
     /// Whether this is the overflow row, holding every measurement whose
     /// tag combination arrived after the view reached its row limit. Its
@@ -178,14 +178,23 @@ pub struct DistributionData {
     pub bucket_counts: Vec<u64>,
 }
 
-fn unix_nanos<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    // Times before the epoch cannot come from a working clock; they encode
-    // as 0 rather than failing a whole export.
-    let nanos = time
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos().min(u64::MAX as u128) as u64)
-        .unwrap_or(0);
-    s.serialize_u64(nanos)
+/// Nanoseconds since the Unix epoch, as every census encoder writes times:
+/// 0 for a time before the epoch (no working clock gives one, and failing a
+/// whole export over it would be worse), `u64::MAX` past the year 2554.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// assert_eq!(census_core::unix_nanos(UNIX_EPOCH + Duration::from_secs(2)), 2_000_000_000);
+/// assert_eq!(census_core::unix_nanos(UNIX_EPOCH - Duration::from_secs(1)), 0);
+/// ```
+pub fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn serialize_unix_nanos<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(unix_nanos(*time))
 }
 
 #[cfg(test)]

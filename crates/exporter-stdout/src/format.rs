@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use census_core::{AggregationData, Number, Row, TagValue, ViewData};
+use census_core::{unix_nanos, AggregationData, Number, Row, TagValue, ViewData};
 use serde::Serialize;
 
 /// `view{key="value",…} value` per row; absent tags left out, the overflow
@@ -83,8 +83,8 @@ pub(crate) fn json_lines(out: &mut Vec<u8>, data: &ViewData) -> io::Result<()> {
     for row in &data.rows {
         let line = Line {
             view: data.view.name(),
-            start: nanos(row.start),
-            end: nanos(data.end),
+            start: unix_nanos(row.start),
+            end: unix_nanos(data.end),
             tags: tags(data, row),
             overflow: row.overflow,
             data: &row.data,
@@ -105,10 +105,4 @@ fn tags(data: &ViewData, row: &Row) -> serde_json::Map<String, serde_json::Value
                 .map(|v: &TagValue| (k.name().to_owned(), v.as_str().into()))
         })
         .collect()
-}
-
-fn nanos(t: std::time::SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos().min(u64::MAX as u128) as u64)
-        .unwrap_or(0)
 }

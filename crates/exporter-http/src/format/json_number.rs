@@ -1,7 +1,7 @@
 //! How numbers are spelled in both JSON formats: 64-bit integers as
 //! strings, non-finite floats as the proto3 JSON strings.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use census_core::Number;
 use serde::{Serialize, Serializer};
@@ -54,11 +54,7 @@ impl Serialize for Num {
 /// Nanoseconds since the Unix epoch, as a string; 0 for a time before the
 /// epoch, which no working clock gives.
 pub(super) fn unix_nanos(time: SystemTime) -> IntStr<u64> {
-    IntStr(
-        time.duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos().min(u128::from(u64::MAX)) as u64)
-            .unwrap_or(0),
-    )
+    IntStr(census_core::unix_nanos(time))
 }
 
 /// Integer formatting without allocation or a dependency.
@@ -104,6 +100,7 @@ mod itoa_like {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn json<T: Serialize>(v: T) -> String {
         serde_json::to_string(&v).unwrap_or_default()
