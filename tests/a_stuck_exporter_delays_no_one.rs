@@ -6,20 +6,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use census::{Aggregation, MeasureI64, MeasurementMap, TagMap, View, ViewManager};
+use census::ViewManager;
 
 mod support;
-use support::{capturing, hanging, int_sum, view, SlowExporter};
+use support::{capturing, hanging, record, sum_of_v, sum_view, wait_for_v, SlowExporter};
 
 #[test]
 fn stuck_exporter_is_isolated_and_named_at_shutdown() -> Result<(), census::Error> {
-    let m = MeasureI64::new("m", "", "1")?;
     let vm = ViewManager::new();
-    vm.register_view(
-        View::builder("v", &m)
-            .aggregation(Aggregation::Sum)
-            .build()?,
-    )?;
+    let m = sum_view(&vm)?;
     let (stuck, release) = hanging();
     vm.register_exporter(stuck);
     let (healthy, batches, shutdowns) = capturing();
@@ -30,17 +25,8 @@ fn stuck_exporter_is_isolated_and_named_at_shutdown() -> Result<(), census::Erro
     // The healthy exporter keeps getting fresh batches while the other one
     // is stuck in its first export.
     for expected in 1..=5 {
-        MeasurementMap::new()
-            .put(&m, 1)
-            .record_to(&vm, &TagMap::new());
-        loop {
-            let batch = batches
-                .recv_timeout(Duration::from_secs(10))
-                .expect("the healthy exporter kept receiving");
-            if int_sum(&view(&batch, "v").rows[0].data) == expected {
-                break;
-            }
-        }
+        record(&vm, &m, 1);
+        wait_for_v(&batches, expected);
     }
     let started = Instant::now();
     let report = vm.shutdown();
@@ -52,7 +38,7 @@ fn stuck_exporter_is_isolated_and_named_at_shutdown() -> Result<(), census::Erro
     // The healthy one got its final batch and its shutdown call.
     assert_eq!(shutdowns.load(Ordering::SeqCst), 1);
     let final_batch = batches.try_iter().last().expect("a final export");
-    assert_eq!(int_sum(&view(&final_batch, "v").rows[0].data), 5);
+    assert_eq!(sum_of_v(&final_batch), 5);
     // Asking again gives the same answer without waiting again.
     assert_eq!(vm.shutdown(), report);
     drop(release);
@@ -61,13 +47,8 @@ fn stuck_exporter_is_isolated_and_named_at_shutdown() -> Result<(), census::Erro
 
 #[test]
 fn slow_exporter_does_not_pile_up_work() -> Result<(), census::Error> {
-    let m = MeasureI64::new("m", "", "1")?;
     let vm = ViewManager::new();
-    vm.register_view(
-        View::builder("v", &m)
-            .aggregation(Aggregation::Sum)
-            .build()?,
-    )?;
+    sum_view(&vm)?;
     let exports = Arc::new(AtomicUsize::new(0));
     // Ten times slower than the period, as a 1 s exporter at 100 ms is.
     vm.register_exporter(SlowExporter {

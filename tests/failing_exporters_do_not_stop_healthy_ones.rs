@@ -3,20 +3,15 @@
 
 use std::time::Duration;
 
-use census::{Aggregation, MeasureI64, MeasurementMap, TagMap, View, ViewManager};
+use census::ViewManager;
 
 mod support;
-use support::{capturing, int_sum, view, FailingExporter, PanickingExporter};
+use support::{capturing, record, sum_view, wait_for_v, FailingExporter, PanickingExporter};
 
 #[test]
 fn healthy_exporter_receives_every_period() -> Result<(), census::Error> {
-    let m = MeasureI64::new("m", "", "1")?;
     let vm = ViewManager::new();
-    vm.register_view(
-        View::builder("v", &m)
-            .aggregation(Aggregation::Sum)
-            .build()?,
-    )?;
+    let m = sum_view(&vm)?;
     // Registered first, so on a single shared thread they would run before
     // the healthy one; each exporter has its own thread, and the worker
     // must survive them either way.
@@ -27,18 +22,9 @@ fn healthy_exporter_receives_every_period() -> Result<(), census::Error> {
     vm.set_reporting_period(Duration::from_millis(20));
 
     for expected in 1..=3 {
-        MeasurementMap::new()
-            .put(&m, 1)
-            .record_to(&vm, &TagMap::new());
+        record(&vm, &m, 1);
         // Wait for a batch that shows this period's value.
-        loop {
-            let batch = batches
-                .recv_timeout(Duration::from_secs(10))
-                .expect("the healthy exporter kept receiving");
-            if int_sum(&view(&batch, "v").rows[0].data) == expected {
-                break;
-            }
-        }
+        wait_for_v(&batches, expected);
     }
     // The bad exporters run on their own threads; wait (bounded) until
     // they too have been called three times, each failure counted.

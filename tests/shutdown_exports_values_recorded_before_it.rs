@@ -9,7 +9,7 @@ use std::time::Duration;
 use census::{Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager};
 
 mod support;
-use support::{capturing, int_sum, row, view};
+use support::{capturing, int_sum, record, row, sum_of_v, sum_view, view};
 
 #[test]
 fn final_batch_holds_everything_recorded_by_eight_busy_threads() -> Result<(), census::Error> {
@@ -84,48 +84,30 @@ fn final_batch_holds_everything_recorded_by_eight_busy_threads() -> Result<(), c
 
 #[test]
 fn a_value_recorded_just_before_shutdown_is_exported() -> Result<(), census::Error> {
-    let m = MeasureI64::new("last_minute", "", "1")?;
     let vm = ViewManager::new();
-    vm.register_view(
-        View::builder("v", &m)
-            .aggregation(Aggregation::Sum)
-            .build()?,
-    )?;
+    let m = sum_view(&vm)?;
     let (exporter, batches, _) = capturing();
     vm.register_exporter(exporter);
     vm.set_reporting_period(Duration::from_secs(3600));
-    MeasurementMap::new()
-        .put(&m, 41)
-        .record_to(&vm, &TagMap::new());
+    record(&vm, &m, 41);
     thread::sleep(Duration::from_micros(1));
-    MeasurementMap::new()
-        .put(&m, 1)
-        .record_to(&vm, &TagMap::new());
+    record(&vm, &m, 1);
     vm.shutdown();
     let final_batch = batches.try_iter().last().expect("a final export");
-    assert_eq!(int_sum(&view(&final_batch, "v").rows[0].data), 42);
+    assert_eq!(sum_of_v(&final_batch), 42);
     Ok(())
 }
 
 #[test]
 fn shutdown_twice_is_harmless_and_later_records_are_ignored() -> Result<(), census::Error> {
-    let m = MeasureI64::new("m", "", "1")?;
     let vm = ViewManager::new();
-    vm.register_view(
-        View::builder("v", &m)
-            .aggregation(Aggregation::Sum)
-            .build()?,
-    )?;
+    let m = sum_view(&vm)?;
     let (exporter, batches, shutdowns) = capturing();
     vm.register_exporter(exporter);
-    MeasurementMap::new()
-        .put(&m, 5)
-        .record_to(&vm, &TagMap::new());
+    record(&vm, &m, 5);
     vm.shutdown();
     vm.shutdown();
-    MeasurementMap::new()
-        .put(&m, 100)
-        .record_to(&vm, &TagMap::new());
+    record(&vm, &m, 100);
     assert_eq!(shutdowns.load(Ordering::SeqCst), 1);
     assert_eq!(batches.try_iter().count(), 1);
     assert_eq!(int_sum(&vm.retrieve_data("v")?.rows[0].data), 5);
@@ -134,24 +116,17 @@ fn shutdown_twice_is_harmless_and_later_records_are_ignored() -> Result<(), cens
 
 #[test]
 fn dropping_the_guard_drains() -> Result<(), census::Error> {
-    let m = MeasureI64::new("m", "", "1")?;
     let vm = ViewManager::new();
-    vm.register_view(
-        View::builder("v", &m)
-            .aggregation(Aggregation::Sum)
-            .build()?,
-    )?;
+    let m = sum_view(&vm)?;
     let (exporter, batches, shutdowns) = capturing();
     vm.register_exporter(exporter);
     {
         let _census = vm.shutdown_guard();
-        MeasurementMap::new()
-            .put(&m, 7)
-            .record_to(&vm, &TagMap::new());
+        record(&vm, &m, 7);
     }
     assert!(vm.is_shut_down());
     assert_eq!(shutdowns.load(Ordering::SeqCst), 1);
     let final_batch = batches.try_iter().last().expect("a final export");
-    assert_eq!(int_sum(&view(&final_batch, "v").rows[0].data), 7);
+    assert_eq!(sum_of_v(&final_batch), 7);
     Ok(())
 }

@@ -134,3 +134,40 @@ impl Exporter for SlowExporter {
         Ok(())
     }
 }
+
+/// Registers the measure `m` and an untagged Sum view `v` over it: the
+/// setup most behaviour tests need, and nothing more.
+pub fn sum_view(vm: &census::ViewManager) -> Result<census::MeasureI64, census::Error> {
+    let m = census::MeasureI64::new("m", "", "1")?;
+    vm.register_view(
+        census::View::builder("v", &m)
+            .aggregation(census::Aggregation::Sum)
+            .build()?,
+    )?;
+    Ok(m)
+}
+
+/// Records `value` of `m` with no tags.
+pub fn record(vm: &census::ViewManager, m: &census::MeasureI64, value: i64) {
+    census::MeasurementMap::new()
+        .put(m, value)
+        .record_to(vm, &census::TagMap::new());
+}
+
+/// The sum in view `v`'s only row.
+pub fn sum_of_v(batch: &[ViewData]) -> i64 {
+    int_sum(&view(batch, "v").rows[0].data)
+}
+
+/// Receives batches until one shows `expected` in view `v`; panics after
+/// ten seconds without one.
+pub fn wait_for_v(batches: &Receiver<Vec<ViewData>>, expected: i64) {
+    loop {
+        let batch = batches
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the exporter kept receiving");
+        if sum_of_v(&batch) == expected {
+            return;
+        }
+    }
+}
