@@ -1,6 +1,7 @@
 //! Tags: the dimensions a measurement is recorded under.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
@@ -81,8 +82,14 @@ impl Serialize for TagKey {
 /// assert!(census_core::TagValue::new("").is_ok());
 /// # Ok(()) }
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TagValue(Arc<str>);
+#[derive(Clone)]
+pub struct TagValue {
+    text: Arc<str>,
+    // Computed once here so that recording never reads the text: the
+    // record path hashes a row's values by these and compares them by
+    // pointer, so a hit touches no string memory at all.
+    hash: u64,
+}
 
 impl TagValue {
     /// Makes a tag value.
@@ -94,7 +101,10 @@ impl TagValue {
     pub fn new(value: impl Into<String>) -> Result<TagValue, Error> {
         let value = value.into();
         match check_value(&value) {
-            Ok(()) => Ok(TagValue(value.into())),
+            Ok(()) => Ok(TagValue {
+                hash: content_hash(&value),
+                text: value.into(),
+            }),
             Err(reason) => Err(Error::InvalidTagValue {
                 key: None,
                 value,
@@ -105,33 +115,91 @@ impl TagValue {
 
     /// The value as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+
+    /// A 64-bit hash of the text, computed when the value was made, so
+    /// hashing a value costs one load.
+    ///
+    /// Equal texts have equal hashes within one process. The function is
+    /// SipHash-1-3 with fixed keys (the standard library's
+    /// [`DefaultHasher`](std::hash::DefaultHasher)): fixed so that core
+    /// needs no global seed, and a keyed cryptographic hash so that even
+    /// knowing it, finding many texts with one hash takes brute force. Mix
+    /// it with a secret seed before using it to place values in a table;
+    /// it is not stable across Rust releases, so never persist it.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), census_core::Error> {
+    /// use census_core::TagValue;
+    /// let (a, b) = (TagValue::new("GET")?, TagValue::new("GET")?);
+    /// assert_eq!(a.content_hash(), b.content_hash());
+    /// assert_ne!(a.content_hash(), TagValue::new("PUT")?.content_hash());
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn content_hash(&self) -> u64 {
+        self.hash
     }
 
     /// Whether two values are equal, comparing pointers before text: a row
     /// keeps clones of the values it was created with, so the recorded value
-    /// is often the very same allocation.
+    /// is often the very same allocation. Values whose hashes differ are
+    /// told apart without reading either text.
     #[inline]
     pub fn same_as(&self, other: &TagValue) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+        Arc::ptr_eq(&self.text, &other.text) || (self.hash == other.hash && self.text == other.text)
+    }
+}
+
+fn content_hash(text: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    hasher.write(text.as_bytes());
+    hasher.finish()
+}
+
+impl PartialEq for TagValue {
+    fn eq(&self, other: &TagValue) -> bool {
+        self.same_as(other)
+    }
+}
+
+impl Eq for TagValue {}
+
+impl Hash for TagValue {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Consistent with Eq: equal texts have equal content hashes.
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialOrd for TagValue {
+    fn partial_cmp(&self, other: &TagValue) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TagValue {
+    fn cmp(&self, other: &TagValue) -> std::cmp::Ordering {
+        self.text.cmp(&other.text)
     }
 }
 
 impl fmt::Debug for TagValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(&*self.text, f)
     }
 }
 
 impl fmt::Display for TagValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
 impl Serialize for TagValue {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(&self.text)
     }
 }
 
@@ -140,7 +208,12 @@ impl Serialize for TagValue {
 ///
 /// Built once per request (or once for good) and passed by reference to
 /// `record`. Methods return a new map, so a base map can be shared and
-/// extended. The order keys are added in does not matter.
+/// extended; a clone is cheap (the entries are shared, copied on write).
+/// The order keys are added in does not matter.
+///
+/// Keep maps you record with often (one per route, per peer) rather than
+/// rebuilding them: census-stats remembers, per thread, which row a map it
+/// has seen before goes to, and then skips the tag lookup entirely.
 ///
 /// ```
 /// # fn main() -> Result<(), census_core::Error> {
@@ -153,12 +226,30 @@ impl Serialize for TagValue {
 /// assert_eq!(tags.len(), 1);
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default)]
 pub struct TagMap {
     // Sorted by key name so that two maps with the same tags are equal
     // whatever order they were built in. Maps are small (a handful of
     // tags), so a sorted vector beats any map structure on lookups.
-    entries: Vec<(TagKey, TagValue)>,
+    //
+    // Shared, so that a clone costs a reference count and a map has an
+    // identity (see `address`) that a cache can key on; changed copy on
+    // write. `None` is the empty map, which allocates nothing.
+    entries: Option<Arc<Vec<(TagKey, TagValue)>>>,
+}
+
+impl PartialEq for TagMap {
+    fn eq(&self, other: &TagMap) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for TagMap {}
+
+impl Hash for TagMap {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
 }
 
 impl TagMap {
@@ -180,9 +271,17 @@ impl TagMap {
     /// Sets `key` to an already validated `value`, replacing any value the
     /// key had. Cannot fail.
     pub fn with_value(mut self, key: &TagKey, value: TagValue) -> TagMap {
-        match self.position(key) {
-            Ok(i) => self.entries[i].1 = value,
-            Err(i) => self.entries.insert(i, (key.clone(), value)),
+        let at = self.position(key);
+        // Copies the entries only if a clone of this map shares them, so a
+        // chain of `with` calls builds one vector.
+        let entries = Arc::make_mut(self.entries.get_or_insert_with(Default::default));
+        match at {
+            Ok(i) => {
+                if let Some(entry) = entries.get_mut(i) {
+                    entry.1 = value;
+                }
+            }
+            Err(i) => entries.insert(i, (key.clone(), value)),
         }
         self
     }
@@ -217,8 +316,8 @@ impl TagMap {
 
     /// Removes `key` and its value, if present.
     pub fn without(mut self, key: &TagKey) -> TagMap {
-        if let Ok(i) = self.position(key) {
-            self.entries.remove(i);
+        if let (Ok(i), Some(entries)) = (self.position(key), self.entries.as_mut()) {
+            Arc::make_mut(entries).remove(i);
         }
         self
     }
@@ -229,7 +328,7 @@ impl TagMap {
         // A linear scan with the pointer test first: maps hold a few tags and
         // keys are clones of the view's own handles, so this usually ends
         // without comparing any text.
-        self.entries
+        self.as_slice()
             .iter()
             .find(|(k, _)| k.same_as(key))
             .map(|(_, v)| v)
@@ -237,21 +336,52 @@ impl TagMap {
 
     /// The number of tags.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.as_slice().len()
     }
 
     /// Whether the map has no tags.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.as_slice().is_empty()
     }
 
     /// The tags, ordered by key name.
     pub fn iter(&self) -> impl Iterator<Item = (&TagKey, &TagValue)> + '_ {
-        self.entries.iter().map(|(k, v)| (k, v))
+        self.as_slice().iter().map(|(k, v)| (k, v))
+    }
+
+    /// A number that identifies this map's contents for as long as this
+    /// map or a clone of it lives: clones share it, and a map changed by
+    /// any method gets its own (unless no clone shared it, in which case
+    /// the old one is gone). Every empty map has 0.
+    ///
+    /// For caches keyed by map, like the record path's: a cache that keeps
+    /// a clone of the map it stores keeps the number from being reused, so
+    /// an equal number then means equal contents, without comparing them.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), census_core::Error> {
+    /// use census_core::{TagKey, TagMap};
+    /// let k = TagKey::new("k")?;
+    /// let a = TagMap::new().with(&k, "1")?;
+    /// let kept = a.clone();
+    /// assert_eq!(kept.address(), a.address());
+    /// let b = a.with(&k, "2")?; // `kept` shares the old contents: copied
+    /// assert_ne!(b.address(), kept.address());
+    /// assert_eq!(TagMap::new().address(), 0);
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn address(&self) -> usize {
+        self.entries.as_ref().map_or(0, |e| Arc::as_ptr(e) as usize)
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[(TagKey, TagValue)] {
+        self.entries.as_deref().map_or(&[], Vec::as_slice)
     }
 
     fn position(&self, key: &TagKey) -> Result<usize, usize> {
-        self.entries
+        self.as_slice()
             .binary_search_by(|(k, _)| k.name().cmp(key.name()))
     }
 }
