@@ -38,6 +38,7 @@ mod cells;
 mod delivery;
 mod global;
 mod measurement_map;
+mod memo;
 mod padded;
 mod rows;
 mod view_manager;

@@ -39,6 +39,7 @@ pub struct MeasurementMap<'m> {
 
 impl<'m> MeasurementMap<'m> {
     /// An empty map.
+    #[inline(always)]
     pub fn new() -> MeasurementMap<'m> {
         MeasurementMap::default()
     }
@@ -47,7 +48,9 @@ impl<'m> MeasurementMap<'m> {
     /// [`MeasureI64`](census_core::MeasureI64), an `f64` for a
     /// [`MeasureF64`](census_core::MeasureF64). Putting the same measure
     /// twice records both values.
-    #[inline]
+    // Always inlined, like `new` and `record_to`, so that a one-value map
+    // goes straight to `record_one` without being passed around.
+    #[inline(always)]
     pub fn put<M: TypedMeasure>(mut self, measure: &'m M, value: M::Value) -> Self {
         let item = (measure.as_ref(), M::number(value));
         match self.inline.get_mut(self.len) {
@@ -71,9 +74,12 @@ impl<'m> MeasurementMap<'m> {
     /// `tags` onto that view's keys. A float that is NaN or infinite is not
     /// aggregated; it is counted in
     /// [`ManagerStats::rejected_values`](crate::ManagerStats::rejected_values).
-    #[inline]
+    #[inline(always)]
     pub fn record_to(&self, manager: &ViewManager, tags: &TagMap) {
-        manager.record(&self.inline, &self.spilled, tags);
+        match self.inline {
+            [Some((measure, value)), None, ..] => manager.record_one(measure, value, tags),
+            _ => manager.record(&self.inline, &self.spilled, tags),
+        }
     }
 
     /// The number of measurements in the map.

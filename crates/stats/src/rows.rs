@@ -32,6 +32,7 @@ use parking_lot::{Mutex, RwLock};
 use thread_local::ThreadLocal;
 
 use crate::cells::{Acc, Kind, LastCell, Share};
+use crate::memo::Memo;
 use crate::padded::Padded;
 
 /// Views with at most this many tag keys project tags on the stack.
@@ -167,6 +168,8 @@ impl<'t> Projected<'t> {
 #[derive(Default)]
 pub(crate) struct Index {
     entries: HashTable<IndexEntry>,
+    /// Shortcuts for the tag maps this thread records with repeatedly.
+    memo: Memo,
     overflow: Option<Arc<Share>>,
     /// The view's `drops` when this index last cleared its entries for
     /// dropped rows.
@@ -207,18 +210,37 @@ impl ViewState {
 
     /// Records one value under the projection of `tags` onto the view's
     /// keys.
-    /// `index` is the calling thread's index for this view.
-    #[inline]
+    /// `index` is the calling thread's index for this view. The manager
+    /// inlines these steps itself (to share projections between views).
+    #[cfg(test)]
     pub(crate) fn record(&self, index: &mut Index, tags: &TagMap, value: Number) {
+        if !self.record_remembered(index, tags, value) {
+            self.record_looked_up(index, tags, value);
+        }
+    }
+
+    /// Records by projecting `tags` and looking the row up, after the
+    /// memo had no entry for them.
+    #[inline]
+    pub(crate) fn record_looked_up(&self, index: &mut Index, tags: &TagMap, value: Number) {
         project(self.view.tag_keys(), &self.sorted_keys, tags, |key| {
             let hash = self.hash(key.iter().copied());
-            self.record_projected(index, key, hash, value);
+            self.record_projected(index, tags, key, hash, value);
         });
     }
 
-    /// The projection of `tags` onto the view's keys and its hash, for a
-    /// view of at most `INLINE_KEYS` keys; other views return `None` and
-    /// record through [`ViewState::record`].
+    /// Records through the thread's memo, if it knows `tags`; false if
+    /// the caller must look the row up.
+    #[inline(always)]
+    pub(crate) fn record_remembered(&self, index: &Index, tags: &TagMap, value: Number) -> bool {
+        // A share refuses the value only when its row expired; the full
+        // lookup then finds or makes the row anew.
+        index
+            .memo
+            .get(tags)
+            .is_some_and(|share| share.record(value))
+    }
+
     #[inline]
     pub(crate) fn project<'t>(&self, tags: &'t TagMap) -> Option<Projected<'t>> {
         let n = self.view.tag_keys().len();
@@ -242,31 +264,49 @@ impl ViewState {
     pub(crate) fn record_projected(
         &self,
         index: &mut Index,
+        tags: &TagMap,
         key: &[Option<&TagValue>],
         hash: u64,
         value: Number,
     ) {
-        // Fast path: this thread has recorded this combination before. Its
-        // own index, its own share: no lock, no shared write. A share
-        // refuses the value only when its row expired.
-        match index.entries.find(hash, |e| same_key(&e.key, key)) {
-            Some(e) if e.share.record(value) => {}
-            _ => self.record_slow(index, hash, key, value),
+        // This thread has recorded this combination before: its own index,
+        // its own share, no lock, no shared write.
+        let Index { entries, memo, .. } = index;
+        match entries.find(hash, |e| same_key(&e.key, key)) {
+            Some(e) if e.share.record(value) => memo.offer(tags, &e.share, entries.len()),
+            _ => self.record_slow(index, tags, hash, key, value),
         }
     }
 
-    /// A first record of a combination on this thread, or a record into
-    /// a row that expired: find or make the row's share, and record.
     #[cold]
     #[inline(never)]
-    fn record_slow(&self, index: &mut Index, hash: u64, key: &[Option<&TagValue>], value: Number) {
+    fn record_slow(
+        &self,
+        index: &mut Index,
+        tags: &TagMap,
+        hash: u64,
+        key: &[Option<&TagValue>],
+        value: Number,
+    ) {
         // Loops only if a snapshot expires the row between finding the
         // share and recording, which needs the row idle for expire_after.
-        while !self.share_for(index, hash, key).record(value) {}
+        loop {
+            let share = self.share_for(index, hash, key);
+            if share.record(value) {
+                // Not the overflow row's share: each value folded into it
+                // must pass `share_for`, which counts it.
+                let folded = index
+                    .overflow
+                    .as_ref()
+                    .is_some_and(|o| Arc::ptr_eq(o, &share));
+                if !folded {
+                    index.memo.offer(tags, &share, index.entries.len());
+                }
+                return;
+            }
+        }
     }
 
-    /// This thread's share of the row for `tags`, made on first need; the
-    /// overflow share when the view is full. For bound measures.
     pub(crate) fn share_of(&self, index: &mut Index, tags: &TagMap) -> Arc<Share> {
         project(self.view.tag_keys(), &self.sorted_keys, tags, |key| {
             let hash = self.hash(key.iter().copied());
@@ -315,6 +355,7 @@ impl ViewState {
         let drops = self.drops.load(Ordering::Relaxed);
         if index.swept != drops {
             index.entries.retain(|e| !e.share.is_retired());
+            index.memo.clear();
             index.swept = drops;
         }
         match index.entries.find_entry(hash, |e| same_key(&e.key, key)) {
@@ -644,27 +685,27 @@ impl ViewState {
     }
 
     /// Hashes a projected key by content (rows are keyed by the full tag
-    /// values, never by pointer), seeded per view.
+    /// values, never by pointer), seeded per manager.
+    ///
+    /// From each value's own content hash, made once with the value: the
+    /// hit path then reads no text. The seeded mix keeps the table's
+    /// layout secret, and the content hash is a keyed cryptographic hash,
+    /// so values that collide in a table are as hard to find as they were
+    /// when this hashed the bytes itself.
     #[inline]
     fn hash<'v>(&self, key: impl Iterator<Item = Option<&'v TagValue>>) -> u64 {
         let (mut h, k) = self.seed;
         for v in key {
-            match v {
-                Some(v) => {
-                    let b = v.as_str().as_bytes();
-                    // The length goes in first, which keeps ("ab", "c")
-                    // and ("a", "bc") apart and lets the word reads below
-                    // overlap.
-                    h = mix(h ^ b.len() as u64, k);
-                    h = hash_bytes(h, k, b);
-                }
-                // An impossible length marks an absent tag, distinct from "".
-                None => h = mix(h ^ u64::MAX, k),
-            }
+            // Absent mixes a constant of its own, so it differs from "".
+            let x = v.map_or(ABSENT, TagValue::content_hash);
+            h = mix(h ^ x, k);
         }
         h
     }
 }
+
+/// What an absent tag contributes to a row's hash.
+const ABSENT: u64 = 0x243F_6A88_85A3_08D3;
 
 /// The folded multiply at the heart of foldhash and wyhash: the full
 /// 128-bit product, high half xor low half.
@@ -672,47 +713,6 @@ impl ViewState {
 fn mix(x: u64, k: u64) -> u64 {
     let p = u128::from(x) * u128::from(k);
     (p as u64) ^ ((p >> 64) as u64)
-}
-
-/// Folds every byte of `b` into `h`. Tag values are short (a method, a
-/// status, a route), so the short cases read a few overlapping words
-/// instead of looping byte by byte; the general hasher this replaced spent
-/// most of a record in its per-call setup.
-#[inline]
-fn hash_bytes(mut h: u64, k: u64, b: &[u8]) -> u64 {
-    let n = b.len();
-    if n >= 8 {
-        let mut chunks = b.chunks_exact(8);
-        for c in &mut chunks {
-            h = mix(h ^ word(c), k);
-        }
-        if !chunks.remainder().is_empty() {
-            // The last eight bytes, overlapping the last full chunk.
-            h = mix(h ^ word(&b[n - 8..]), k);
-        }
-        h
-    } else if n >= 4 {
-        let lo = u64::from(half(&b[..4]));
-        let hi = u64::from(half(&b[n - 4..]));
-        mix(h ^ (lo | hi << 32), k)
-    } else if n > 0 {
-        let w = u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16;
-        mix(h ^ w, k)
-    } else {
-        h
-    }
-}
-
-#[inline]
-fn word(b: &[u8]) -> u64 {
-    // Callers pass exactly eight bytes; the fallback is never taken.
-    u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))
-}
-
-#[inline]
-fn half(b: &[u8]) -> u32 {
-    // Callers pass exactly four bytes; the fallback is never taken.
-    u32::from_le_bytes(b.try_into().unwrap_or([0; 4]))
 }
 
 impl std::fmt::Debug for ViewState {

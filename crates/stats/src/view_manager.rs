@@ -104,6 +104,10 @@ pub(crate) struct Subscriptions {
     /// by one multiply and one compare, without hashing its name. The table
     /// keeps those measures alive, so no other measure can have the address.
     by_address: HashTable<(usize, usize)>,
+    /// The same pairs as a plain list while there are a few: scanning it
+    /// beats probing the table (or iterating its groups) for the usual
+    /// handful of measures.
+    few: Vec<(usize, usize)>,
 }
 
 pub(crate) struct Subscription {
@@ -166,6 +170,9 @@ impl Subscriptions {
                     .insert_unique(hash_address(address), (address, i), |e| hash_address(e.0));
             }
         }
+        if subs.by_address.len() <= FEW {
+            subs.few = subs.by_address.iter().copied().collect();
+        }
         subs
     }
 
@@ -174,9 +181,8 @@ impl Subscriptions {
     #[inline]
     pub(crate) fn get(&self, measure: &Measure) -> Option<(&Subscription, bool)> {
         let address = address_of(measure);
-        let found = if self.by_address.len() <= 8 {
-            // A few compares beat hashing for the usual handful of measures.
-            self.by_address.iter().find(|e| e.0 == address)
+        let found = if self.by_address.len() <= FEW {
+            self.few.iter().find(|e| e.0 == address)
         } else {
             self.by_address
                 .find(hash_address(address), |e| e.0 == address)
@@ -200,6 +206,9 @@ impl Subscriptions {
         Some((sub, compatible(&sub.measure, measure)))
     }
 }
+
+/// Up to this many routed measures, lookups scan a list.
+const FEW: usize = 8;
 
 /// The address of a measure's name: the same for every clone of one
 /// measure handle, different for live measures with separate definitions.
@@ -600,50 +609,102 @@ impl ViewManager {
             return;
         }
         self.inner.with_routes(|subs, indexes| {
-            let mut one = |measure: &Measure, value: Number| {
-                if let Number::Float(v) = value {
-                    if !v.is_finite() {
-                        self.inner.reject();
-                        return;
-                    }
-                }
-                // A measure no view uses ends here: one lookup, no more.
-                let Some((sub, compatible)) = subs.get(measure) else {
-                    return;
-                };
-                if !compatible {
-                    self.inner.reject();
-                    return;
-                }
-                // Views with the same keys as the one before them reuse its
-                // projection and hash: a record into Count, Sum and
-                // Distribution views of one key set projects once.
-                let mut projected = None;
-                for (view, slot, mode) in &sub.views {
-                    let Some(index) = indexes.get_mut(*slot) else {
-                        continue;
-                    };
-                    match mode {
-                        Projection::Alone => {
-                            view.record(index, tags, value);
-                            continue;
-                        }
-                        Projection::Lead => projected = view.project(tags),
-                        Projection::Reuse => {}
-                    }
-                    match &projected {
-                        Some(p) => view.record_projected(index, p.key(), p.hash(), value),
-                        None => view.record(index, tags, value),
-                    }
-                }
-            };
             for &(measure, value) in inline.iter().map_while(Option::as_ref) {
-                one(measure, value);
+                self.route(subs, indexes, measure, value, tags);
             }
             for &(measure, value) in spilled {
-                one(measure, value);
+                self.route(subs, indexes, measure, value, tags);
             }
         });
+    }
+
+    /// [`record`](ViewManager::record) for a map of one value, the usual
+    /// case: nothing to iterate, and the map itself need not be built in
+    /// memory once its `put` and `record_to` are inlined. Not inlined
+    /// itself, so that they can be.
+    #[inline(never)]
+    pub(crate) fn record_one(&self, measure: &Measure, value: Number, tags: &TagMap) {
+        // Relaxed: see record.
+        if self.inner.shut_down.load(Ordering::Relaxed) {
+            return;
+        }
+        self.inner.with_routes(|subs, indexes| {
+            self.route(subs, indexes, measure, value, tags);
+        });
+    }
+
+    /// Records one value into every view of its measure.
+    #[inline(always)]
+    fn route(
+        &self,
+        subs: &Subscriptions,
+        indexes: &mut [Index],
+        measure: &Measure,
+        value: Number,
+        tags: &TagMap,
+    ) {
+        if let Number::Float(v) = value {
+            if !v.is_finite() {
+                self.inner.reject();
+                return;
+            }
+        }
+        // A measure no view uses ends here: one lookup, no more.
+        let Some((sub, compatible)) = subs.get(measure) else {
+            return;
+        };
+        if !compatible {
+            self.inner.reject();
+            return;
+        }
+        // The hot loop: every view that knows this map records through
+        // its memo; the first that does not hands the rest to the lookup.
+        for (i, (view, slot, _)) in sub.views.iter().enumerate() {
+            let Some(index) = indexes.get_mut(*slot) else {
+                continue;
+            };
+            if !view.record_remembered(index, tags, value) {
+                self.route_looked_up(sub, i, indexes, value, tags);
+                return;
+            }
+        }
+    }
+
+    /// Records into views `from..` of `sub` by looking rows up; kept out
+    /// of line so the memo's hot loop stays small.
+    #[inline(never)]
+    fn route_looked_up(
+        &self,
+        sub: &Subscription,
+        from: usize,
+        indexes: &mut [Index],
+        value: Number,
+        tags: &TagMap,
+    ) {
+        // Views with the same keys as the one before them reuse its
+        // projection and hash: a record into Count, Sum and Distribution
+        // views of one key set projects once, and only for those of them
+        // that do not know the map yet.
+        let mut projected = None;
+        for (i, (view, slot, mode)) in sub.views.iter().enumerate().skip(from) {
+            let Some(index) = indexes.get_mut(*slot) else {
+                continue;
+            };
+            if *mode != Projection::Reuse {
+                projected = None;
+            }
+            if i != from && view.record_remembered(index, tags, value) {
+                continue;
+            }
+            if *mode == Projection::Alone {
+                view.record_looked_up(index, tags, value);
+                continue;
+            }
+            match projected.get_or_insert_with(|| view.project(tags)) {
+                Some(p) => view.record_projected(index, tags, p.key(), p.hash(), value),
+                None => view.record_looked_up(index, tags, value),
+            }
+        }
     }
 
     pub(crate) fn inner(&self) -> &Arc<Inner> {

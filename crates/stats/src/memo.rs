@@ -1,0 +1,232 @@
+//! One thread's shortcut, per view, from a tag map it records with again
+//! and again to its share of that map's row.
+//!
+//! Services build most tag maps once (per endpoint, per peer) and record
+//! with them millions of times. For those, projecting the map onto the
+//! view's keys, hashing the values and comparing them with the row's is
+//! the same work each time with the same answer. The memo keys the answer
+//! by the map's identity ([`TagMap::address`]) instead, and keeps a clone
+//! of the map so that no other map can take that identity while the entry
+//! lives: a hit is exact, not a guess from a hash.
+//!
+//! A map gets an entry only the second time this thread records with it
+//! (a cheap, unpinned hint remembers the first), so maps built per request
+//! and used once cost a probe and a store, and pin no memory.
+
+use std::sync::Arc;
+
+use census_core::TagMap;
+
+use crate::cells::Share;
+
+/// Slots probed from a map's home slot before giving up.
+const PROBES: usize = 4;
+
+/// Bounds the memo at 4,096 entries per thread and view: beyond that
+/// many maps in use at once, the full lookup serves the rest.
+const MAX_SLOTS: usize = 4096;
+
+const MIN_SLOTS: usize = 16;
+
+/// A remembered map, kept alive by the entry, and this thread's share of
+/// its row.
+type Entry = (TagMap, Arc<Share>);
+
+#[derive(Default)]
+pub(crate) struct Memo {
+    slots: Box<[Option<Entry>]>,
+    /// Addresses of maps seen once, as a hint only: a stale address here
+    /// just admits a map one record early.
+    seen: Box<[usize]>,
+}
+
+impl Memo {
+    /// This thread's share for `tags`, if the memo has it.
+    #[inline]
+    pub(crate) fn get(&self, tags: &TagMap) -> Option<&Arc<Share>> {
+        let address = tags.address();
+        let mask = self.slots.len().wrapping_sub(1);
+        let home = slot_of(address, mask);
+        for i in 0..PROBES {
+            match self.slots.get((home + i) & mask)? {
+                Some((map, share)) if map.address() == address => return Some(share),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        None
+    }
+
+    /// Remembers `share` for `tags` if this thread recorded with the same
+    /// map before. `rows` is how many rows the thread's index holds: the
+    /// memo grows with it, to twice as many slots, up to [`MAX_SLOTS`].
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn offer(&mut self, tags: &TagMap, share: &Arc<Share>, rows: usize) {
+        let address = tags.address();
+        // The empty map has no identity of its own to key on.
+        if address == 0 {
+            return;
+        }
+        let want = (rows * 2).next_power_of_two().clamp(MIN_SLOTS, MAX_SLOTS);
+        if self.slots.len() < want {
+            self.grow(want);
+        }
+        let mask = self.slots.len() - 1;
+        let home = slot_of(address, mask);
+        match self.seen.get_mut(home) {
+            Some(seen) if *seen == address => {}
+            Some(seen) => {
+                *seen = address;
+                return;
+            }
+            None => return,
+        }
+        let entry = Some((tags.clone(), Arc::clone(share)));
+        for i in 0..PROBES {
+            if let Some(slot) = self.slots.get_mut((home + i) & mask) {
+                match slot {
+                    Some((map, _)) if map.address() != address => {}
+                    _ => {
+                        *slot = entry;
+                        return;
+                    }
+                }
+            }
+        }
+        // Every slot in reach is taken: the newest map replaces the one at
+        // home, so a changing working set still gets in.
+        if let Some(slot) = self.slots.get_mut(home) {
+            *slot = entry;
+        }
+    }
+
+    /// Forgets every entry: their shares may belong to rows that went.
+    pub(crate) fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|slot| *slot = None);
+    }
+
+    fn grow(&mut self, slots: usize) {
+        let old = std::mem::take(&mut self.slots);
+        let old_seen = std::mem::take(&mut self.seen);
+        self.slots = (0..slots).map(|_| None).collect();
+        self.seen = vec![0; slots].into_boxed_slice();
+        let mask = slots - 1;
+        // Hints move too: a thread meeting its maps for the first time
+        // grows the memo all along, and would otherwise forget them.
+        for address in old_seen.iter().copied().filter(|&a| a != 0) {
+            if let Some(seen) = self.seen.get_mut(slot_of(address, mask)) {
+                *seen = address;
+            }
+        }
+        for (map, share) in old.into_vec().into_iter().flatten() {
+            let home = slot_of(map.address(), mask);
+            let free = (0..PROBES)
+                .map(|i| (home + i) & mask)
+                .find(|&i| matches!(self.slots.get(i), Some(None)));
+            if let Some(slot) = free.and_then(|i| self.slots.get_mut(i)) {
+                *slot = Some((map, share));
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+}
+
+#[inline]
+fn slot_of(address: usize, mask: usize) -> usize {
+    // Map addresses are aligned and close together, often evenly spaced:
+    // a multiply by 2^64 / golden ratio spreads such runs best in the
+    // product's top bits (Fibonacci hashing), so the slot comes from those.
+    let h = (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> (64 - MAX_BITS)) as usize & mask
+}
+
+/// log2 of [`MAX_SLOTS`].
+const MAX_BITS: u32 = MAX_SLOTS.trailing_zeros();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cells::Kind;
+    use census_core::{Aggregation, MeasureType, TagKey};
+
+    fn share() -> Arc<Share> {
+        let kind = Kind::new(&Aggregation::Count, MeasureType::Int64);
+        Arc::new(Share::new(&kind, None))
+    }
+
+    fn map(k: &TagKey, v: &str) -> TagMap {
+        TagMap::new().with(k, v).expect("valid tag")
+    }
+
+    #[test]
+    fn a_map_is_remembered_from_its_second_offer() -> Result<(), census_core::Error> {
+        let k = TagKey::new("k")?;
+        let (a, s) = (map(&k, "a"), share());
+        let mut memo = Memo::default();
+        assert!(memo.get(&a).is_none());
+        memo.offer(&a, &s, 1);
+        assert!(memo.get(&a).is_none(), "used once: not pinned");
+        memo.offer(&a, &s, 1);
+        assert!(memo.get(&a).is_some_and(|got| Arc::ptr_eq(got, &s)));
+        // A clone is the same map; an equal map built apart is not.
+        assert!(memo.get(&a.clone()).is_some());
+        assert!(memo.get(&map(&k, "a")).is_none());
+        assert!(memo.get(&TagMap::new()).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn an_entry_keeps_its_map_alive_so_no_other_map_can_match_it() -> Result<(), census_core::Error>
+    {
+        let k = TagKey::new("k")?;
+        let mut memo = Memo::default();
+        let (a, s) = (map(&k, "a"), share());
+        let address = a.address();
+        memo.offer(&a, &s, 1);
+        memo.offer(&a, &s, 1);
+        drop(a);
+        // The memo's clone holds the allocation: new maps land elsewhere.
+        let others: Vec<TagMap> = (0..64).map(|i| map(&k, &i.to_string())).collect();
+        assert!(others.iter().all(|m| m.address() != address));
+        assert!(others.iter().all(|m| memo.get(m).is_none()));
+        Ok(())
+    }
+
+    #[test]
+    fn stays_within_its_bound_and_keeps_finding_what_it_holds() -> Result<(), census_core::Error> {
+        let k = TagKey::new("k")?;
+        let mut memo = Memo::default();
+        let maps: Vec<(TagMap, Arc<Share>)> = (0..10_000)
+            .map(|i| (map(&k, &i.to_string()), share()))
+            .collect();
+        for _ in 0..2 {
+            for (i, (m, s)) in maps.iter().enumerate() {
+                memo.offer(m, s, i + 1);
+            }
+        }
+        assert!(memo.slots.len() == MAX_SLOTS && memo.len() <= MAX_SLOTS);
+        for (m, s) in &maps {
+            if let Some(got) = memo.get(m) {
+                assert!(Arc::ptr_eq(got, s), "a hit is the map's own share");
+            }
+        }
+        // A working set that fits (a quarter of the slots) moves in whole,
+        // replacing what the larger one left.
+        let fits = &maps[..MAX_SLOTS / 4];
+        for _ in 0..2 {
+            for (m, s) in fits {
+                memo.offer(m, s, maps.len());
+            }
+        }
+        let found = fits.iter().filter(|(m, _)| memo.get(m).is_some()).count();
+        assert!(found >= fits.len() * 95 / 100, "{found} of {}", fits.len());
+        memo.clear();
+        assert_eq!(memo.len(), 0);
+        Ok(())
+    }
+}
