@@ -25,7 +25,9 @@ pub(crate) enum Kind {
     SumFloat,
     LastInt,
     LastFloat,
-    Distribution(Bounds),
+    /// Shared by every share of the view, so the bounds a record searches
+    /// stay in cache whichever row it lands in.
+    Distribution(Arc<BucketSearch>),
 }
 
 impl Kind {
@@ -36,7 +38,9 @@ impl Kind {
             (Aggregation::Sum, MeasureType::Float64) => Kind::SumFloat,
             (Aggregation::LastValue, MeasureType::Int64) => Kind::LastInt,
             (Aggregation::LastValue, MeasureType::Float64) => Kind::LastFloat,
-            (Aggregation::Distribution(bounds), _) => Kind::Distribution(bounds.clone()),
+            (Aggregation::Distribution(bounds), _) => {
+                Kind::Distribution(Arc::new(BucketSearch::new(bounds)))
+            }
         }
     }
 
@@ -213,8 +217,8 @@ impl Share {
                 Some(cell) => Arc::clone(cell),
                 None => Arc::new(LastCell::new()),
             }),
-            Kind::Distribution(bounds) => {
-                Share::Distribution(Box::new(DistributionShare::new(bounds)))
+            Kind::Distribution(search) => {
+                Share::Distribution(Box::new(DistributionShare::new(search)))
             }
         }
     }
@@ -303,6 +307,53 @@ impl Share {
     }
 }
 
+/// Slots of the padded table short bound lists are searched in: up to
+/// `INLINE_BUCKETS - 1` bounds, so that the last slot stays `+inf`.
+const INLINE_BUCKETS: usize = 16;
+
+/// A view's bounds, prepared for finding a value's bucket quickly.
+///
+/// Short lists (most views have around ten bounds) are also kept padded
+/// with `+inf` to `INLINE_BUCKETS` slots, so the search is four fixed,
+/// branch-free halving steps instead of `partition_point`'s loop. A padding
+/// slot is never below any value (`+inf < v` is false even for `+inf`), so
+/// both searches count exactly the bounds below the value: the
+/// upper-inclusive rule, `-0.0` and `+0.0` alike as `<` treats them.
+#[derive(Debug)]
+pub(crate) struct BucketSearch {
+    bounds: Bounds,
+    padded: [f64; INLINE_BUCKETS],
+}
+
+impl BucketSearch {
+    fn new(bounds: &Bounds) -> BucketSearch {
+        let mut padded = [f64::INFINITY; INLINE_BUCKETS];
+        for (slot, bound) in padded.iter_mut().zip(bounds.as_slice()) {
+            *slot = *bound;
+        }
+        BucketSearch {
+            bounds: bounds.clone(),
+            padded,
+        }
+    }
+
+    /// Whether the bounds fit the padded table, leaving its last slot
+    /// `+inf`, which keeps [`Self::short_index`] at most 15.
+    fn is_short(&self) -> bool {
+        self.bounds.as_slice().len() < INLINE_BUCKETS
+    }
+
+    /// The number of bounds below `v`, for short lists only.
+    #[inline(always)]
+    fn short_index(&self, v: f64) -> usize {
+        let t = &self.padded;
+        let mut i = usize::from(t[7] < v) * 8;
+        i += usize::from(t[i + 3] < v) * 4;
+        i += usize::from(t[i + 1] < v) * 2;
+        i + usize::from(t[i] < v)
+    }
+}
+
 /// A distribution share: Welford's running mean and squared deviations
 /// plus bucket counts, written by one thread and read whole by snapshots
 /// through a sequence lock built from atomics.
@@ -324,7 +375,7 @@ pub(crate) struct DistributionShare {
     max: AtomicU64,
     ssd: AtomicU64,
     buckets: Box<[AtomicU64]>,
-    bounds: Bounds,
+    search: Arc<BucketSearch>,
 }
 
 /// A consistent reading of one distribution share, or the merge of many.
@@ -340,7 +391,7 @@ pub(crate) struct DistributionAcc {
 }
 
 impl DistributionShare {
-    fn new(bounds: &Bounds) -> DistributionShare {
+    fn new(search: &Arc<BucketSearch>) -> DistributionShare {
         let zero = || AtomicU64::new(0f64.to_bits());
         DistributionShare {
             seq: AtomicU64::new(0),
@@ -350,10 +401,10 @@ impl DistributionShare {
             min: zero(),
             max: zero(),
             ssd: zero(),
-            buckets: (0..bounds.bucket_count())
+            buckets: (0..search.bounds.bucket_count())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
-            bounds: bounds.clone(),
+            search: Arc::clone(search),
         }
     }
 
@@ -369,8 +420,12 @@ impl DistributionShare {
         // a later one) on its second read.
         self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
-        let bucket = self.bounds.bucket_index(v);
-        // bucket_index returns at most bounds.len(), and there are
+        let bucket = if self.search.is_short() {
+            self.search.short_index(v)
+        } else {
+            self.search.bounds.bucket_index(v)
+        };
+        // Both searches return at most bounds.len(), and there are
         // bounds.len() + 1 buckets, so get always finds it.
         if let Some(b) = self.buckets.get(bucket) {
             b.store(b.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -502,8 +557,8 @@ impl Acc {
             Kind::SumInt => Acc::SumInt(0),
             Kind::SumFloat => Acc::SumFloat(0.0),
             Kind::LastInt | Kind::LastFloat => Acc::Last(None),
-            Kind::Distribution(b) => {
-                Acc::Distribution(Box::new(DistributionAcc::empty(b.bucket_count())))
+            Kind::Distribution(s) => {
+                Acc::Distribution(Box::new(DistributionAcc::empty(s.bounds.bucket_count())))
             }
         }
     }
@@ -525,7 +580,7 @@ impl Acc {
                 max: d.max,
                 sum_of_squared_deviation: d.ssd,
                 bounds: match kind {
-                    Kind::Distribution(b) => b.shared(),
+                    Kind::Distribution(s) => s.bounds.shared(),
                     _ => Arc::from(Vec::new()),
                 },
                 bucket_counts: std::mem::take(&mut d.buckets),
@@ -716,5 +771,97 @@ mod tests {
             );
             assert_eq!(share.records(), made as u64);
         }
+    }
+
+    /// The floats either side of `x` (finite), without `f64::next_up`,
+    /// which is newer than the crate's minimum Rust.
+    fn neighbours(x: f64) -> [f64; 2] {
+        let step = |x: f64, up: bool| {
+            if x == 0.0 {
+                let tiny = f64::from_bits(1);
+                return if up { tiny } else { -tiny };
+            }
+            let bits = x.to_bits();
+            f64::from_bits(if (x > 0.0) == up { bits + 1 } else { bits - 1 })
+        };
+        [step(x, false), step(x, true)]
+    }
+
+    /// The upper-inclusive rule, counted the plainest way.
+    fn bucket_by_rule(bounds: &[f64], v: f64) -> usize {
+        bounds.iter().filter(|b| **b < v).count()
+    }
+
+    /// The bucket a share put `v` in, read back through a snapshot.
+    fn bucket_recorded(k: &Kind, v: f64) -> usize {
+        let share = Share::new(k, None);
+        assert!(share.record(Number::Float(v)));
+        match read(k, &[&share]) {
+            AggregationData::Distribution(d) => {
+                assert_eq!(d.bucket_counts.len(), d.bounds.len() + 1);
+                assert_eq!(d.bucket_counts.iter().sum::<u64>(), 1, "{v}");
+                d.bucket_counts
+                    .iter()
+                    .position(|c| *c == 1)
+                    .unwrap_or(usize::MAX)
+            }
+            other => panic!("expected a distribution, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bucket_search_follows_the_upper_inclusive_rule_at_every_bound() {
+        let lists: Vec<Vec<f64>> = vec![
+            vec![],
+            vec![0.0],
+            vec![-0.0],
+            vec![-1.0, 0.0, 1.0],
+            vec![-1.0, -0.0, 1.0],
+            (1..=7).map(f64::from).collect(),
+            (1..=8).map(f64::from).collect(),
+            vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0],
+            (0..15).map(|i| f64::from(i) * 0.1 - 0.7).collect(),
+            // Long lists: the boxed counts and the binary search.
+            (0..16).map(|i| f64::from(i) * 0.1 - 0.7).collect(),
+            (0..40).map(|i| 1.5f64.powi(i) - 3.0).collect(),
+            vec![-f64::MAX, -1e300, 1e-300, f64::MAX],
+        ];
+        for bounds in &lists {
+            let agg = Aggregation::distribution(bounds.iter().copied()).expect("valid bounds");
+            let k = kind(&agg, MeasureType::Float64);
+            let Kind::Distribution(search) = &k else {
+                panic!("expected a distribution kind");
+            };
+            assert_eq!(search.is_short(), bounds.len() < INLINE_BUCKETS);
+            let mut values = vec![0.0, -0.0, 1e-9, -1e-9, f64::MAX, -f64::MAX];
+            for b in bounds {
+                values.push(*b);
+                values.extend(neighbours(*b));
+            }
+            for v in values {
+                let want = bucket_by_rule(bounds, v);
+                assert_eq!(bucket_recorded(&k, v), want, "{v:e} in {bounds:?}");
+                if search.is_short() {
+                    assert_eq!(search.short_index(v), want, "{v:e} in {bounds:?}");
+                }
+            }
+            // Values that never reach a share (the manager rejects them)
+            // still get a bucket inside the table, as partition_point does.
+            if search.is_short() {
+                for v in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+                    assert_eq!(search.short_index(v), bucket_by_rule(bounds, v), "{v}");
+                }
+            }
+        }
+        // The rule spelled out where it matters most: a bound holds itself,
+        // and the zeros are one value.
+        let agg = Aggregation::distribution([-1.0, 0.0, 1.0]).expect("valid bounds");
+        let k = kind(&agg, MeasureType::Float64);
+        assert_eq!(bucket_recorded(&k, -1.0), 0);
+        assert_eq!(bucket_recorded(&k, -0.0), 1);
+        assert_eq!(bucket_recorded(&k, 0.0), 1);
+        assert_eq!(bucket_recorded(&k, f64::from_bits(1)), 2);
+        assert_eq!(bucket_recorded(&k, 1.0), 2);
+        assert_eq!(bucket_recorded(&k, 1.0 + f64::EPSILON), 3);
     }
 }
