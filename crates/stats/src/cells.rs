@@ -307,8 +307,8 @@ impl Share {
     }
 }
 
-/// Slots of the padded table short bound lists are searched in: up to
-/// `INLINE_BUCKETS - 1` bounds, so that the last slot stays `+inf`.
+/// Bucket counts a distribution share keeps inside itself; a view with
+/// more bounds than `INLINE_BUCKETS - 1` keeps its counts in a box.
 const INLINE_BUCKETS: usize = 16;
 
 /// A view's bounds, prepared for finding a value's bucket quickly.
@@ -354,6 +354,14 @@ impl BucketSearch {
     }
 }
 
+/// A distribution share's bucket counts: inside the share for short bound
+/// lists, so a record touches one allocation, else boxed.
+#[derive(Debug)]
+enum Buckets {
+    Inline([AtomicU64; INLINE_BUCKETS]),
+    Boxed(Box<[AtomicU64]>),
+}
+
 /// A distribution share: Welford's running mean and squared deviations
 /// plus bucket counts, written by one thread and read whole by snapshots
 /// through a sequence lock built from atomics.
@@ -365,17 +373,17 @@ impl BucketSearch {
 /// changed under it, which is rare: the writer's window is a few stores.
 #[derive(Debug)]
 pub(crate) struct DistributionShare {
-    /// Odd while the owner is writing.
+    /// Twice the count, plus one while the owner is writing: the sequence
+    /// lock and the count in one word, one load and two stores per record.
     seq: AtomicU64,
-    count: AtomicU64,
     /// f64 bits, as are mean, min, max and ssd.
     sum: AtomicU64,
     mean: AtomicU64,
     min: AtomicU64,
     max: AtomicU64,
     ssd: AtomicU64,
-    buckets: Box<[AtomicU64]>,
     search: Arc<BucketSearch>,
+    buckets: Buckets,
 }
 
 /// A consistent reading of one distribution share, or the merge of many.
@@ -393,18 +401,24 @@ pub(crate) struct DistributionAcc {
 impl DistributionShare {
     fn new(search: &Arc<BucketSearch>) -> DistributionShare {
         let zero = || AtomicU64::new(0f64.to_bits());
+        let buckets = if search.is_short() {
+            Buckets::Inline(std::array::from_fn(|_| AtomicU64::new(0)))
+        } else {
+            Buckets::Boxed(
+                (0..search.bounds.bucket_count())
+                    .map(|_| AtomicU64::new(0))
+                    .collect(),
+            )
+        };
         DistributionShare {
             seq: AtomicU64::new(0),
-            count: AtomicU64::new(0),
             sum: zero(),
             mean: zero(),
             min: zero(),
             max: zero(),
             ssd: zero(),
-            buckets: (0..search.bounds.bucket_count())
-                .map(|_| AtomicU64::new(0))
-                .collect(),
             search: Arc::clone(search),
+            buckets,
         }
     }
 
@@ -420,31 +434,33 @@ impl DistributionShare {
         // a later one) on its second read.
         self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
-        let bucket = if self.search.is_short() {
-            self.search.short_index(v)
-        } else {
-            self.search.bounds.bucket_index(v)
+        // Short lists index at most 15 (see BucketSearch), long ones at
+        // most bounds.len(), and there is a count for each, so get always
+        // finds it.
+        let bucket = match &self.buckets {
+            Buckets::Inline(b) => b.get(self.search.short_index(v)),
+            Buckets::Boxed(b) => b.get(self.search.bounds.bucket_index(v)),
         };
-        // Both searches return at most bounds.len(), and there are
-        // bounds.len() + 1 buckets, so get always finds it.
-        if let Some(b) = self.buckets.get(bucket) {
+        if let Some(b) = bucket {
             b.store(b.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         }
-        let count = self.count.load(Ordering::Relaxed) + 1;
-        if count == 1 {
+        if seq == 0 {
             set(&self.min, v);
             set(&self.max, v);
         } else {
-            set(&self.min, f(&self.min).min(v));
-            set(&self.max, f(&self.max).max(v));
+            // A compare and select rather than f64::min and max: values
+            // here are finite (the manager rejects the rest), so their NaN
+            // handling would cost instructions for nothing.
+            let (min, max) = (f(&self.min), f(&self.max));
+            set(&self.min, if v < min { v } else { min });
+            set(&self.max, if v > max { v } else { max });
         }
-        self.count.store(count, Ordering::Relaxed);
         set(&self.sum, f(&self.sum) + v);
         // Welford: stable where sum-of-squares minus square-of-sum cancels
         // catastrophically (large values, small spread).
         let mean = f(&self.mean);
         let delta = v - mean;
-        let mean = mean + delta / count as f64;
+        let mean = mean + delta / (seq / 2 + 1) as f64;
         set(&self.mean, mean);
         set(&self.ssd, f(&self.ssd) + delta * (v - mean));
         // Release: publishes the field stores to a reader that Acquires the
@@ -455,32 +471,37 @@ impl DistributionShare {
     /// A consistent reading, retried while the owner writes.
     fn read(&self) -> DistributionAcc {
         let f = |a: &AtomicU64| f64::from_bits(a.load(Ordering::Relaxed));
+        let n = self.search.bounds.bucket_count();
         let mut tries = 0u32;
         loop {
             // Acquire: pairs with the writer's final Release store, so the
             // fields read below are at least that write's.
             let before = self.seq.load(Ordering::Acquire);
             if before % 2 == 0 {
-                let acc = DistributionAcc {
-                    count: self.count.load(Ordering::Relaxed),
-                    sum: f(&self.sum),
-                    mean: f(&self.mean),
-                    min: f(&self.min),
-                    max: f(&self.max),
-                    ssd: f(&self.ssd),
-                    buckets: self
-                        .buckets
-                        .iter()
-                        .map(|b| b.load(Ordering::Relaxed))
-                        .collect(),
-                };
+                let (sum, min, max) = (f(&self.sum), f(&self.min), f(&self.max));
+                let (mean, ssd) = (f(&self.mean), f(&self.ssd));
+                let buckets: Vec<u64> = match &self.buckets {
+                    Buckets::Inline(b) => b.iter(),
+                    Buckets::Boxed(b) => b.iter(),
+                }
+                .take(n)
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect();
                 // Acquire fence: the field loads above cannot move after
                 // the second seq load, so an unchanged even seq proves no
                 // write overlapped them (the writer's Release fence orders
                 // its odd store before its field stores).
                 fence(Ordering::Acquire);
                 if self.seq.load(Ordering::Relaxed) == before {
-                    return acc;
+                    return DistributionAcc {
+                        count: before / 2,
+                        sum,
+                        mean,
+                        min,
+                        max,
+                        ssd,
+                        buckets,
+                    };
                 }
             }
             tries += 1;
