@@ -362,36 +362,60 @@ enum Buckets {
     Boxed(Box<[AtomicU64]>),
 }
 
-/// A distribution share: Welford's running mean and squared deviations
-/// plus bucket counts, written by one thread and read whole by snapshots
-/// through a sequence lock built from atomics.
+/// A distribution share: count, sum, extremes, bucket counts, and the
+/// sums of the values' differences from the share's first value and of
+/// their squares, written by one thread and read whole by snapshots through
+/// a sequence lock built from atomics.
 ///
 /// The fields must be read together (count must equal the bucket total,
-/// mean and deviations move together). A mutex would do, but costs two
+/// the two shifted sums move together). A mutex would do, but costs two
 /// locked read-modify-writes per record; the single writer only needs to
 /// bump `seq` around its plain stores, and a reader retries when `seq`
 /// changed under it, which is rare: the writer's window is a few stores.
+///
+/// Shifted sums rather than Welford's running mean: no division per
+/// record. Subtracting the first value keeps them accurate where the naive
+/// sum of squares fails (large values, small spread): the differences are
+/// small and, for close values, exact, where Welford rounds its running
+/// mean at the values' scale on every record (the accuracy tests below
+/// fail with it). The squared deviations are `dsq - dsum² / n` at read
+/// time, and since the first value is itself one of the values, `dsq` is
+/// at most `n + 1` times the result, so the subtraction loses at most
+/// about `log2(n + 1)` bits even when that first value is the farthest
+/// from the mean.
 #[derive(Debug)]
 pub(crate) struct DistributionShare {
     /// Twice the count, plus one while the owner is writing: the sequence
     /// lock and the count in one word, one load and two stores per record.
     seq: AtomicU64,
-    /// f64 bits, as are mean, min, max and ssd.
+    /// f64 bits, as are min, max, shift, dsum and dsq.
     sum: AtomicU64,
-    mean: AtomicU64,
     min: AtomicU64,
     max: AtomicU64,
-    ssd: AtomicU64,
+    /// The first value recorded.
+    shift: AtomicU64,
+    /// The sum of `v - shift`.
+    dsum: AtomicU64,
+    /// The sum of `(v - shift)²`.
+    dsq: AtomicU64,
     search: Arc<BucketSearch>,
     buckets: Buckets,
 }
 
 /// A consistent reading of one distribution share, or the merge of many.
+///
+/// The mean is kept as a value near the data (a share's first value) plus
+/// the mean's offset from it, so that the merge's difference between two
+/// means is taken at the scale of the data's spread, not rounded at the
+/// scale of the values first (at 1e9 one ulp is 1.2e-7, which a spread of
+/// 0.1 would feel in its sixth digit).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DistributionAcc {
     count: u64,
     sum: f64,
-    mean: f64,
+    shift: f64,
+    /// The mean minus `shift`.
+    offset: f64,
     min: f64,
     max: f64,
     ssd: f64,
@@ -413,10 +437,11 @@ impl DistributionShare {
         DistributionShare {
             seq: AtomicU64::new(0),
             sum: zero(),
-            mean: zero(),
             min: zero(),
             max: zero(),
-            ssd: zero(),
+            shift: zero(),
+            dsum: zero(),
+            dsq: zero(),
             search: Arc::clone(search),
             buckets,
         }
@@ -445,6 +470,7 @@ impl DistributionShare {
             b.store(b.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         }
         if seq == 0 {
+            set(&self.shift, v);
             set(&self.min, v);
             set(&self.max, v);
         } else {
@@ -456,13 +482,9 @@ impl DistributionShare {
             set(&self.max, if v > max { v } else { max });
         }
         set(&self.sum, f(&self.sum) + v);
-        // Welford: stable where sum-of-squares minus square-of-sum cancels
-        // catastrophically (large values, small spread).
-        let mean = f(&self.mean);
-        let delta = v - mean;
-        let mean = mean + delta / (seq / 2 + 1) as f64;
-        set(&self.mean, mean);
-        set(&self.ssd, f(&self.ssd) + delta * (v - mean));
+        let d = v - f(&self.shift);
+        set(&self.dsum, f(&self.dsum) + d);
+        set(&self.dsq, f(&self.dsq) + d * d);
         // Release: publishes the field stores to a reader that Acquires the
         // even value.
         self.seq.store(seq.wrapping_add(2), Ordering::Release);
@@ -479,7 +501,7 @@ impl DistributionShare {
             let before = self.seq.load(Ordering::Acquire);
             if before % 2 == 0 {
                 let (sum, min, max) = (f(&self.sum), f(&self.min), f(&self.max));
-                let (mean, ssd) = (f(&self.mean), f(&self.ssd));
+                let (shift, dsum, dsq) = (f(&self.shift), f(&self.dsum), f(&self.dsq));
                 let buckets: Vec<u64> = match &self.buckets {
                     Buckets::Inline(b) => b.iter(),
                     Buckets::Boxed(b) => b.iter(),
@@ -493,13 +515,22 @@ impl DistributionShare {
                 // its odd store before its field stores).
                 fence(Ordering::Acquire);
                 if self.seq.load(Ordering::Relaxed) == before {
+                    let count = before / 2;
+                    if count == 0 {
+                        return DistributionAcc::empty(n);
+                    }
+                    let offset = dsum / count as f64;
+                    let ssd = dsq - dsum * offset;
                     return DistributionAcc {
-                        count: before / 2,
+                        count,
                         sum,
-                        mean,
+                        shift,
+                        offset,
                         min,
                         max,
-                        ssd,
+                        // Rounding can leave a hair below zero when the
+                        // spread is tiny; a NaN stays NaN.
+                        ssd: if ssd < 0.0 { 0.0 } else { ssd },
                         buckets,
                     };
                 }
@@ -520,7 +551,8 @@ impl DistributionAcc {
         DistributionAcc {
             count: 0,
             sum: 0.0,
-            mean: 0.0,
+            shift: 0.0,
+            offset: 0.0,
             min: 0.0,
             max: 0.0,
             ssd: 0.0,
@@ -541,7 +573,8 @@ impl DistributionAcc {
         if self.count == 0 {
             self.count = other.count;
             self.sum = other.sum;
-            self.mean = other.mean;
+            self.shift = other.shift;
+            self.offset = other.offset;
             self.min = other.min;
             self.max = other.max;
             self.ssd = other.ssd;
@@ -549,8 +582,10 @@ impl DistributionAcc {
         }
         let (na, nb) = (self.count as f64, other.count as f64);
         let n = na + nb;
-        let delta = other.mean - self.mean;
-        self.mean += delta * nb / n;
+        // The shifts are values of the same data, usually within a factor
+        // of two of each other, and then their difference is exact.
+        let delta = (other.shift - self.shift) + (other.offset - self.offset);
+        self.offset += delta * nb / n;
         self.ssd += other.ssd + delta * delta * na * nb / n;
         self.count += other.count;
         self.sum += other.sum;
@@ -596,7 +631,7 @@ impl Acc {
             Acc::Distribution(mut d) => AggregationData::Distribution(DistributionData {
                 count: d.count,
                 sum: d.sum,
-                mean: d.mean,
+                mean: d.shift + d.offset,
                 min: d.min,
                 max: d.max,
                 sum_of_squared_deviation: d.ssd,
@@ -687,8 +722,8 @@ mod tests {
     }
 
     #[test]
-    fn welford_stays_accurate_for_large_close_values() {
-        // Naive sum-of-squares loses every digit here; Welford keeps them.
+    fn variance_stays_accurate_for_large_close_values() {
+        // Naive sum-of-squares loses every digit here; shifted sums keep them.
         let values: Vec<f64> = (0..1000).map(|i| 1e9 + (i % 7) as f64).collect();
         let d = distribution(&values, &[], 500);
         let mean = values.iter().sum::<f64>() / values.len() as f64;
@@ -884,5 +919,86 @@ mod tests {
         assert_eq!(bucket_recorded(&k, f64::from_bits(1)), 2);
         assert_eq!(bucket_recorded(&k, 1.0), 2);
         assert_eq!(bucket_recorded(&k, 1.0 + f64::EPSILON), 3);
+    }
+
+    /// Records `values` round-robin into `shares` shares of one view and
+    /// merges them.
+    fn spread(values: &[f64], shares: usize) -> DistributionData {
+        let agg = Aggregation::distribution([0.0, 1e9 + 0.15, 1e9 + 0.25]).expect("valid bounds");
+        let k = kind(&agg, MeasureType::Float64);
+        let shares: Vec<Share> = (0..shares).map(|_| Share::new(&k, None)).collect();
+        for (i, v) in values.iter().enumerate() {
+            assert!(shares[i % shares.len()].record(Number::Float(*v)));
+        }
+        match read(&k, &shares.iter().collect::<Vec<_>>()) {
+            AggregationData::Distribution(d) => d,
+            other => panic!("expected a distribution, got {other:?}"),
+        }
+    }
+
+    /// Mean and squared deviations by two passes over `values - offset`,
+    /// which is exact for values within a factor of two of `offset`.
+    fn two_pass(values: &[f64], offset: f64) -> (f64, f64) {
+        let n = values.len() as f64;
+        let mean = values.iter().map(|v| v - offset).sum::<f64>() / n;
+        let ssd = values.iter().map(|v| (v - offset - mean).powi(2)).sum();
+        (offset + mean, ssd)
+    }
+
+    fn assert_close(got: f64, want: f64, what: &str) {
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs(),
+            "{what}: {got:e} vs {want:e}"
+        );
+    }
+
+    #[test]
+    fn shifted_sums_stay_accurate_for_a_large_offset_and_tiny_spread() {
+        let values: Vec<f64> = (0..3000)
+            .map(|i| 1e9 + [0.1, 0.2, 0.3][i % 3] + (i / 3 % 2) as f64 * 0.05)
+            .collect();
+        let (mean, ssd) = two_pass(&values, 1e9);
+        assert!(ssd > 1.0, "the spread is not degenerate: {ssd}");
+        for shares in [1, 2, 3, 5] {
+            let d = spread(&values, shares);
+            assert_eq!(d.count, 3000);
+            assert_eq!(
+                d.bucket_counts,
+                vec![0, 1000, 1000, 1000],
+                "{shares} shares"
+            );
+            assert_eq!(d.min, 1e9 + 0.1);
+            assert_eq!(d.max, 1e9 + 0.3 + 0.05);
+            assert_close(d.mean, mean, &format!("mean over {shares} shares"));
+            assert_close(
+                d.sum_of_squared_deviation,
+                ssd,
+                &format!("ssd over {shares} shares"),
+            );
+        }
+        // Equal values: no spread at all, not a rounding hair either side.
+        let d = spread(&[1e9 + 0.1; 7], 2);
+        assert_eq!(d.mean, 1e9 + 0.1);
+        assert_eq!(d.sum_of_squared_deviation, 0.0);
+    }
+
+    #[test]
+    fn shifted_sums_stay_accurate_when_the_first_value_is_an_outlier() {
+        // Each share's first value, the shift, lies far from its mean.
+        for outlier in [0.0, 2e9, 1e9 + 1e3] {
+            let mut values = vec![outlier; 4];
+            values.extend((0..2000).map(|i| 1e9 + f64::from(i % 10) * 1e-3));
+            let (mean, ssd) = two_pass(&values, 1e9);
+            for shares in [1, 4] {
+                let d = spread(&values, shares);
+                assert_eq!(d.count, 2004);
+                assert_close(d.mean, mean, &format!("mean, outlier {outlier:e}"));
+                assert_close(
+                    d.sum_of_squared_deviation,
+                    ssd,
+                    &format!("ssd, outlier {outlier:e}, {shares} shares"),
+                );
+            }
+        }
     }
 }
