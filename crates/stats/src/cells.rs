@@ -25,7 +25,9 @@ pub(crate) enum Kind {
     SumFloat,
     LastInt,
     LastFloat,
-    Distribution(Bounds),
+    /// Shared by every share of the view, so the bounds a record searches
+    /// stay in cache whichever row it lands in.
+    Distribution(Arc<BucketSearch>),
 }
 
 impl Kind {
@@ -36,7 +38,9 @@ impl Kind {
             (Aggregation::Sum, MeasureType::Float64) => Kind::SumFloat,
             (Aggregation::LastValue, MeasureType::Int64) => Kind::LastInt,
             (Aggregation::LastValue, MeasureType::Float64) => Kind::LastFloat,
-            (Aggregation::Distribution(bounds), _) => Kind::Distribution(bounds.clone()),
+            (Aggregation::Distribution(bounds), _) => {
+                Kind::Distribution(Arc::new(BucketSearch::new(bounds)))
+            }
         }
     }
 
@@ -213,8 +217,8 @@ impl Share {
                 Some(cell) => Arc::clone(cell),
                 None => Arc::new(LastCell::new()),
             }),
-            Kind::Distribution(bounds) => {
-                Share::Distribution(Box::new(DistributionShare::new(bounds)))
+            Kind::Distribution(search) => {
+                Share::Distribution(Box::new(DistributionShare::new(search)))
             }
         }
     }
@@ -303,36 +307,115 @@ impl Share {
     }
 }
 
-/// A distribution share: Welford's running mean and squared deviations
-/// plus bucket counts, written by one thread and read whole by snapshots
-/// through a sequence lock built from atomics.
+/// Bucket counts a distribution share keeps inside itself; a view with
+/// more bounds than `INLINE_BUCKETS - 1` keeps its counts in a box.
+const INLINE_BUCKETS: usize = 16;
+
+/// A view's bounds, prepared for finding a value's bucket quickly.
+///
+/// Short lists (most views have around ten bounds) are also kept padded
+/// with `+inf` to `INLINE_BUCKETS` slots, so the search is four fixed,
+/// branch-free halving steps instead of `partition_point`'s loop. A padding
+/// slot is never below any value (`+inf < v` is false even for `+inf`), so
+/// both searches count exactly the bounds below the value: the
+/// upper-inclusive rule, `-0.0` and `+0.0` alike as `<` treats them.
+#[derive(Debug)]
+pub(crate) struct BucketSearch {
+    bounds: Bounds,
+    padded: [f64; INLINE_BUCKETS],
+}
+
+impl BucketSearch {
+    fn new(bounds: &Bounds) -> BucketSearch {
+        let mut padded = [f64::INFINITY; INLINE_BUCKETS];
+        for (slot, bound) in padded.iter_mut().zip(bounds.as_slice()) {
+            *slot = *bound;
+        }
+        BucketSearch {
+            bounds: bounds.clone(),
+            padded,
+        }
+    }
+
+    /// Whether the bounds fit the padded table, leaving its last slot
+    /// `+inf`, which keeps [`Self::short_index`] at most 15.
+    fn is_short(&self) -> bool {
+        self.bounds.as_slice().len() < INLINE_BUCKETS
+    }
+
+    /// The number of bounds below `v`, for short lists only.
+    #[inline(always)]
+    fn short_index(&self, v: f64) -> usize {
+        let t = &self.padded;
+        let mut i = usize::from(t[7] < v) * 8;
+        i += usize::from(t[i + 3] < v) * 4;
+        i += usize::from(t[i + 1] < v) * 2;
+        i + usize::from(t[i] < v)
+    }
+}
+
+/// A distribution share's bucket counts: inside the share for short bound
+/// lists, so a record touches one allocation, else boxed.
+#[derive(Debug)]
+enum Buckets {
+    Inline([AtomicU64; INLINE_BUCKETS]),
+    Boxed(Box<[AtomicU64]>),
+}
+
+/// A distribution share: count, sum, extremes, bucket counts, and the
+/// sums of the values' differences from the share's first value and of
+/// their squares, written by one thread and read whole by snapshots through
+/// a sequence lock built from atomics.
 ///
 /// The fields must be read together (count must equal the bucket total,
-/// mean and deviations move together). A mutex would do, but costs two
+/// the two shifted sums move together). A mutex would do, but costs two
 /// locked read-modify-writes per record; the single writer only needs to
 /// bump `seq` around its plain stores, and a reader retries when `seq`
 /// changed under it, which is rare: the writer's window is a few stores.
+///
+/// Shifted sums rather than Welford's running mean: no division per
+/// record. Subtracting the first value keeps them accurate where the naive
+/// sum of squares fails (large values, small spread): the differences are
+/// small and, for close values, exact, where Welford rounds its running
+/// mean at the values' scale on every record (the accuracy tests below
+/// fail with it). The squared deviations are `dsq - dsum² / n` at read
+/// time, and since the first value is itself one of the values, `dsq` is
+/// at most `n + 1` times the result, so the subtraction loses at most
+/// about `log2(n + 1)` bits even when that first value is the farthest
+/// from the mean.
 #[derive(Debug)]
 pub(crate) struct DistributionShare {
-    /// Odd while the owner is writing.
+    /// Twice the count, plus one while the owner is writing: the sequence
+    /// lock and the count in one word, one load and two stores per record.
     seq: AtomicU64,
-    count: AtomicU64,
-    /// f64 bits, as are mean, min, max and ssd.
+    /// f64 bits, as are min, max, shift, dsum and dsq.
     sum: AtomicU64,
-    mean: AtomicU64,
     min: AtomicU64,
     max: AtomicU64,
-    ssd: AtomicU64,
-    buckets: Box<[AtomicU64]>,
-    bounds: Bounds,
+    /// The first value recorded.
+    shift: AtomicU64,
+    /// The sum of `v - shift`.
+    dsum: AtomicU64,
+    /// The sum of `(v - shift)²`.
+    dsq: AtomicU64,
+    search: Arc<BucketSearch>,
+    buckets: Buckets,
 }
 
 /// A consistent reading of one distribution share, or the merge of many.
+///
+/// The mean is kept as a value near the data (a share's first value) plus
+/// the mean's offset from it, so that the merge's difference between two
+/// means is taken at the scale of the data's spread, not rounded at the
+/// scale of the values first (at 1e9 one ulp is 1.2e-7, which a spread of
+/// 0.1 would feel in its sixth digit).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DistributionAcc {
     count: u64,
     sum: f64,
-    mean: f64,
+    shift: f64,
+    /// The mean minus `shift`.
+    offset: f64,
     min: f64,
     max: f64,
     ssd: f64,
@@ -340,20 +423,27 @@ pub(crate) struct DistributionAcc {
 }
 
 impl DistributionShare {
-    fn new(bounds: &Bounds) -> DistributionShare {
+    fn new(search: &Arc<BucketSearch>) -> DistributionShare {
         let zero = || AtomicU64::new(0f64.to_bits());
+        let buckets = if search.is_short() {
+            Buckets::Inline(std::array::from_fn(|_| AtomicU64::new(0)))
+        } else {
+            Buckets::Boxed(
+                (0..search.bounds.bucket_count())
+                    .map(|_| AtomicU64::new(0))
+                    .collect(),
+            )
+        };
         DistributionShare {
             seq: AtomicU64::new(0),
-            count: AtomicU64::new(0),
             sum: zero(),
-            mean: zero(),
             min: zero(),
             max: zero(),
-            ssd: zero(),
-            buckets: (0..bounds.bucket_count())
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            bounds: bounds.clone(),
+            shift: zero(),
+            dsum: zero(),
+            dsq: zero(),
+            search: Arc::clone(search),
+            buckets,
         }
     }
 
@@ -369,29 +459,32 @@ impl DistributionShare {
         // a later one) on its second read.
         self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
-        let bucket = self.bounds.bucket_index(v);
-        // bucket_index returns at most bounds.len(), and there are
-        // bounds.len() + 1 buckets, so get always finds it.
-        if let Some(b) = self.buckets.get(bucket) {
+        // Short lists index at most 15 (see BucketSearch), long ones at
+        // most bounds.len(), and there is a count for each, so get always
+        // finds it.
+        let bucket = match &self.buckets {
+            Buckets::Inline(b) => b.get(self.search.short_index(v)),
+            Buckets::Boxed(b) => b.get(self.search.bounds.bucket_index(v)),
+        };
+        if let Some(b) = bucket {
             b.store(b.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         }
-        let count = self.count.load(Ordering::Relaxed) + 1;
-        if count == 1 {
+        if seq == 0 {
+            set(&self.shift, v);
             set(&self.min, v);
             set(&self.max, v);
         } else {
-            set(&self.min, f(&self.min).min(v));
-            set(&self.max, f(&self.max).max(v));
+            // A compare and select rather than f64::min and max: values
+            // here are finite (the manager rejects the rest), so their NaN
+            // handling would cost instructions for nothing.
+            let (min, max) = (f(&self.min), f(&self.max));
+            set(&self.min, if v < min { v } else { min });
+            set(&self.max, if v > max { v } else { max });
         }
-        self.count.store(count, Ordering::Relaxed);
         set(&self.sum, f(&self.sum) + v);
-        // Welford: stable where sum-of-squares minus square-of-sum cancels
-        // catastrophically (large values, small spread).
-        let mean = f(&self.mean);
-        let delta = v - mean;
-        let mean = mean + delta / count as f64;
-        set(&self.mean, mean);
-        set(&self.ssd, f(&self.ssd) + delta * (v - mean));
+        let d = v - f(&self.shift);
+        set(&self.dsum, f(&self.dsum) + d);
+        set(&self.dsq, f(&self.dsq) + d * d);
         // Release: publishes the field stores to a reader that Acquires the
         // even value.
         self.seq.store(seq.wrapping_add(2), Ordering::Release);
@@ -400,32 +493,46 @@ impl DistributionShare {
     /// A consistent reading, retried while the owner writes.
     fn read(&self) -> DistributionAcc {
         let f = |a: &AtomicU64| f64::from_bits(a.load(Ordering::Relaxed));
+        let n = self.search.bounds.bucket_count();
         let mut tries = 0u32;
         loop {
             // Acquire: pairs with the writer's final Release store, so the
             // fields read below are at least that write's.
             let before = self.seq.load(Ordering::Acquire);
             if before % 2 == 0 {
-                let acc = DistributionAcc {
-                    count: self.count.load(Ordering::Relaxed),
-                    sum: f(&self.sum),
-                    mean: f(&self.mean),
-                    min: f(&self.min),
-                    max: f(&self.max),
-                    ssd: f(&self.ssd),
-                    buckets: self
-                        .buckets
-                        .iter()
-                        .map(|b| b.load(Ordering::Relaxed))
-                        .collect(),
-                };
+                let (sum, min, max) = (f(&self.sum), f(&self.min), f(&self.max));
+                let (shift, dsum, dsq) = (f(&self.shift), f(&self.dsum), f(&self.dsq));
+                let buckets: Vec<u64> = match &self.buckets {
+                    Buckets::Inline(b) => b.iter(),
+                    Buckets::Boxed(b) => b.iter(),
+                }
+                .take(n)
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect();
                 // Acquire fence: the field loads above cannot move after
                 // the second seq load, so an unchanged even seq proves no
                 // write overlapped them (the writer's Release fence orders
                 // its odd store before its field stores).
                 fence(Ordering::Acquire);
                 if self.seq.load(Ordering::Relaxed) == before {
-                    return acc;
+                    let count = before / 2;
+                    if count == 0 {
+                        return DistributionAcc::empty(n);
+                    }
+                    let offset = dsum / count as f64;
+                    let ssd = dsq - dsum * offset;
+                    return DistributionAcc {
+                        count,
+                        sum,
+                        shift,
+                        offset,
+                        min,
+                        max,
+                        // Rounding can leave a hair below zero when the
+                        // spread is tiny; a NaN stays NaN.
+                        ssd: if ssd < 0.0 { 0.0 } else { ssd },
+                        buckets,
+                    };
                 }
             }
             tries += 1;
@@ -444,7 +551,8 @@ impl DistributionAcc {
         DistributionAcc {
             count: 0,
             sum: 0.0,
-            mean: 0.0,
+            shift: 0.0,
+            offset: 0.0,
             min: 0.0,
             max: 0.0,
             ssd: 0.0,
@@ -465,7 +573,8 @@ impl DistributionAcc {
         if self.count == 0 {
             self.count = other.count;
             self.sum = other.sum;
-            self.mean = other.mean;
+            self.shift = other.shift;
+            self.offset = other.offset;
             self.min = other.min;
             self.max = other.max;
             self.ssd = other.ssd;
@@ -473,8 +582,10 @@ impl DistributionAcc {
         }
         let (na, nb) = (self.count as f64, other.count as f64);
         let n = na + nb;
-        let delta = other.mean - self.mean;
-        self.mean += delta * nb / n;
+        // The shifts are values of the same data, usually within a factor
+        // of two of each other, and then their difference is exact.
+        let delta = (other.shift - self.shift) + (other.offset - self.offset);
+        self.offset += delta * nb / n;
         self.ssd += other.ssd + delta * delta * na * nb / n;
         self.count += other.count;
         self.sum += other.sum;
@@ -502,8 +613,8 @@ impl Acc {
             Kind::SumInt => Acc::SumInt(0),
             Kind::SumFloat => Acc::SumFloat(0.0),
             Kind::LastInt | Kind::LastFloat => Acc::Last(None),
-            Kind::Distribution(b) => {
-                Acc::Distribution(Box::new(DistributionAcc::empty(b.bucket_count())))
+            Kind::Distribution(s) => {
+                Acc::Distribution(Box::new(DistributionAcc::empty(s.bounds.bucket_count())))
             }
         }
     }
@@ -520,12 +631,12 @@ impl Acc {
             Acc::Distribution(mut d) => AggregationData::Distribution(DistributionData {
                 count: d.count,
                 sum: d.sum,
-                mean: d.mean,
+                mean: d.shift + d.offset,
                 min: d.min,
                 max: d.max,
                 sum_of_squared_deviation: d.ssd,
                 bounds: match kind {
-                    Kind::Distribution(b) => b.shared(),
+                    Kind::Distribution(s) => s.bounds.shared(),
                     _ => Arc::from(Vec::new()),
                 },
                 bucket_counts: std::mem::take(&mut d.buckets),
@@ -611,8 +722,8 @@ mod tests {
     }
 
     #[test]
-    fn welford_stays_accurate_for_large_close_values() {
-        // Naive sum-of-squares loses every digit here; Welford keeps them.
+    fn variance_stays_accurate_for_large_close_values() {
+        // Naive sum-of-squares loses every digit here; shifted sums keep them.
         let values: Vec<f64> = (0..1000).map(|i| 1e9 + (i % 7) as f64).collect();
         let d = distribution(&values, &[], 500);
         let mean = values.iter().sum::<f64>() / values.len() as f64;
@@ -715,6 +826,179 @@ mod tests {
                 "round {round}"
             );
             assert_eq!(share.records(), made as u64);
+        }
+    }
+
+    /// The floats either side of `x` (finite), without `f64::next_up`,
+    /// which is newer than the crate's minimum Rust.
+    fn neighbours(x: f64) -> [f64; 2] {
+        let step = |x: f64, up: bool| {
+            if x == 0.0 {
+                let tiny = f64::from_bits(1);
+                return if up { tiny } else { -tiny };
+            }
+            let bits = x.to_bits();
+            f64::from_bits(if (x > 0.0) == up { bits + 1 } else { bits - 1 })
+        };
+        [step(x, false), step(x, true)]
+    }
+
+    /// The upper-inclusive rule, counted the plainest way.
+    fn bucket_by_rule(bounds: &[f64], v: f64) -> usize {
+        bounds.iter().filter(|b| **b < v).count()
+    }
+
+    /// The bucket a share put `v` in, read back through a snapshot.
+    fn bucket_recorded(k: &Kind, v: f64) -> usize {
+        let share = Share::new(k, None);
+        assert!(share.record(Number::Float(v)));
+        match read(k, &[&share]) {
+            AggregationData::Distribution(d) => {
+                assert_eq!(d.bucket_counts.len(), d.bounds.len() + 1);
+                assert_eq!(d.bucket_counts.iter().sum::<u64>(), 1, "{v}");
+                d.bucket_counts
+                    .iter()
+                    .position(|c| *c == 1)
+                    .unwrap_or(usize::MAX)
+            }
+            other => panic!("expected a distribution, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bucket_search_follows_the_upper_inclusive_rule_at_every_bound() {
+        let lists: Vec<Vec<f64>> = vec![
+            vec![],
+            vec![0.0],
+            vec![-0.0],
+            vec![-1.0, 0.0, 1.0],
+            vec![-1.0, -0.0, 1.0],
+            (1..=7).map(f64::from).collect(),
+            (1..=8).map(f64::from).collect(),
+            vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0],
+            (0..15).map(|i| f64::from(i) * 0.1 - 0.7).collect(),
+            // Long lists: the boxed counts and the binary search.
+            (0..16).map(|i| f64::from(i) * 0.1 - 0.7).collect(),
+            (0..40).map(|i| 1.5f64.powi(i) - 3.0).collect(),
+            vec![-f64::MAX, -1e300, 1e-300, f64::MAX],
+        ];
+        for bounds in &lists {
+            let agg = Aggregation::distribution(bounds.iter().copied()).expect("valid bounds");
+            let k = kind(&agg, MeasureType::Float64);
+            let Kind::Distribution(search) = &k else {
+                panic!("expected a distribution kind");
+            };
+            assert_eq!(search.is_short(), bounds.len() < INLINE_BUCKETS);
+            let mut values = vec![0.0, -0.0, 1e-9, -1e-9, f64::MAX, -f64::MAX];
+            for b in bounds {
+                values.push(*b);
+                values.extend(neighbours(*b));
+            }
+            for v in values {
+                let want = bucket_by_rule(bounds, v);
+                assert_eq!(bucket_recorded(&k, v), want, "{v:e} in {bounds:?}");
+                if search.is_short() {
+                    assert_eq!(search.short_index(v), want, "{v:e} in {bounds:?}");
+                }
+            }
+            // Values that never reach a share (the manager rejects them)
+            // still get a bucket inside the table, as partition_point does.
+            if search.is_short() {
+                for v in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+                    assert_eq!(search.short_index(v), bucket_by_rule(bounds, v), "{v}");
+                }
+            }
+        }
+        // The rule spelled out where it matters most: a bound holds itself,
+        // and the zeros are one value.
+        let agg = Aggregation::distribution([-1.0, 0.0, 1.0]).expect("valid bounds");
+        let k = kind(&agg, MeasureType::Float64);
+        assert_eq!(bucket_recorded(&k, -1.0), 0);
+        assert_eq!(bucket_recorded(&k, -0.0), 1);
+        assert_eq!(bucket_recorded(&k, 0.0), 1);
+        assert_eq!(bucket_recorded(&k, f64::from_bits(1)), 2);
+        assert_eq!(bucket_recorded(&k, 1.0), 2);
+        assert_eq!(bucket_recorded(&k, 1.0 + f64::EPSILON), 3);
+    }
+
+    /// Records `values` round-robin into `shares` shares of one view and
+    /// merges them.
+    fn spread(values: &[f64], shares: usize) -> DistributionData {
+        let agg = Aggregation::distribution([0.0, 1e9 + 0.15, 1e9 + 0.25]).expect("valid bounds");
+        let k = kind(&agg, MeasureType::Float64);
+        let shares: Vec<Share> = (0..shares).map(|_| Share::new(&k, None)).collect();
+        for (i, v) in values.iter().enumerate() {
+            assert!(shares[i % shares.len()].record(Number::Float(*v)));
+        }
+        match read(&k, &shares.iter().collect::<Vec<_>>()) {
+            AggregationData::Distribution(d) => d,
+            other => panic!("expected a distribution, got {other:?}"),
+        }
+    }
+
+    /// Mean and squared deviations by two passes over `values - offset`,
+    /// which is exact for values within a factor of two of `offset`.
+    fn two_pass(values: &[f64], offset: f64) -> (f64, f64) {
+        let n = values.len() as f64;
+        let mean = values.iter().map(|v| v - offset).sum::<f64>() / n;
+        let ssd = values.iter().map(|v| (v - offset - mean).powi(2)).sum();
+        (offset + mean, ssd)
+    }
+
+    fn assert_close(got: f64, want: f64, what: &str) {
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs(),
+            "{what}: {got:e} vs {want:e}"
+        );
+    }
+
+    #[test]
+    fn shifted_sums_stay_accurate_for_a_large_offset_and_tiny_spread() {
+        let values: Vec<f64> = (0..3000)
+            .map(|i| 1e9 + [0.1, 0.2, 0.3][i % 3] + (i / 3 % 2) as f64 * 0.05)
+            .collect();
+        let (mean, ssd) = two_pass(&values, 1e9);
+        assert!(ssd > 1.0, "the spread is not degenerate: {ssd}");
+        for shares in [1, 2, 3, 5] {
+            let d = spread(&values, shares);
+            assert_eq!(d.count, 3000);
+            assert_eq!(
+                d.bucket_counts,
+                vec![0, 1000, 1000, 1000],
+                "{shares} shares"
+            );
+            assert_eq!(d.min, 1e9 + 0.1);
+            assert_eq!(d.max, 1e9 + 0.3 + 0.05);
+            assert_close(d.mean, mean, &format!("mean over {shares} shares"));
+            assert_close(
+                d.sum_of_squared_deviation,
+                ssd,
+                &format!("ssd over {shares} shares"),
+            );
+        }
+        // Equal values: no spread at all, not a rounding hair either side.
+        let d = spread(&[1e9 + 0.1; 7], 2);
+        assert_eq!(d.mean, 1e9 + 0.1);
+        assert_eq!(d.sum_of_squared_deviation, 0.0);
+    }
+
+    #[test]
+    fn shifted_sums_stay_accurate_when_the_first_value_is_an_outlier() {
+        // Each share's first value, the shift, lies far from its mean.
+        for outlier in [0.0, 2e9, 1e9 + 1e3] {
+            let mut values = vec![outlier; 4];
+            values.extend((0..2000).map(|i| 1e9 + f64::from(i % 10) * 1e-3));
+            let (mean, ssd) = two_pass(&values, 1e9);
+            for shares in [1, 4] {
+                let d = spread(&values, shares);
+                assert_eq!(d.count, 2004);
+                assert_close(d.mean, mean, &format!("mean, outlier {outlier:e}"));
+                assert_close(
+                    d.sum_of_squared_deviation,
+                    ssd,
+                    &format!("ssd, outlier {outlier:e}, {shares} shares"),
+                );
+            }
         }
     }
 }
