@@ -11,7 +11,12 @@
 //!
 //! A map gets an entry only the second time this thread records with it
 //! (a cheap, unpinned hint remembers the first), so maps built per request
-//! and used once cost a probe and a store, and pin no memory.
+//! and used once cost a probe and a store, and pin no memory. The hint is
+//! fooled by the allocator, which hands a freed map's memory to the next
+//! request's map: so entries are also paid for by hits. Each entry made
+//! spends one unit of a budget that hits refill; with no hits (maps built
+//! per request) it refills by one per [`MISSES_PER_ENTRY`] misses, which
+//! bounds the cost of entries nobody uses.
 
 use std::sync::Arc;
 
@@ -28,19 +33,56 @@ const MAX_SLOTS: usize = 4096;
 
 const MIN_SLOTS: usize = 16;
 
+/// How many misses earn one entry when nothing hits.
+const MISSES_PER_ENTRY: u64 = 64;
+
+/// Most entries that can be made ahead of hits that pay for them: enough
+/// for a thread's whole working set of maps to move in at once.
+const MAX_BUDGET: u64 = MAX_SLOTS as u64;
+
 /// A remembered map, kept alive by the entry, and this thread's share of
 /// its row.
 type Entry = (TagMap, Arc<Share>);
 
-#[derive(Default)]
 pub(crate) struct Memo {
     slots: Box<[Option<Entry>]>,
     /// Addresses of maps seen once, as a hint only: a stale address here
     /// just admits a map one record early.
     seen: Box<[usize]>,
+    /// Hits so far, counted by `get`'s callers through `hit`.
+    hits: u64,
+    /// Hits already added to `budget`.
+    paid: u64,
+    misses: u64,
+    /// Entries that may still be made.
+    budget: u64,
+    #[cfg(test)]
+    made: usize,
+}
+
+impl Default for Memo {
+    fn default() -> Memo {
+        Memo {
+            slots: Box::default(),
+            seen: Box::default(),
+            hits: 0,
+            paid: 0,
+            misses: 0,
+            // A small working set moves in at once.
+            budget: MIN_SLOTS as u64 * 16,
+            #[cfg(test)]
+            made: 0,
+        }
+    }
 }
 
 impl Memo {
+    /// Counts a hit: one more entry the memo may make.
+    #[inline]
+    pub(crate) fn hit(&mut self) {
+        self.hits = self.hits.wrapping_add(1);
+    }
+
     /// This thread's share for `tags`, if the memo has it.
     #[inline]
     pub(crate) fn get(&self, tags: &TagMap) -> Option<&Arc<Share>> {
@@ -74,13 +116,22 @@ impl Memo {
         }
         let mask = self.slots.len() - 1;
         let home = slot_of(address, mask);
+        self.misses += 1;
+        let earned =
+            self.hits.wrapping_sub(self.paid) + u64::from(self.misses % MISSES_PER_ENTRY == 0);
+        self.paid = self.hits;
+        self.budget = (self.budget + earned).min(MAX_BUDGET);
         match self.seen.get_mut(home) {
-            Some(seen) if *seen == address => {}
+            Some(seen) if *seen == address && self.budget > 0 => self.budget -= 1,
             Some(seen) => {
                 *seen = address;
                 return;
             }
             None => return,
+        }
+        #[cfg(test)]
+        {
+            self.made += 1;
         }
         let entry = Some((tags.clone(), Arc::clone(share)));
         for i in 0..PROBES {
@@ -198,6 +249,29 @@ mod tests {
     }
 
     #[test]
+    fn maps_built_per_request_rarely_get_entries() -> Result<(), census_core::Error> {
+        let k = TagKey::new("k")?;
+        let s = share();
+        let mut memo = Memo::default();
+        for i in 0..100_000 {
+            // Made, recorded with once, dropped: the next one is usually
+            // given the same memory, which the hint cannot tell apart.
+            let m = map(&k, if i % 2 == 0 { "a" } else { "b" });
+            if memo.get(&m).is_some() {
+                memo.hit();
+                continue;
+            }
+            memo.offer(&m, &s, 2);
+        }
+        let made = memo.made;
+        // The starting budget plus one per MISSES_PER_ENTRY misses; not one
+        // entry every other record, as the hint alone would allow.
+        let bound = MIN_SLOTS * 16 + 100_000 / MISSES_PER_ENTRY as usize;
+        assert!(made <= bound, "{made} entries made, bound {bound}");
+        Ok(())
+    }
+
+    #[test]
     fn stays_within_its_bound_and_keeps_finding_what_it_holds() -> Result<(), census_core::Error> {
         let k = TagKey::new("k")?;
         let mut memo = Memo::default();
@@ -215,12 +289,16 @@ mod tests {
                 assert!(Arc::ptr_eq(got, s), "a hit is the map's own share");
             }
         }
-        // A working set that fits (a quarter of the slots) moves in whole,
-        // replacing what the larger one left.
+        // A working set that fits (a quarter of the slots) moves in whole
+        // within a few rounds of records, replacing what the larger one
+        // left: its hits pay for its entries.
         let fits = &maps[..MAX_SLOTS / 4];
-        for _ in 0..2 {
+        for _ in 0..10 {
             for (m, s) in fits {
-                memo.offer(m, s, maps.len());
+                match memo.get(m) {
+                    Some(_) => memo.hit(),
+                    None => memo.offer(m, s, maps.len()),
+                }
             }
         }
         let found = fits.iter().filter(|(m, _)| memo.get(m).is_some()).count();

@@ -232,13 +232,22 @@ impl ViewState {
     /// Records through the thread's memo, if it knows `tags`; false if
     /// the caller must look the row up.
     #[inline(always)]
-    pub(crate) fn record_remembered(&self, index: &Index, tags: &TagMap, value: Number) -> bool {
+    pub(crate) fn record_remembered(
+        &self,
+        index: &mut Index,
+        tags: &TagMap,
+        value: Number,
+    ) -> bool {
         // A share refuses the value only when its row expired; the full
         // lookup then finds or makes the row anew.
-        index
+        let hit = index
             .memo
             .get(tags)
-            .is_some_and(|share| share.record(value))
+            .is_some_and(|share| share.record(value));
+        if hit {
+            index.memo.hit();
+        }
+        hit
     }
 
     #[inline]
