@@ -7,7 +7,10 @@
 //!
 //! Timing: every case runs its operation in a loop of `OPS` calls per
 //! sample, `SAMPLES` samples after a warm-up; the table shows the median
-//! time per operation. Inputs are built before timing: 3 tag keys with 10
+//! time per operation. Case E (one thread against two) runs on two
+//! threads spawned once and kept for every sample (`Workers`), each timing
+//! its own loop; `census-peer-bench e-methods` compares that with the
+//! method E used before. Inputs are built before timing: 3 tag keys with 10
 //! values each (1,000 series), every series recorded once beforehand, and
 //! a precomputed pseudo-random visiting order. Memory per series is
 //! measured in a fresh child process per library: live heap bytes (a
@@ -17,7 +20,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::Instant;
 
 use census_core::{Aggregation, MeasureF64, MeasureI64, TagKey, TagMap, TagValue, View};
@@ -80,19 +83,24 @@ impl Timing {
         per_op[per_op.len() / 2]
     }
 
-    /// Median wall and CPU nanoseconds per call per thread with `threads`
-    /// threads each calling `f` at once. CPU time comes from
-    /// /proc/thread-self/schedstat: on a machine whose cores other work
-    /// also uses, wall time cannot show scaling, but CPU time per call
-    /// still shows contention (a bouncing cache line stalls the core and
-    /// counts as CPU time).
-    fn median_threads(&self, threads: usize, f: &(dyn Fn(usize) + Sync)) -> (f64, f64) {
-        let ops = self.ops * 4;
+    /// The method E used before: new threads for every sample, a warm-up
+    /// and a barrier in each, the clock read by the main thread around
+    /// the barriers, CPU time from /proc/thread-self/schedstat. Kept for
+    /// `e-methods`, which compares it with `Workers`; not used for the
+    /// table. Returns (wall, schedstat CPU, clock CPU) ns per record per
+    /// thread, medians.
+    fn spawned_per_sample(
+        &self,
+        threads: usize,
+        ops: usize,
+        f: &(dyn Fn(usize) + Sync),
+    ) -> (f64, f64, f64) {
         let mut wall: Vec<f64> = Vec::new();
         let mut cpu: Vec<f64> = Vec::new();
+        let mut clock: Vec<f64> = Vec::new();
         for _ in 0..self.samples.min(15) {
             let go = Barrier::new(threads + 1);
-            let (w, c) = std::thread::scope(|s| {
+            let (w, c, k) = std::thread::scope(|s| {
                 let handles: Vec<_> = (0..threads)
                     .map(|t| {
                         let go = &go;
@@ -101,13 +109,15 @@ impl Timing {
                                 f(i);
                             }
                             go.wait();
-                            let before = thread_cpu_ns();
+                            let before = schedstat_ns();
+                            let before_clock = thread_cpu_ns();
                             for i in 0..ops {
                                 f(i + t * 1000);
                             }
-                            let spent = thread_cpu_ns() - before;
+                            let spent = schedstat_ns() - before;
+                            let spent_clock = thread_cpu_ns() - before_clock;
                             go.wait();
-                            spent
+                            (spent, spent_clock)
                         })
                     })
                     .collect();
@@ -115,28 +125,408 @@ impl Timing {
                 let start = Instant::now();
                 go.wait();
                 let w = start.elapsed().as_nanos() as f64 / ops as f64;
-                let c: f64 = handles
+                let (c, k) = handles
                     .into_iter()
-                    .map(|h| h.join().unwrap_or(0.0))
-                    .sum::<f64>()
-                    / (threads * ops) as f64;
-                (w, c)
+                    .map(|h| h.join().unwrap_or((0.0, 0.0)))
+                    .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+                let n = (threads * ops) as f64;
+                (w, c / n, k / n)
             });
             wall.push(w);
             cpu.push(c);
+            clock.push(k);
         }
-        wall.sort_by(f64::total_cmp);
-        cpu.sort_by(f64::total_cmp);
-        (wall[wall.len() / 2], cpu[cpu.len() / 2])
+        (median(wall), median(cpu), median(clock))
     }
 }
 
-/// Nanoseconds this thread has run on a CPU (first field of schedstat).
-fn thread_cpu_ns() -> f64 {
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Nanoseconds this thread has run on a CPU, from
+/// /proc/thread-self/schedstat. The kernel brings that figure up to date
+/// only at scheduler ticks and context switches, so it is off by up to a
+/// tick at each end of a measurement; only `e-methods` reads it, to show
+/// that.
+fn schedstat_ns() -> f64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
         .unwrap_or(0.0)
+}
+
+/// Nanoseconds this thread has run on a CPU, exact at the moment of the
+/// call (the kernel adds the running slice in).
+fn thread_cpu_ns() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the
+    // call, and CLOCK_THREAD_CPUTIME_ID is a clock every Linux has.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return f64::NAN;
+    }
+    ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
+}
+
+/// CPU time (ns) every process on the machine has used, and this process,
+/// from /proc/stat and /proc/self/stat (clock ticks). Their difference over
+/// a measurement is what other work took from the two cores meanwhile.
+fn cpu_busy_ns() -> (f64, f64) {
+    let tick = 1e9 / 100.0;
+    let all = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().next()?.to_owned();
+            let f: Vec<f64> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            // user nice system idle iowait irq softirq steal: all but idle
+            // and iowait are busy.
+            Some(f.iter().take(8).sum::<f64>() - f.get(3)? - f.get(4)?)
+        })
+        .unwrap_or(0.0);
+    let own = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_owned();
+            let f: Vec<f64> = rest
+                .split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            // utime and stime are fields 14 and 15; 11 and 12 after ")"
+            // and the state letter, which does not parse.
+            Some(f.get(10)? + f.get(11)?)
+        })
+        .unwrap_or(0.0);
+    (all * tick, own * tick)
+}
+
+/// What other processes used of the machine's cores between two
+/// `cpu_busy_ns` readings, in cores (0 = none, 2 = both cores all along).
+fn other_cores(before: (f64, f64), after: (f64, f64), wall_ns: f64) -> f64 {
+    ((after.0 - before.0) - (after.1 - before.1)).max(0.0) / wall_ns
+}
+
+/// One thread's part of one `Workers` sample.
+#[derive(Clone, Copy, Debug)]
+struct Part {
+    /// Wall time of this thread's own loop, ns.
+    elapsed: f64,
+    /// CPU time of the loop, ns (CLOCK_THREAD_CPUTIME_ID).
+    cpu: f64,
+    /// When the loop started, ns after the main thread opened the barrier.
+    start_lag: f64,
+}
+
+/// What the main thread asks the workers to do next.
+#[derive(Clone, Copy)]
+struct Job {
+    f: usize,
+    threads: usize,
+    records: usize,
+    base: usize,
+    released: Option<Instant>,
+    stop: bool,
+}
+
+/// Recording threads spawned once and kept for every sample of case E,
+/// for one thread and for two alike: no thread start, thread-local set-up
+/// or warm-up falls inside a sample. A sample opens with one barrier and
+/// closes with another; each worker times its own loop, so the time a
+/// worker takes to wake from the barrier is not counted, and a sample's
+/// throughput is all its records over the slowest worker's loop.
+struct Workers<'a> {
+    fns: &'a [&'a (dyn Fn(usize) + Sync)],
+    job: Mutex<Job>,
+    parts: Mutex<Vec<Part>>,
+    start: Barrier,
+    end: Barrier,
+}
+
+const WORKERS: usize = 2;
+
+thread_local! {
+    /// Which `Workers` thread this is, for cases that give each thread
+    /// something of its own.
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl<'a> Workers<'a> {
+    fn new(fns: &'a [&'a (dyn Fn(usize) + Sync)]) -> Workers<'a> {
+        Workers {
+            fns,
+            job: Mutex::new(Job {
+                f: 0,
+                threads: 0,
+                records: 0,
+                base: 0,
+                released: None,
+                stop: false,
+            }),
+            parts: Mutex::new(Vec::new()),
+            start: Barrier::new(WORKERS + 1),
+            end: Barrier::new(WORKERS + 1),
+        }
+    }
+
+    fn worker(&self, t: usize) {
+        WORKER.with(|w| w.set(t));
+        loop {
+            self.start.wait();
+            let job = *self.job.lock().unwrap_or_else(|e| e.into_inner());
+            if job.stop {
+                return;
+            }
+            if t < job.threads {
+                let f = self.fns[job.f];
+                let base = job.base + t * 1000;
+                let cpu0 = thread_cpu_ns();
+                let t0 = Instant::now();
+                for i in 0..job.records {
+                    f(base + i);
+                }
+                let elapsed = t0.elapsed().as_nanos() as f64;
+                let cpu = thread_cpu_ns() - cpu0;
+                let start_lag = job
+                    .released
+                    .map_or(0.0, |r| t0.duration_since(r).as_nanos() as f64);
+                self.parts
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Part {
+                        elapsed,
+                        cpu,
+                        start_lag,
+                    });
+            }
+            self.end.wait();
+        }
+    }
+
+    /// Runs one sample: `threads` workers each call `fns[f]` `records`
+    /// times. Returns each worker's part and the main thread's wall time
+    /// from opening the start barrier to passing the end one.
+    fn sample(&self, f: usize, threads: usize, records: usize, base: usize) -> (Vec<Part>, f64) {
+        self.parts.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let released = Instant::now();
+        *self.job.lock().unwrap_or_else(|e| e.into_inner()) = Job {
+            f,
+            threads,
+            records,
+            base,
+            released: Some(released),
+            stop: false,
+        };
+        self.start.wait();
+        self.end.wait();
+        let wall = released.elapsed().as_nanos() as f64;
+        let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        (parts, wall)
+    }
+
+    fn stop(&self) {
+        self.job.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
+        self.start.wait();
+    }
+
+    /// Runs `body` with the workers running, and stops them after.
+    fn run<R>(fns: &'a [&'a (dyn Fn(usize) + Sync)], body: impl FnOnce(&Workers<'a>) -> R) -> R {
+        let workers = Workers::new(fns);
+        std::thread::scope(|s| {
+            for t in 0..WORKERS {
+                let w = &workers;
+                s.spawn(move || w.worker(t));
+            }
+            let r = body(&workers);
+            workers.stop();
+            r
+        })
+    }
+}
+
+/// Case E for one function: 1-thread and 2-thread samples alternate (so a
+/// change in the machine's load falls on both), after one unrecorded
+/// sample of each. Per sample: ns per record per thread by the slowest
+/// worker's own clock, by the main thread's clock around the barriers, and
+/// CPU ns per record. Medians over every sample, and over the undisturbed
+/// samples: every worker on a CPU for at least `ON_CPU` of its loop and
+/// the two loops overlapping as much (the same rule for one thread and
+/// two). On a shared machine a sample in which a worker waited for a core
+/// measures the machine, not the code, and one in which the two loops did
+/// not run at once shows no contention even where there is some.
+#[derive(Debug, Default)]
+struct Scaling {
+    all: Figures,
+    on_cpu: Figures,
+    /// Samples kept by the on-CPU rule, of `samples` taken of each thread
+    /// count, for 1 and 2 threads.
+    kept: (usize, usize),
+    samples: usize,
+    /// Median over samples of the larger start lag of the two workers, ns.
+    two_lag: f64,
+    /// Cores other processes and the hypervisor (steal) took over the
+    /// whole measurement.
+    others: f64,
+}
+
+/// Medians, ns per record (per thread for two threads).
+#[derive(Debug, Default, Clone, Copy)]
+struct Figures {
+    one_wall: f64,
+    two_wall: f64,
+    one_main: f64,
+    two_main: f64,
+    one_cpu: f64,
+    two_cpu: f64,
+}
+
+impl Figures {
+    fn wall_ratio(&self) -> f64 {
+        Scaling::throughput(self.one_wall, self.two_wall)
+    }
+    fn cpu_ratio(&self) -> f64 {
+        Scaling::throughput(self.one_cpu, self.two_cpu)
+    }
+}
+
+/// The least share of its loop's wall time each worker must have spent on
+/// a CPU for a sample to count as undisturbed.
+const ON_CPU: f64 = 0.97;
+
+/// One sample's figures: wall (slowest own clock), main clock, CPU, all per
+/// record per thread, and whether every worker stayed on a CPU.
+type Row = (f64, f64, f64, bool);
+
+fn medians(one: &[Row], two: &[Row], keep: impl Fn(&Row) -> bool) -> (Figures, usize, usize) {
+    let pick = |rows: &[Row], k: usize| -> Vec<f64> {
+        rows.iter()
+            .filter(|r| keep(r))
+            .map(|r| [r.0, r.1, r.2][k])
+            .collect()
+    };
+    let med = |v: Vec<f64>| if v.is_empty() { f64::NAN } else { median(v) };
+    let n1 = one.iter().filter(|r| keep(r)).count();
+    let n2 = two.iter().filter(|r| keep(r)).count();
+    (
+        Figures {
+            one_wall: med(pick(one, 0)),
+            two_wall: med(pick(two, 0)),
+            one_main: med(pick(one, 1)),
+            two_main: med(pick(two, 1)),
+            one_cpu: med(pick(one, 2)),
+            two_cpu: med(pick(two, 2)),
+        },
+        n1,
+        n2,
+    )
+}
+
+impl Scaling {
+    fn throughput(one: f64, two: f64) -> f64 {
+        2.0 * one / two
+    }
+
+    /// Takes samples until `samples` of each thread count were undisturbed
+    /// or `3 * samples` pairs were taken, whichever comes first.
+    fn measure(w: &Workers<'_>, f: usize, samples: usize, records: usize) -> Scaling {
+        let busy0 = cpu_busy_ns();
+        let t0 = Instant::now();
+        let mut one: Vec<Row> = Vec::new();
+        let mut two: Vec<Row> = Vec::new();
+        let mut lag = Vec::new();
+        let kept = |rows: &[Row]| rows.iter().filter(|r| r.3).count();
+        let mut s = 0;
+        while s <= 3 * samples && kept(&one).min(kept(&two)) < samples {
+            let base = s * 7919;
+            for threads in [1, 2] {
+                let (parts, main) = w.sample(f, threads, records, base);
+                if s == 0 {
+                    continue;
+                }
+                let slowest = parts.iter().map(|p| p.elapsed).fold(0.0, f64::max);
+                let cpu: f64 = parts.iter().map(|p| p.cpu).sum();
+                let first = parts.iter().map(|p| p.start_lag).fold(f64::MAX, f64::min);
+                let last = parts.iter().map(|p| p.start_lag).fold(0.0, f64::max);
+                // Undisturbed: every worker on a CPU nearly all its loop,
+                // and the loops overlapping nearly all the way.
+                let undisturbed = parts.iter().all(|p| p.cpu >= ON_CPU * p.elapsed)
+                    && last - first <= (1.0 - ON_CPU) * slowest;
+                let per = records as f64;
+                let row = (
+                    slowest / per,
+                    main / per,
+                    cpu / (threads as f64 * per),
+                    undisturbed,
+                );
+                if threads == 1 {
+                    one.push(row);
+                } else {
+                    two.push(row);
+                    lag.push(last);
+                }
+            }
+            s += 1;
+        }
+        let others = other_cores(busy0, cpu_busy_ns(), t0.elapsed().as_nanos() as f64);
+        let (all, _, _) = medians(&one, &two, |_| true);
+        let (on_cpu, n1, n2) = medians(&one, &two, |r| r.3);
+        Scaling {
+            all,
+            on_cpu,
+            kept: (n1, n2),
+            samples: two.len(),
+            two_lag: median(lag),
+            others,
+        }
+    }
+
+    fn describe(&self, name: &str) -> String {
+        let (x, a) = (&self.on_cpu, &self.all);
+        format!(
+            "E   {name}: 1 thread {:.1} ns wall / {:.1} ns CPU per record, 2 threads {:.1} / {:.1} ns per record \
+             per thread: throughput x{:.2} by wall time, x{:.2} by CPU time ({} of {} 1-thread and {} of {} \
+             2-thread samples undisturbed; all samples: x{:.2} wall, x{:.2} CPU; other work {:.2} cores; \
+             workers started {:.0} us after the barrier opened)",
+            x.one_wall,
+            x.one_cpu,
+            x.two_wall,
+            x.two_cpu,
+            x.wall_ratio(),
+            x.cpu_ratio(),
+            self.kept.0,
+            self.samples,
+            self.kept.1,
+            self.samples,
+            a.wall_ratio(),
+            a.cpu_ratio(),
+            self.others,
+            self.two_lag / 1e3,
+        )
+    }
+}
+
+/// Eight independent multiply chains: a loop bound by the multiplier port,
+/// with no memory traffic. Two such loops scale x2 on two cores and about
+/// x1 on two hyperthreads of one core, so it tells whether the VM's two
+/// vCPUs ran on separate cores during the measurement.
+fn port_bound(i: usize) {
+    let mut a = [i as u64; 8];
+    for _ in 0..8 {
+        for (k, x) in a.iter_mut().enumerate() {
+            *x = x
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .rotate_left(k as u32 + 1)
+                ^ 1;
+        }
+    }
+    black_box(a);
 }
 
 /// The shared inputs, as each library wants them.
@@ -286,6 +676,9 @@ fn main() {
         return memory_child(args.get(2).map(String::as_str).unwrap_or(""));
     }
     let quick = args.iter().any(|a| a == "quick");
+    if args.get(1).map(String::as_str) == Some("e-methods") {
+        return e_methods(quick);
+    }
     let t = Timing {
         samples: if quick { 11 } else { 51 },
         ops: if quick { 20_000 } else { 100_000 },
@@ -554,57 +947,251 @@ fn main() {
         "-",
     );
 
-    // E: case A on two threads, as wall time per record per thread; the
-    // throughput ratio is 2 x one-thread time / two-thread time.
-    let rec_a = |i: usize| {
-        MeasurementMap::new()
-            .put(&m, black_box(12.5))
-            .record_to(&vm_a, black_box(&inp.census_maps[inp.at(i)]))
-    };
-    let (one, one_cpu) = t.median_threads(1, &rec_a);
-    let (two, two_cpu) = t.median_threads(2, &rec_a);
-    println!(
-        "E   census case A: 1 thread {one:.1} ns wall / {one_cpu:.1} ns CPU per record; \
-         2 threads {two:.1} ns wall / {two_cpu:.1} ns CPU per record per thread"
-    );
-    println!(
-        "E   census throughput x{:.2} by wall time, x{:.2} by CPU time (target >= 1.7)",
-        2.0 * one / two,
-        2.0 * one_cpu / two_cpu
-    );
-    let prom_rec = |i: usize| prom_counter.with_label_values(&inp.strs(i)).inc();
-    let (p1, p1_cpu) = t.median_threads(1, &prom_rec);
-    let (p2, p2_cpu) = t.median_threads(2, &prom_rec);
-    println!(
-        "E   prometheus IntCounterVec: 1 thread {p1:.1} / {p1_cpu:.1} ns, 2 threads {p2:.1} / {p2_cpu:.1} ns; \
-         throughput x{:.2} by wall time, x{:.2} by CPU time",
-        2.0 * p1 / p2,
-        2.0 * p1_cpu / p2_cpu
-    );
-    table.row(
-        "E",
-        ("case A, 2 threads, CPU ns/record", two_cpu),
-        ("census case A, 1 thread, CPU ns/record", one_cpu),
-        "<= 1.18 (= x1.7 throughput on 2 free cores)",
-    );
-    table.row(
-        "E",
-        ("case A, 2 threads, wall ns/record/thread", two),
-        ("census case A, 1 thread, wall", one),
-        "<= 1.18 (needs 2 idle cores)",
-    );
-    table.row(
-        "E",
-        ("prometheus 2 threads, CPU ns", p2_cpu),
-        ("prometheus 1 thread, CPU ns", p1_cpu),
-        "-",
-    );
+    // E: case A on two threads against one, and prometheus the same way.
+    e_case(&inp, &m, &prom_counter, quick, &mut table);
 
     // F: retrieve_data of 10,000 rows, alone and with a recording thread.
     snapshot_case(&m, &inp, &mut table);
 
     table.markdown();
     memory_table();
+}
+
+/// The loops case E runs on its workers, by index into the slice
+/// `with_e_loops` passes on: census case A and prometheus's IntCounterVec
+/// (the table's rows), then the same census record with less and less
+/// shared between the two threads, then two loops that check the machine.
+const E_LOOPS: [&str; 7] = [
+    "census case A",
+    "prometheus IntCounterVec",
+    "census case A, a manager per thread",
+    "census case A, manager and copies of the tag maps per thread",
+    "census case A, inputs, measure and manager per thread",
+    "machine check: multiplier-bound loop",
+    "machine check: private 512 KiB, random access",
+];
+const E_CENSUS: usize = 0;
+const E_PROMETHEUS: usize = 1;
+const E_MULTIPLY: usize = 5;
+
+/// Builds the loops of `E_LOOPS` and calls `body` with them.
+fn with_e_loops<R>(
+    inp: &Inputs,
+    m: &MeasureF64,
+    prom: &prometheus::IntCounterVec,
+    body: impl FnOnce(&[&(dyn Fn(usize) + Sync)]) -> R,
+) -> R {
+    let worker = || WORKER.with(|w| w.get());
+    let vm = census_manager(inp, m, &[Aggregation::Sum]);
+    let census = |i: usize| {
+        MeasurementMap::new()
+            .put(m, black_box(12.5))
+            .record_to(&vm, black_box(&inp.census_maps[inp.at(i)]))
+    };
+    let prom_rec = |i: usize| prom.with_label_values(black_box(&inp.strs(i))).inc();
+    // Each worker into a manager of its own; the measure and the tag maps
+    // are still the same for both.
+    let own_vm: [ViewManager; WORKERS] =
+        std::array::from_fn(|_| census_manager(inp, m, &[Aggregation::Sum]));
+    let own_manager = |i: usize| {
+        MeasurementMap::new()
+            .put(m, black_box(12.5))
+            .record_to(&own_vm[worker()], black_box(&inp.census_maps[inp.at(i)]))
+    };
+    // A manager and copies of the tag maps of its own: each map's entry
+    // vector is the thread's, the key and value strings are still shared.
+    let own_maps: [Vec<TagMap>; WORKERS] = std::array::from_fn(|_| inp.census_maps.clone());
+    let copies_vm: [ViewManager; WORKERS] =
+        std::array::from_fn(|_| census_manager(inp, m, &[Aggregation::Sum]));
+    let own_map_copies = |i: usize| {
+        let t = worker();
+        MeasurementMap::new()
+            .put(m, black_box(12.5))
+            .record_to(&copies_vm[t], black_box(&own_maps[t][inp.at(i)]))
+    };
+    // Nothing shared: inputs (tag maps and their values), measure and
+    // manager built separately for each worker.
+    let apart: [(Inputs, MeasureF64); WORKERS] = std::array::from_fn(|_| {
+        (
+            Inputs::new(),
+            MeasureF64::new("bench/latency", "latency", "ms").expect("measure"),
+        )
+    });
+    let apart_vm: [ViewManager; WORKERS] =
+        std::array::from_fn(|t| census_manager(&apart[t].0, &apart[t].1, &[Aggregation::Sum]));
+    let census_apart = |i: usize| {
+        let t = worker();
+        let (inp, m) = &apart[t];
+        MeasurementMap::new()
+            .put(m, black_box(12.5))
+            .record_to(&apart_vm[t], black_box(&inp.census_maps[inp.at(i)]))
+    };
+    // Each worker reads and writes a 512 KiB buffer of its own at random:
+    // no line is shared, so what this loses on two threads is lost in the
+    // machine's memory system, for a working set of census's order.
+    let buffers: [Vec<AtomicI64>; WORKERS] =
+        std::array::from_fn(|_| (0..65_536).map(AtomicI64::new).collect());
+    let private_memory = |i: usize| {
+        let buf = &buffers[worker()];
+        let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut sum = 0;
+        for _ in 0..8 {
+            x ^= x >> 29;
+            x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            // Relaxed: the buffer is this thread's alone.
+            sum += buf[(x >> 48) as usize].load(Ordering::Relaxed);
+        }
+        buf[i & 0xFFFF].store(sum, Ordering::Relaxed);
+    };
+    body(&[
+        &census,
+        &prom_rec,
+        &own_manager,
+        &own_map_copies,
+        &census_apart,
+        &port_bound,
+        &private_memory,
+    ])
+}
+
+/// Case E: case A (and prometheus's IntCounterVec for comparison) on 1 and
+/// 2 threads of one `Workers`, throughput ratio = 2 x one-thread time per
+/// record / two-thread time per record per thread; then the diagnostic
+/// loops of `E_LOOPS`.
+fn e_case(
+    inp: &Inputs,
+    m: &MeasureF64,
+    prom: &prometheus::IntCounterVec,
+    quick: bool,
+    table: &mut Table,
+) {
+    let (samples, records) = if quick {
+        (11, 500_000)
+    } else {
+        (21, 1_000_000)
+    };
+    println!(
+        "E   {records} records per thread per sample, {samples} undisturbed samples wanted; {}",
+        load_average()
+    );
+    let results: Vec<Scaling> = with_e_loops(inp, m, prom, |fns| {
+        Workers::run(fns, |w| {
+            (0..fns.len())
+                .map(|f| {
+                    // The multiplier loop does 8x the work per call.
+                    let n = if f == E_MULTIPLY {
+                        records / 8
+                    } else {
+                        records
+                    };
+                    let r = Scaling::measure(w, f, samples, n);
+                    println!("{}", r.describe(E_LOOPS[f]));
+                    r
+                })
+                .collect()
+        })
+    });
+    // The table takes the undisturbed samples only: NaN when there were
+    // none, rather than a figure that measured the other work.
+    let pick = |s: &Scaling| s.on_cpu;
+    let (c, p) = (pick(&results[E_CENSUS]), pick(&results[E_PROMETHEUS]));
+    table.row(
+        "E",
+        ("case A, 2 threads, wall ns/record/thread", c.two_wall),
+        ("census case A, 1 thread, wall", c.one_wall),
+        "<= 1.18 (= x1.7 throughput)",
+    );
+    table.row(
+        "E",
+        ("case A, 2 threads, CPU ns/record", c.two_cpu),
+        ("census case A, 1 thread, CPU", c.one_cpu),
+        "-",
+    );
+    table.row(
+        "E",
+        ("prometheus 2 threads, wall ns/record/thread", p.two_wall),
+        ("prometheus 1 thread, wall", p.one_wall),
+        "-",
+    );
+    table.row(
+        "E",
+        ("prometheus 2 threads, CPU ns/record", p.two_cpu),
+        ("prometheus 1 thread, CPU", p.one_cpu),
+        "-",
+    );
+}
+
+/// `census-peer-bench e-methods`: case E measured the old way (threads
+/// spawned per sample, main-thread clock, schedstat CPU) and with
+/// `Workers` at several sample lengths, side by side in one process, to
+/// show what each part of the old method did to the figure.
+fn e_methods(quick: bool) {
+    let inp = Inputs::new();
+    let m = MeasureF64::new("bench/latency", "latency", "ms").expect("measure");
+    let prom = prometheus::IntCounterVec::new(prometheus::Opts::new("requests", "requests"), &KEYS)
+        .expect("prometheus counter");
+    for v in &inp.values {
+        prom.with_label_values(&[v[0].as_str(), v[1].as_str(), v[2].as_str()])
+            .inc();
+    }
+    let rounds = if quick { 1 } else { 3 };
+    let old = Timing {
+        samples: 15,
+        ops: 0,
+    };
+    with_e_loops(&inp, &m, &prom, |fns| {
+        for round in 0..rounds {
+            println!("round {round}, {}", load_average());
+            for f in [E_MULTIPLY, E_CENSUS, E_PROMETHEUS] {
+                let name = E_LOOPS[f];
+                for ops in [80_000, 400_000] {
+                    let busy0 = cpu_busy_ns();
+                    let t0 = Instant::now();
+                    let (w1, s1, c1) = old.spawned_per_sample(1, ops, fns[f]);
+                    let (w2, s2, c2) = old.spawned_per_sample(2, ops, fns[f]);
+                    let others = other_cores(busy0, cpu_busy_ns(), t0.elapsed().as_nanos() as f64);
+                    println!(
+                        "  {name}, old (spawn per sample), {ops} records: main clock {w1:.1} / {w2:.1} ns x{:.2}; \
+                         CPU schedstat {s1:.1} / {s2:.1} x{:.2}; CPU clock {c1:.1} / {c2:.1} x{:.2}; other work {others:.2} cores",
+                        Scaling::throughput(w1, w2),
+                        Scaling::throughput(s1, s2),
+                        Scaling::throughput(c1, c2),
+                    );
+                }
+                for records in [80_000, 400_000, 1_000_000] {
+                    let r = Workers::run(fns, |w| Scaling::measure(w, f, 15, records));
+                    for (label, x, kept) in [
+                        ("all", &r.all, (r.samples, r.samples)),
+                        ("undisturbed", &r.on_cpu, r.kept),
+                    ] {
+                        println!(
+                            "  {name}, kept workers, {records} records, {label} ({}/{}): own clocks {:.1} / {:.1} ns x{:.2}; \
+                             main clock {:.1} / {:.1} x{:.2}; CPU clock {:.1} / {:.1} x{:.2}; start lag {:.0} us; other work {:.2} cores",
+                            kept.0,
+                            kept.1,
+                            x.one_wall,
+                            x.two_wall,
+                            x.wall_ratio(),
+                            x.one_main,
+                            x.two_main,
+                            Scaling::throughput(x.one_main, x.two_main),
+                            x.one_cpu,
+                            x.two_cpu,
+                            x.cpu_ratio(),
+                            r.two_lag / 1e3,
+                            r.others,
+                        );
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn load_average() -> String {
+    let l = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let l: Vec<&str> = l.split_whitespace().take(3).collect();
+    format!("load average {}", l.join(" "))
 }
 
 fn snapshot_case(m: &MeasureF64, inp: &Inputs, table: &mut Table) {
