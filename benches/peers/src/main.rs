@@ -64,23 +64,24 @@ struct Timing {
 }
 
 impl Timing {
-    /// Median nanoseconds per call of `f` over `samples` samples.
-    fn median(&self, mut f: impl FnMut(usize)) -> f64 {
-        for i in 0..self.ops {
-            f(i);
+    /// Median nanoseconds per call of each case, their samples taken in
+    /// turn (case 1, case 2, …, case 1, …) so that a disturbance on this
+    /// shared machine hits every case of a comparison alike; a ratio from
+    /// cases timed one after another depends on what else ran meanwhile.
+    /// Each case runs `ops` calls per sample (see [`looped`]).
+    fn medians(&self, cases: &mut [&mut dyn FnMut(usize, usize)]) -> Vec<f64> {
+        for case in cases.iter_mut() {
+            case(0, self.ops);
         }
-        let mut per_op: Vec<f64> = (0..self.samples)
-            .map(|s| {
-                let base = s * 7919;
+        let mut per_op: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+        for s in 0..self.samples {
+            for (case, times) in cases.iter_mut().zip(&mut per_op) {
                 let start = Instant::now();
-                for i in 0..self.ops {
-                    f(base + i);
-                }
-                start.elapsed().as_nanos() as f64 / self.ops as f64
-            })
-            .collect();
-        per_op.sort_by(f64::total_cmp);
-        per_op[per_op.len() / 2]
+                case(s * 7919, self.ops);
+                times.push(start.elapsed().as_nanos() as f64 / self.ops as f64);
+            }
+        }
+        per_op.into_iter().map(median).collect()
     }
 
     /// The method E used before: new threads for every sample, a warm-up
@@ -143,6 +144,30 @@ impl Timing {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// A sample of `f`: `ops` calls from index `base`, as one call through a
+/// `dyn` (one indirect call per sample, none per operation).
+fn looped(mut f: impl FnMut(usize)) -> impl FnMut(usize, usize) {
+    move |base, ops| {
+        for i in base..base + ops {
+            f(i);
+        }
+    }
+}
+
+/// [`looped`] with the `metrics` recorder installed for the sample.
+fn looped_metrics<'r>(
+    recorder: &'r metrics_exporter_prometheus::PrometheusRecorder,
+    mut f: impl FnMut(usize) + 'r,
+) -> impl FnMut(usize, usize) + 'r {
+    move |base, ops| {
+        metrics::with_local_recorder(recorder, || {
+            for i in base..base + ops {
+                f(i);
+            }
+        })
+    }
 }
 
 /// Nanoseconds this thread has run on a CPU, from
@@ -733,54 +758,43 @@ fn main() {
         });
     }
 
+    // Every closure black-boxes its inputs before the call it times, as
+    // an argument: a black box evaluated between building a census
+    // MeasurementMap and recording it would force the builder out of
+    // registers, a cost no real call site has.
+    let census = |vm: &ViewManager, i: usize| {
+        let (v, tags) = (black_box(12.5), black_box(&inp.census_maps[inp.at(i)]));
+        MeasurementMap::new().put(&m, v).record_to(vm, tags)
+    };
+
     // A: 1 Sum view, 3 tags.
     let vm_a = census_manager(&inp, &m, &[Aggregation::Sum]);
-    let census_a = t.median(|i| {
-        MeasurementMap::new()
-            .put(&m, black_box(12.5))
-            .record_to(&vm_a, black_box(&inp.census_maps[inp.at(i)]))
-    });
-    let prom_a = t.median(|i| {
-        prom_counter
-            .with_label_values(black_box(&inp.strs(i)))
-            .inc()
-    });
-    table.row(
-        "A",
-        ("1 Sum view, 3 tags", census_a),
-        ("prometheus IntCounterVec", prom_a),
-        "<= 0.5",
-    );
-    let pc_a = t.median(|i| {
-        pc_counter
-            .get_or_create(black_box(&inp.pc_labels[inp.at(i)]))
-            .inc();
-    });
-    table.row(
-        "A",
-        ("1 Sum view, 3 tags", census_a),
-        ("prometheus-client Family<Counter>", pc_a),
-        "-",
-    );
-    let metrics_a = metrics::with_local_recorder(&recorder, || {
-        t.median(|i| {
+    let a = t.medians(&mut [
+        &mut looped(|i| census(&vm_a, i)),
+        &mut looped(|i| {
+            prom_counter
+                .with_label_values(black_box(&inp.strs(i)))
+                .inc()
+        }),
+        &mut looped(|i| {
+            pc_counter
+                .get_or_create(black_box(&inp.pc_labels[inp.at(i)]))
+                .inc();
+        }),
+        &mut looped_metrics(&recorder, |i| {
             metrics::counter!("requests", black_box(inp.metrics_labels[inp.at(i)].iter()))
                 .increment(1)
-        })
-    });
-    table.row(
-        "A",
-        ("1 Sum view, 3 tags", census_a),
-        ("metrics counter! (prometheus recorder)", metrics_a),
-        "-",
-    );
-    let otel_a = t.median(|i| otel_counter.add(1, black_box(&inp.otel_attrs[inp.at(i)])));
-    table.row(
-        "A",
-        ("1 Sum view, 3 tags", census_a),
-        ("opentelemetry_sdk Counter::add", otel_a),
-        "-",
-    );
+        }),
+        &mut looped(|i| otel_counter.add(1, black_box(&inp.otel_attrs[inp.at(i)]))),
+    ]);
+    for (peer, target, ratio) in [
+        ("prometheus IntCounterVec", "<= 0.5", a[1]),
+        ("prometheus-client Family<Counter>", "-", a[2]),
+        ("metrics counter! (prometheus recorder)", "-", a[3]),
+        ("opentelemetry_sdk Counter::add", "-", a[4]),
+    ] {
+        table.row("A", ("1 Sum view, 3 tags", a[0]), (peer, ratio), target);
+    }
     // Key order: the view lists its keys reversed against the sorted map.
     // Both managers are built side by side so their rows interleave in
     // memory and neither gets a tidier heap than the other.
@@ -806,71 +820,45 @@ fn main() {
             MeasurementMap::new().put(&m, 1.0).record_to(vm, map);
         }
     }
-    let census_fwd = t.median(|i| {
-        MeasurementMap::new()
-            .put(&m, black_box(12.5))
-            .record_to(&vm_fwd, black_box(&inp.census_maps[inp.at(i)]))
-    });
-    let census_rev = t.median(|i| {
-        MeasurementMap::new()
-            .put(&m, black_box(12.5))
-            .record_to(&vm_rev, black_box(&inp.census_maps[inp.at(i)]))
-    });
+    let order = t.medians(&mut [
+        &mut looped(|i| census(&vm_rev, i)),
+        &mut looped(|i| census(&vm_fwd, i)),
+    ]);
     table.row(
         "A'",
-        ("view keys in reverse order", census_rev),
-        ("the same, keys in map order", census_fwd),
+        ("view keys in reverse order", order[0]),
+        ("the same, keys in map order", order[1]),
         "<= 1.2",
     );
 
     // B: 1 Distribution view, 10 bounds.
     let vm_b = census_manager(&inp, &m, &[distribution()]);
-    let census_b = t.median(|i| {
-        MeasurementMap::new()
-            .put(&m, black_box(12.5))
-            .record_to(&vm_b, black_box(&inp.census_maps[inp.at(i)]))
-    });
-    let prom_b = t.median(|i| {
-        prom_hist
-            .with_label_values(black_box(&inp.strs(i)))
-            .observe(12.5)
-    });
-    table.row(
-        "B",
-        ("1 Distribution view", census_b),
-        ("prometheus HistogramVec", prom_b),
-        "<= 0.5",
-    );
-    let pc_b = t.median(|i| {
-        pc_hist
-            .get_or_create(black_box(&inp.pc_labels[inp.at(i)]))
-            .observe(12.5)
-    });
-    table.row(
-        "B",
-        ("1 Distribution view", census_b),
-        ("prometheus-client Family<Histogram>", pc_b),
-        "-",
-    );
-    let metrics_b = metrics::with_local_recorder(&recorder, || {
-        t.median(|i| {
+    let b = t.medians(&mut [
+        &mut looped(|i| census(&vm_b, i)),
+        &mut looped(|i| {
+            prom_hist
+                .with_label_values(black_box(&inp.strs(i)))
+                .observe(12.5)
+        }),
+        &mut looped(|i| {
+            pc_hist
+                .get_or_create(black_box(&inp.pc_labels[inp.at(i)]))
+                .observe(12.5)
+        }),
+        &mut looped_metrics(&recorder, |i| {
             metrics::histogram!("latency", black_box(inp.metrics_labels[inp.at(i)].iter()))
                 .record(12.5)
-        })
-    });
-    table.row(
-        "B",
-        ("1 Distribution view", census_b),
-        ("metrics histogram! (prometheus recorder)", metrics_b),
-        "-",
-    );
-    let otel_b = t.median(|i| otel_hist.record(12.5, black_box(&inp.otel_attrs[inp.at(i)])));
-    table.row(
-        "B",
-        ("1 Distribution view", census_b),
-        ("opentelemetry_sdk Histogram::record", otel_b),
-        "-",
-    );
+        }),
+        &mut looped(|i| otel_hist.record(12.5, black_box(&inp.otel_attrs[inp.at(i)]))),
+    ]);
+    for (peer, target, ratio) in [
+        ("prometheus HistogramVec", "<= 0.5", b[1]),
+        ("prometheus-client Family<Histogram>", "-", b[2]),
+        ("metrics histogram! (prometheus recorder)", "-", b[3]),
+        ("opentelemetry_sdk Histogram::record", "-", b[4]),
+    ] {
+        table.row("B", ("1 Distribution view", b[0]), (peer, ratio), target);
+    }
 
     // C: 3 views (Count, Sum, Distribution) vs a counter add + a histogram
     // record, the way a peer user records the same three aggregations.
@@ -879,33 +867,27 @@ fn main() {
         &m,
         &[Aggregation::Count, Aggregation::Sum, distribution()],
     );
-    let census_c = t.median(|i| {
-        MeasurementMap::new()
-            .put(&m, black_box(12.5))
-            .record_to(&vm_c, black_box(&inp.census_maps[inp.at(i)]))
-    });
-    let otel_c = t.median(|i| {
-        let attrs = black_box(&inp.otel_attrs[inp.at(i)]);
-        otel_counter.add(1, attrs);
-        otel_hist.record(12.5, attrs);
-    });
+    let c = t.medians(&mut [
+        &mut looped(|i| census(&vm_c, i)),
+        &mut looped(|i| {
+            let attrs = black_box(&inp.otel_attrs[inp.at(i)]);
+            otel_counter.add(1, attrs);
+            otel_hist.record(12.5, attrs);
+        }),
+        &mut looped(|i| {
+            let l = black_box(inp.strs(i));
+            prom_counter.with_label_values(&l).inc();
+            prom_hist.with_label_values(&l).observe(12.5);
+        }),
+    ]);
+    let three = ("3 views: Count, Sum, Distribution", c[0]);
     table.row(
         "C",
-        ("3 views: Count, Sum, Distribution", census_c),
-        ("opentelemetry_sdk add + record", otel_c),
+        three,
+        ("opentelemetry_sdk add + record", c[1]),
         "<= 0.25",
     );
-    let prom_c = t.median(|i| {
-        let l = black_box(inp.strs(i));
-        prom_counter.with_label_values(&l).inc();
-        prom_hist.with_label_values(&l).observe(12.5);
-    });
-    table.row(
-        "C",
-        ("3 views: Count, Sum, Distribution", census_c),
-        ("prometheus counter + histogram", prom_c),
-        "-",
-    );
+    table.row("C", three, ("prometheus counter + histogram", c[2]), "-");
 
     // D: pre-bound.
     let vm_d = census_manager(&inp, &m, &[Aggregation::Sum]);
@@ -920,30 +902,32 @@ fn main() {
         )
         .expect("register");
     let bound = vm_di.bind(&counter_m, &inp.census_maps[0]);
-    let census_d = t.median(|_| bound.record(black_box(1)));
-    let prom_d = t.median(|_| black_box(&prom_single).inc());
-    table.row(
-        "D",
-        ("bound handle, 1 Sum view", census_d),
-        ("prometheus IntCounter::inc", prom_d),
-        "<= 1.0",
-    );
     let bound_f = vm_d.bind(&m, &inp.census_maps[0]);
-    let census_df = t.median(|_| bound_f.record(black_box(12.5)));
-    table.row(
-        "D",
-        ("bound handle, f64 Sum view", census_df),
-        ("prometheus IntCounter::inc", prom_d),
-        "-",
-    );
     let metrics_handle = metrics::with_local_recorder(&recorder, || {
         metrics::counter!("requests", inp.metrics_labels[0].iter())
     });
-    let metrics_d = t.median(|_| black_box(&metrics_handle).increment(1));
+    let d = t.medians(&mut [
+        &mut looped(|_| bound.record(black_box(1))),
+        &mut looped(|_| bound_f.record(black_box(12.5))),
+        &mut looped(|_| black_box(&prom_single).inc()),
+        &mut looped(|_| black_box(&metrics_handle).increment(1)),
+    ]);
     table.row(
         "D",
-        ("bound handle, 1 Sum view", census_d),
-        ("metrics Counter handle", metrics_d),
+        ("bound handle, 1 Sum view", d[0]),
+        ("prometheus IntCounter::inc", d[2]),
+        "<= 1.0",
+    );
+    table.row(
+        "D",
+        ("bound handle, f64 Sum view", d[1]),
+        ("prometheus IntCounter::inc", d[2]),
+        "-",
+    );
+    table.row(
+        "D",
+        ("bound handle, 1 Sum view", d[0]),
+        ("metrics Counter handle", d[3]),
         "-",
     );
 
