@@ -203,12 +203,12 @@ impl Memo {
 #[inline]
 fn slot_of(address: usize, mask: usize) -> usize {
     // Map addresses are aligned and close together, at strides the
-    // allocator chooses: a multiply alone left whole runs of them on a few
-    // slots (197 homes for 1,024 maps in the test below). Folding the
-    // address onto itself first, then multiplying and taking the top bits,
-    // spreads any stride.
-    let x = address as u64;
-    let h = (x ^ (x >> 17) ^ (x >> 31)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // allocator chooses: a plain multiply left whole runs of them on a few
+    // slots (197 homes for 1,024 maps in the test below). The folded
+    // multiply (high half xor low half of the 128-bit product) spreads any
+    // stride, in about the same instructions.
+    let p = u128::from(address as u64) * 0x9E37_79B9_7F4A_7C15;
+    let h = (p as u64) ^ ((p >> 64) as u64);
     (h >> (64 - MAX_BITS)) as usize & mask
 }
 
