@@ -80,7 +80,8 @@ pub(crate) enum Share {
     SumFloat(AtomicU64),
     /// i64 or f64 bits, per the view's kind; shared by all threads.
     Last(Arc<LastCell>),
-    Distribution(Box<DistributionShare>),
+    /// In an `Arc` so that a thread's memo can point at it directly.
+    Distribution(Arc<DistributionShare>),
     /// A share of a row of a view whose rows expire: the cells above plus
     /// what lets a snapshot retire the row safely. Boxed so that shares of
     /// other views stay two words.
@@ -156,6 +157,15 @@ impl ExpiringShare {
 }
 
 impl Share {
+    /// The distribution cells of a plain (non-expiring) distribution
+    /// share, for callers that record into them directly.
+    pub(crate) fn distribution(&self) -> Option<&Arc<DistributionShare>> {
+        match self {
+            Share::Distribution(d) => Some(d),
+            _ => None,
+        }
+    }
+
     /// An empty share of a row that may expire; see [`ExpiringShare`].
     pub(crate) fn expiring(kind: &Kind, last: Option<&Arc<LastCell>>) -> Share {
         Share::Expiring(Box::new(ExpiringShare {
@@ -218,7 +228,7 @@ impl Share {
                 None => Arc::new(LastCell::new()),
             }),
             Kind::Distribution(search) => {
-                Share::Distribution(Box::new(DistributionShare::new(search)))
+                Share::Distribution(Arc::new(DistributionShare::new(search)))
             }
         }
     }
@@ -453,7 +463,7 @@ impl DistributionShare {
     }
 
     #[inline]
-    fn record(&self, v: f64) {
+    pub(crate) fn record(&self, v: f64) {
         let f = |a: &AtomicU64| f64::from_bits(a.load(Ordering::Relaxed));
         let set = |a: &AtomicU64, x: f64| a.store(x.to_bits(), Ordering::Relaxed);
         // Relaxed loads of our own fields: this thread is their only writer.

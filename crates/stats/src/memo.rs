@@ -40,12 +40,14 @@ const MISSES_PER_ENTRY: u64 = 64;
 /// for a thread's whole working set of maps to move in at once.
 const MAX_BUDGET: u64 = MAX_SLOTS as u64;
 
-/// A remembered map, kept alive by the entry, and this thread's share of
-/// its row.
-type Entry = (TagMap, Arc<Share>);
+/// A remembered map, kept alive by the entry, and this thread's handle
+/// on its row's cells.
+type Entry<H> = (TagMap, H);
 
-pub(crate) struct Memo {
-    slots: Box<[Option<Entry>]>,
+/// `H` is the handle a hit yields: a share, or for plain distribution
+/// views the distribution cells themselves, one pointer closer.
+pub(crate) struct Memo<H = Arc<Share>> {
+    slots: Box<[Option<Entry<H>>]>,
     /// Addresses of maps seen once, as a hint only: a stale address here
     /// just admits a map one record early.
     seen: Box<[usize]>,
@@ -60,8 +62,8 @@ pub(crate) struct Memo {
     made: usize,
 }
 
-impl Default for Memo {
-    fn default() -> Memo {
+impl<H> Default for Memo<H> {
+    fn default() -> Memo<H> {
         Memo {
             slots: Box::default(),
             seen: Box::default(),
@@ -76,7 +78,7 @@ impl Default for Memo {
     }
 }
 
-impl Memo {
+impl<H: Clone> Memo<H> {
     /// Counts a hit: one more entry the memo may make.
     #[inline]
     pub(crate) fn hit(&mut self) {
@@ -85,7 +87,7 @@ impl Memo {
 
     /// This thread's share for `tags`, if the memo has it.
     #[inline]
-    pub(crate) fn get(&self, tags: &TagMap) -> Option<&Arc<Share>> {
+    pub(crate) fn get(&self, tags: &TagMap) -> Option<&H> {
         let address = tags.address();
         let mask = self.slots.len().wrapping_sub(1);
         let home = slot_of(address, mask);
@@ -104,7 +106,7 @@ impl Memo {
     /// memo grows with it, to twice as many slots, up to [`MAX_SLOTS`].
     #[cold]
     #[inline(never)]
-    pub(crate) fn offer(&mut self, tags: &TagMap, share: &Arc<Share>, rows: usize) {
+    pub(crate) fn offer(&mut self, tags: &TagMap, share: &H, rows: usize) {
         let address = tags.address();
         // The empty map has no identity of its own to key on.
         if address == 0 {
@@ -146,7 +148,7 @@ impl Memo {
         {
             self.made += 1;
         }
-        let entry = Some((tags.clone(), Arc::clone(share)));
+        let entry = Some((tags.clone(), share.clone()));
         for i in 0..PROBES {
             if let Some(slot) = self.slots.get_mut((home + i) & mask) {
                 match slot {
