@@ -3,7 +3,7 @@
 //! `valgrind --tool=callgrind target/release/profile a 200000`, minus the
 //! same with 0 iterations (setup), divided by the iterations.
 //!
-//! Cases: `a` 1 Sum view, `r` the same with the view's keys reversed, `b` 1 Distribution view, `c` Count + Sum +
+//! Cases: `fd` is `f` with Distribution rows; `a` 1 Sum view, `r` the same with the view's keys reversed, `b` 1 Distribution view, `c` Count + Sum +
 //! Distribution, `d` bound handle, `p` prometheus IntCounterVec for
 //! comparison, `f` retrieve_data of 10,000 rows (prints ms), `e1`/`e2`
 //! case A on 1/2 threads, `pe1`/`pe2` prometheus on 1/2 threads (print
@@ -109,7 +109,7 @@ fn main() {
     }
     let vm = ViewManager::new();
     let aggs = match case {
-        "b" => vec![Aggregation::distribution([
+        "b" | "fd" => vec![Aggregation::distribution([
             1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
         ])
         .expect("b")],
@@ -140,7 +140,7 @@ fn main() {
     for t in &maps {
         MeasurementMap::new().put(&m, 1.0).record_to(&vm, t);
     }
-    if case == "f" {
+    if case == "f" || case == "fd" {
         let big: Vec<TagMap> = (0..10_000)
             .map(|i| {
                 TagMap::new()
