@@ -350,9 +350,10 @@ impl TagMap {
     }
 
     /// A number that identifies this map's contents for as long as this
-    /// map or a clone of it lives: clones share it, and a map changed by
-    /// any method gets its own (unless no clone shared it, in which case
-    /// the old one is gone). Every empty map has 0.
+    /// map or a clone of it lives: clones share it. A map changed by any
+    /// method gets a new number if a clone shares its entries; if none
+    /// does, it may keep the number, and then nothing holds the old
+    /// contents under it any more. Every empty map has 0.
     ///
     /// For caches keyed by map, like the record path's: a cache that keeps
     /// a clone of the map it stores keeps the number from being reused, so
