@@ -11,12 +11,21 @@
 //!
 //! A map gets an entry only the second time this thread records with it
 //! (a cheap, unpinned hint remembers the first), so maps built per request
-//! and used once cost a probe and a store, and pin no memory. The hint is
-//! fooled by the allocator, which hands a freed map's memory to the next
-//! request's map: so entries are also paid for by hits. Each entry made
-//! spends one unit of a budget that hits refill; with no hits (maps built
-//! per request) it refills by one per [`MISSES_PER_ENTRY`] misses, which
-//! bounds the cost of entries nobody uses.
+//! and used once mostly cost a probe and a store. The hint is fooled by
+//! the allocator, which hands a freed map's memory to the next request's
+//! map: so entries are also paid for by hits. Each entry made spends one
+//! unit of a budget that hits refill; with no hits (maps built per
+//! request) it refills by one per [`MISSES_PER_ENTRY`] misses, which
+//! bounds the cost of entries nobody uses. Such entries do pin their maps
+//! until pushed out: at most the memo's slots' worth.
+//!
+//! The memo starts with two slots per row the thread records into, and
+//! doubles (up to [`MAX_SLOTS`]) when it has to push an entry out while
+//! its entries earn more hits than it makes entries: many kept maps
+//! feeding few rows (one map per route, a view by method) then all fit.
+//!
+//! The empty map has no identity to pin, and needs none: address 0 only
+//! ever means no tags, so one field remembers its share.
 
 use std::sync::Arc;
 
@@ -32,6 +41,11 @@ const PROBES: usize = 4;
 const MAX_SLOTS: usize = 4096;
 
 const MIN_SLOTS: usize = 16;
+
+/// Hints are kept for at least this many maps (2 KiB), however few rows
+/// the thread records into: many kept maps may feed few rows, and each
+/// needs its hint to survive until it comes back.
+const MIN_HINTS: usize = 256;
 
 /// How many misses earn one entry when nothing hits.
 const MISSES_PER_ENTRY: u64 = 64;
@@ -58,6 +72,12 @@ pub(crate) struct Memo<H = Arc<Share>> {
     misses: u64,
     /// Entries that may still be made.
     budget: u64,
+    /// `hits` when the memo last grew, and entries made since: the memo
+    /// grows when the first outruns the second.
+    hits_at_growth: u64,
+    made_since_growth: u64,
+    /// The share for the empty map.
+    empty: Option<H>,
     #[cfg(test)]
     made: usize,
 }
@@ -72,6 +92,9 @@ impl<H> Default for Memo<H> {
             misses: 0,
             // A small working set moves in at once.
             budget: MIN_SLOTS as u64 * 16,
+            hits_at_growth: 0,
+            made_since_growth: 0,
+            empty: None,
             #[cfg(test)]
             made: 0,
         }
@@ -89,6 +112,9 @@ impl<H: Clone> Memo<H> {
     #[inline]
     pub(crate) fn get(&self, tags: &TagMap) -> Option<&H> {
         let address = tags.address();
+        if address == 0 {
+            return self.empty.as_ref();
+        }
         let mask = self.slots.len().wrapping_sub(1);
         let home = slot_of(address, mask);
         for i in 0..PROBES {
@@ -108,24 +134,25 @@ impl<H: Clone> Memo<H> {
     #[inline(never)]
     pub(crate) fn offer(&mut self, tags: &TagMap, share: &H, rows: usize) {
         let address = tags.address();
-        // The empty map has no identity of its own to key on.
         if address == 0 {
+            self.empty = Some(share.clone());
             return;
         }
         let want = (rows * 2).next_power_of_two().clamp(MIN_SLOTS, MAX_SLOTS);
         if self.slots.len() < want {
             self.grow(want);
         }
-        let mask = self.slots.len() - 1;
-        let home = slot_of(address, mask);
-        self.misses += 1;
-        let earned =
-            self.hits.wrapping_sub(self.paid) + u64::from(self.misses % MISSES_PER_ENTRY == 0);
+        let hint = slot_of(address, self.seen.len().wrapping_sub(1));
+        self.misses = self.misses.wrapping_add(1);
+        let earned = self
+            .hits
+            .wrapping_sub(self.paid)
+            .saturating_add(u64::from(self.misses % MISSES_PER_ENTRY == 0));
         self.paid = self.hits;
-        self.budget = (self.budget + earned).min(MAX_BUDGET);
+        self.budget = self.budget.saturating_add(earned).min(MAX_BUDGET);
         // Two hint ways per home: two maps in use that share a home would
         // otherwise overwrite each other's hint forever and never get in.
-        let ways = [home, home ^ 1];
+        let ways = [hint, hint ^ 1];
         let seen_before = ways
             .iter()
             .any(|&w| self.seen.get(w).is_some_and(|&a| a == address));
@@ -148,52 +175,80 @@ impl<H: Clone> Memo<H> {
         {
             self.made += 1;
         }
-        let entry = Some((tags.clone(), share.clone()));
+        self.made_since_growth += 1;
+        let Some(entry) = self.place((tags.clone(), share.clone())) else {
+            return;
+        };
+        // Every slot in reach is taken. If the entries here earn their
+        // keep, there are more kept maps than slots: grow and retry.
+        // (One hit per four entries made: maps used once earn none.)
+        let earning = self.hits.wrapping_sub(self.hits_at_growth) * 4 >= self.made_since_growth;
+        let entry = if earning && self.slots.len() < MAX_SLOTS {
+            self.grow(self.slots.len() * 2);
+            match self.place(entry) {
+                Some(entry) => entry,
+                None => return,
+            }
+        } else {
+            entry
+        };
+        // Still no room: the newest map replaces the one at home, so a
+        // changing working set still gets in.
+        let home = slot_of(entry.0.address(), self.slots.len() - 1);
+        if let Some(slot) = self.slots.get_mut(home) {
+            *slot = Some(entry);
+        }
+    }
+
+    /// Puts `entry` in the first free slot (or its map's own) within reach
+    /// of its home; hands it back if there is none.
+    fn place(&mut self, entry: Entry<H>) -> Option<Entry<H>> {
+        let address = entry.0.address();
+        let mask = self.slots.len().wrapping_sub(1);
+        let home = slot_of(address, mask);
         for i in 0..PROBES {
             if let Some(slot) = self.slots.get_mut((home + i) & mask) {
                 match slot {
                     Some((map, _)) if map.address() != address => {}
                     _ => {
-                        *slot = entry;
-                        return;
+                        *slot = Some(entry);
+                        return None;
                     }
                 }
             }
         }
-        // Every slot in reach is taken: the newest map replaces the one at
-        // home, so a changing working set still gets in.
-        if let Some(slot) = self.slots.get_mut(home) {
-            *slot = entry;
-        }
+        Some(entry)
     }
 
     /// Forgets every entry: their shares may belong to rows that went.
     pub(crate) fn clear(&mut self) {
         self.slots.iter_mut().for_each(|slot| *slot = None);
+        self.empty = None;
     }
 
     fn grow(&mut self, slots: usize) {
         let old = std::mem::take(&mut self.slots);
         let old_seen = std::mem::take(&mut self.seen);
         self.slots = (0..slots).map(|_| None).collect();
-        self.seen = vec![0; slots].into_boxed_slice();
-        let mask = slots - 1;
-        // Hints move too: a thread meeting its maps for the first time
-        // grows the memo all along, and would otherwise forget them.
-        for address in old_seen.iter().copied().filter(|&a| a != 0) {
-            if let Some(seen) = self.seen.get_mut(slot_of(address, mask)) {
-                *seen = address;
+        let hints = slots.max(MIN_HINTS);
+        if old_seen.len() == hints {
+            self.seen = old_seen;
+        } else {
+            self.seen = vec![0; hints].into_boxed_slice();
+            // Hints move too: a thread meeting its maps for the first time
+            // grows the memo all along, and would otherwise forget them.
+            for address in old_seen.iter().copied().filter(|&a| a != 0) {
+                if let Some(seen) = self.seen.get_mut(slot_of(address, hints - 1)) {
+                    *seen = address;
+                }
             }
         }
-        for (map, share) in old.into_vec().into_iter().flatten() {
-            let home = slot_of(map.address(), mask);
-            let free = (0..PROBES)
-                .map(|i| (home + i) & mask)
-                .find(|&i| matches!(self.slots.get(i), Some(None)));
-            if let Some(slot) = free.and_then(|i| self.slots.get_mut(i)) {
-                *slot = Some((map, share));
-            }
+        for entry in old.into_vec().into_iter().flatten() {
+            // One that finds no room is dropped: the memo is a cache.
+            let _ = self.place(entry);
         }
+        self.hits_at_growth = self.hits;
+        self.made_since_growth = 0;
     }
 
     #[cfg(test)]
@@ -263,6 +318,40 @@ mod tests {
         let others: Vec<TagMap> = (0..64).map(|i| map(&k, &i.to_string())).collect();
         assert!(others.iter().all(|m| m.address() != address));
         assert!(others.iter().all(|m| memo.get(m).is_none()));
+        Ok(())
+    }
+
+    #[test]
+    fn the_empty_map_is_remembered_without_an_address() {
+        let (s, mut memo) = (share(), Memo::default());
+        assert!(memo.get(&TagMap::new()).is_none());
+        memo.offer(&TagMap::new(), &s, 1);
+        assert!(memo
+            .get(&TagMap::new())
+            .is_some_and(|got| Arc::ptr_eq(got, &s)));
+        memo.clear();
+        assert!(memo.get(&TagMap::new()).is_none());
+    }
+
+    #[test]
+    fn many_kept_maps_feeding_few_rows_all_get_entries() -> Result<(), census_core::Error> {
+        // 200 maps (one per route, say) recorded into a view of 3 rows:
+        // sized by rows alone the memo would have 16 slots and thrash.
+        let k = TagKey::new("k")?;
+        let maps: Vec<(TagMap, Arc<Share>)> = (0..200)
+            .map(|i| (map(&k, &i.to_string()), share()))
+            .collect();
+        let mut memo = Memo::default();
+        for _ in 0..20 {
+            for (m, s) in &maps {
+                match memo.get(m) {
+                    Some(_) => memo.hit(),
+                    None => memo.offer(m, s, 3),
+                }
+            }
+        }
+        let found = maps.iter().filter(|(m, _)| memo.get(m).is_some()).count();
+        assert!(found >= 190, "{found} of 200 maps have entries");
         Ok(())
     }
 

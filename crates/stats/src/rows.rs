@@ -183,6 +183,21 @@ pub(crate) struct Index {
     swept: u64,
 }
 
+/// An index's two memos, borrowed apart from its entries.
+struct Memos<'i> {
+    shares: &'i mut Memo,
+    distributions: &'i mut Memo<Arc<DistributionShare>>,
+}
+
+impl Index {
+    fn memos(&mut self) -> Memos<'_> {
+        Memos {
+            shares: &mut self.memo,
+            distributions: &mut self.distributions,
+        }
+    }
+}
+
 /// No stored hash: a thread's index only rehashes when it grows, and
 /// eight bytes per series per thread cost more than that rare rehash.
 struct IndexEntry {
@@ -278,14 +293,16 @@ impl ViewState {
 
     /// Offers the memo `share`, just recorded into for `tags`.
     #[inline(never)]
-    fn remember(&self, index: &mut Index, tags: &TagMap, share: &Arc<Share>) {
-        let rows = index.entries.len();
+    fn remember(&self, memos: Memos<'_>, tags: &TagMap, share: &Arc<Share>, rows: usize) {
         match share.distribution() {
-            Some(cells) if self.direct => index.distributions.offer(tags, cells, rows),
-            _ => index.memo.offer(tags, share, rows),
+            Some(cells) if self.direct => memos.distributions.offer(tags, cells, rows),
+            _ => memos.shares.offer(tags, share, rows),
         }
     }
 
+    /// The projection of `tags` onto the view's keys and its hash, for a
+    /// view of at most `INLINE_KEYS` keys; other views return `None` and
+    /// record through [`ViewState::record_looked_up`].
     #[inline]
     pub(crate) fn project<'t>(&self, tags: &'t TagMap) -> Option<Projected<'t>> {
         let n = self.view.tag_keys().len();
@@ -316,15 +333,26 @@ impl ViewState {
     ) {
         // This thread has recorded this combination before: its own index,
         // its own share, no lock, no shared write.
-        match index.entries.find(hash, |e| same_key(&e.key, key)) {
+        let Index {
+            entries,
+            memo,
+            distributions,
+            ..
+        } = index;
+        match entries.find(hash, |e| same_key(&e.key, key)) {
             Some(e) if e.share.record(value) => {
-                let share = Arc::clone(&e.share);
-                self.remember(index, tags, &share);
+                let memos = Memos {
+                    shares: memo,
+                    distributions,
+                };
+                self.remember(memos, tags, &e.share, entries.len());
             }
             _ => self.record_slow(index, tags, hash, key, value),
         }
     }
 
+    /// A first record of a combination on this thread, or a record into
+    /// a row that expired: find or make the row's share, and record.
     #[cold]
     #[inline(never)]
     fn record_slow(
@@ -347,13 +375,16 @@ impl ViewState {
                     .as_ref()
                     .is_some_and(|o| Arc::ptr_eq(o, &share));
                 if !folded {
-                    self.remember(index, tags, &share);
+                    let rows = index.entries.len();
+                    self.remember(index.memos(), tags, &share, rows);
                 }
                 return;
             }
         }
     }
 
+    /// This thread's share of the row for `tags`, made on first need; the
+    /// overflow share when the view is full. For bound measures.
     pub(crate) fn share_of(&self, index: &mut Index, tags: &TagMap) -> Arc<Share> {
         project(self.view.tag_keys(), &self.sorted_keys, tags, |key| {
             let hash = self.hash(key.iter().copied());
@@ -737,9 +768,13 @@ impl ViewState {
     ///
     /// From each value's own content hash, made once with the value: the
     /// hit path then reads no text. The seeded mix keeps the table's
-    /// layout secret, and the content hash is a keyed cryptographic hash,
-    /// so values that collide in a table are as hard to find as they were
-    /// when this hashed the bytes itself.
+    /// layout secret. The content hash's keys are public, so a pair of
+    /// values with one 64-bit hash can be found offline (about 2^32 work)
+    /// and collides under every seed; but a row is still told apart by
+    /// its full text, and the many values with one hash that it would
+    /// take to slow a table down stay out of reach (SipHash is a
+    /// cryptographic function: a k-way collision costs about
+    /// 2^(64(k-1)/k) tries).
     #[inline]
     fn hash<'v>(&self, key: impl Iterator<Item = Option<&'v TagValue>>) -> u64 {
         let (mut h, k) = self.seed;
