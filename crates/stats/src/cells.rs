@@ -544,8 +544,16 @@ impl DistributionShare {
                         min,
                         max,
                         // Rounding can leave a hair below zero when the
-                        // spread is tiny; a NaN stays NaN.
-                        ssd: if ssd < 0.0 { 0.0 } else { ssd },
+                        // spread is tiny. Squares past f64's range make
+                        // `dsq` infinite and the difference NaN: the true
+                        // spread is then at least that large, so infinite.
+                        ssd: if dsq.is_infinite() {
+                            f64::INFINITY
+                        } else if ssd < 0.0 {
+                            0.0
+                        } else {
+                            ssd
+                        },
                         buckets,
                     };
                 }
@@ -995,6 +1003,15 @@ mod tests {
         let d = spread(&[1e9 + 0.1; 7], 2);
         assert_eq!(d.mean, 1e9 + 0.1);
         assert_eq!(d.sum_of_squared_deviation, 0.0);
+    }
+
+    #[test]
+    fn a_spread_past_the_range_of_f64_reads_infinite_not_nan() {
+        for split in [0, 1, 2] {
+            let d = distribution(&[1e200, -1e200], &[0.0], split);
+            assert_eq!(d.sum_of_squared_deviation, f64::INFINITY, "split {split}");
+            assert_eq!((d.count, d.min, d.max), (2, -1e200, 1e200));
+        }
     }
 
     #[test]
