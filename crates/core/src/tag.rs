@@ -124,9 +124,11 @@ impl TagValue {
     /// Equal texts have equal hashes within one process. The function is
     /// SipHash-1-3 with fixed keys (the standard library's
     /// [`DefaultHasher`](std::hash::DefaultHasher)): fixed so that core
-    /// needs no global seed, and a keyed cryptographic hash so that even
-    /// knowing it, finding many texts with one hash takes brute force. Mix
-    /// it with a secret seed before using it to place values in a table;
+    /// needs no global seed, and a cryptographic hash so that even knowing
+    /// its keys, finding many texts with one hash takes brute force (a
+    /// single colliding pair takes about 2^32 tries, so compare texts, not
+    /// only hashes). Mix it with a secret seed before using it to place
+    /// values in a table;
     /// it is not stable across Rust releases, so never persist it.
     ///
     /// ```
@@ -318,6 +320,10 @@ impl TagMap {
     pub fn without(mut self, key: &TagKey) -> TagMap {
         if let (Ok(i), Some(entries)) = (self.position(key), self.entries.as_mut()) {
             Arc::make_mut(entries).remove(i);
+            if entries.is_empty() {
+                // Every empty map is the one without entries (address 0).
+                self.entries = None;
+            }
         }
         self
     }
@@ -369,6 +375,7 @@ impl TagMap {
     /// let b = a.with(&k, "2")?; // `kept` shares the old contents: copied
     /// assert_ne!(b.address(), kept.address());
     /// assert_eq!(TagMap::new().address(), 0);
+    /// assert_eq!(kept.without(&k).address(), 0);
     /// # Ok(()) }
     /// ```
     #[inline]
