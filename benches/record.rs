@@ -135,10 +135,14 @@ fn distribution() -> Aggregation {
         .expect("bounds")
 }
 
-/// Allocations per call of `f`, over many calls after one warm-up call.
+/// Allocations per call of `f`, over many calls after as many warm-up
+/// calls: the thread's memo makes its entries and settles its size while
+/// warming up (a few allocations in all), then allocates nothing.
 fn allocations_per_op(name: &str, mut f: impl FnMut(usize)) -> f64 {
-    f(0);
     const N: usize = 100_000;
+    for i in 0..N {
+        f(i);
+    }
     // Relaxed: read on this thread around its own loop.
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     for i in 0..N {
@@ -204,6 +208,70 @@ fn existing_rows(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             per_request(i)
+        })
+    });
+    // Many kept maps feeding few rows: one map per route, recorded into a
+    // view by method only (200 maps, 3 rows). The thread's memo must hold
+    // maps, not rows, to serve these.
+    let by_method = ViewManager::new();
+    by_method
+        .register_view(
+            View::builder("bench/by_method", &w.measure)
+                .tag_keys([w.keys[0].clone()])
+                .aggregation(Aggregation::Sum)
+                .build()
+                .expect("view"),
+        )
+        .expect("register");
+    let routes: Vec<TagMap> = (0..200)
+        .map(|r| {
+            TagMap::new()
+                .with(&w.keys[0], format!("m{}", r % 3))
+                .and_then(|m| m.with(&w.keys[1], format!("/r{r}")))
+                .expect("tags")
+        })
+        .collect();
+    let per_route = |i: usize| {
+        let (v, tags) = (
+            black_box(12.5),
+            black_box(&routes[w.order[i % SEQUENCE] % 200]),
+        );
+        MeasurementMap::new()
+            .put(&w.measure, v)
+            .record_to(&by_method, tags)
+    };
+    let allocs = allocations_per_op("existing_row/1_view_200_maps_3_rows", per_route);
+    assert_eq!(allocs, 0.0, "kept maps must not allocate");
+    let mut i = 0;
+    group.bench_function("1_view_200_maps_3_rows", |b| {
+        b.iter(|| {
+            i += 1;
+            per_route(i)
+        })
+    });
+    // A view without keys, recorded with the empty map.
+    let total = ViewManager::new();
+    total
+        .register_view(
+            View::builder("bench/total", &w.measure)
+                .aggregation(Aggregation::Sum)
+                .build()
+                .expect("view"),
+        )
+        .expect("register");
+    let empty = TagMap::new();
+    let untagged = |_: usize| {
+        let (v, tags) = (black_box(12.5), black_box(&empty));
+        MeasurementMap::new()
+            .put(&w.measure, v)
+            .record_to(&total, tags)
+    };
+    let allocs = allocations_per_op("existing_row/no_tags", untagged);
+    assert_eq!(allocs, 0.0, "the empty map must not allocate");
+    group.bench_function("no_tags", |b| {
+        b.iter(|| {
+            i += 1;
+            untagged(i)
         })
     });
     // Tag maps are sorted by key name; a view listing its keys in another
