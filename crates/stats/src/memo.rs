@@ -192,10 +192,14 @@ impl<H: Clone> Memo<H> {
         } else {
             entry
         };
-        // Still no room: the newest map replaces the one at home, so a
-        // changing working set still gets in.
-        let home = slot_of(entry.0.address(), self.slots.len() - 1);
-        if let Some(slot) = self.slots.get_mut(home) {
+        // Still no room: the newest map replaces one within reach, so a
+        // changing working set still gets in. Which one rotates: two maps
+        // in use with one home would push each other out forever if it
+        // were always the home slot, while entries nobody uses any more
+        // would stay.
+        let mask = self.slots.len() - 1;
+        let victim = slot_of(entry.0.address(), mask) + (self.misses as usize % PROBES);
+        if let Some(slot) = self.slots.get_mut(victim & mask) {
             *slot = Some(entry);
         }
     }
@@ -342,7 +346,7 @@ mod tests {
             .map(|i| (map(&k, &i.to_string()), share()))
             .collect();
         let mut memo = Memo::default();
-        for _ in 0..20 {
+        for _ in 0..40 {
             for (m, s) in &maps {
                 match memo.get(m) {
                     Some(_) => memo.hit(),
@@ -400,7 +404,7 @@ mod tests {
         // within a few rounds of records, replacing what the larger one
         // left: its hits pay for its entries.
         let fits = &maps[..MAX_SLOTS / 4];
-        for _ in 0..10 {
+        for _ in 0..30 {
             for (m, s) in fits {
                 match memo.get(m) {
                     Some(_) => memo.hit(),
