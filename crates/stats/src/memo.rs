@@ -150,18 +150,20 @@ impl<H: Clone> Memo<H> {
             .saturating_add(u64::from(self.misses % MISSES_PER_ENTRY == 0));
         self.paid = self.hits;
         self.budget = self.budget.saturating_add(earned).min(MAX_BUDGET);
-        // Two hint ways per home: two maps in use that share a home would
-        // otherwise overwrite each other's hint forever and never get in.
-        let ways = [hint, hint ^ 1];
+        // Hints for a home sit in the next PROBES places, as entries do:
+        // maps in use that share a home would otherwise overwrite each
+        // other's hint forever and never get in.
+        let hint_mask = self.seen.len().wrapping_sub(1);
+        let ways = (0..PROBES).map(|i| (hint + i) & hint_mask);
         let seen_before = ways
-            .iter()
-            .any(|&w| self.seen.get(w).is_some_and(|&a| a == address));
+            .clone()
+            .any(|w| self.seen.get(w).is_some_and(|&a| a == address));
         if !seen_before {
             let free = ways
-                .into_iter()
+                .clone()
                 .find(|&w| self.seen.get(w).is_some_and(|&a| a == 0));
-            // Both taken: replace one, alternating.
-            let way = free.unwrap_or(ways[(self.misses & 1) as usize]);
+            // All taken: replace one, rotating.
+            let way = free.unwrap_or((hint + self.misses as usize % PROBES) & hint_mask);
             if let Some(seen) = self.seen.get_mut(way) {
                 *seen = address;
             }
