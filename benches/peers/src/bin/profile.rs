@@ -14,6 +14,26 @@ use std::hint::black_box;
 use census_core::{Aggregation, MeasureF64, TagKey, TagMap, View};
 use census_stats::{MeasurementMap, ViewManager};
 
+/// prometheus's counter with the three labels, and the 1,000 label sets
+/// census's maps hold, as the prometheus cases take them.
+fn prometheus_inputs() -> (prometheus::IntCounterVec, Vec<[String; 3]>) {
+    let c = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("r", "r"),
+        &["method", "route", "status"],
+    )
+    .expect("counter");
+    let vals = (0..1000)
+        .map(|i| {
+            [
+                format!("m{}", i / 100),
+                format!("/r{}", i / 10 % 10),
+                format!("{}", 200 + i % 10),
+            ]
+        })
+        .collect();
+    (c, vals)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let case = args.get(1).map(String::as_str).unwrap_or("a");
@@ -39,20 +59,7 @@ fn main() {
     }
     if case == "pe1" || case == "pe2" {
         let threads = if case == "pe1" { 1 } else { 2 };
-        let c = prometheus::IntCounterVec::new(
-            prometheus::Opts::new("r", "r"),
-            &["method", "route", "status"],
-        )
-        .expect("counter");
-        let vals: Vec<[String; 3]> = (0..1000)
-            .map(|i| {
-                [
-                    format!("m{}", i / 100),
-                    format!("/r{}", i / 10 % 10),
-                    format!("{}", 200 + i % 10),
-                ]
-            })
-            .collect();
+        let (c, vals) = prometheus_inputs();
         let start = std::time::Instant::now();
         std::thread::scope(|s| {
             for t in 0..threads {
@@ -82,20 +89,7 @@ fn main() {
         return;
     }
     if case == "p" {
-        let c = prometheus::IntCounterVec::new(
-            prometheus::Opts::new("r", "r"),
-            &["method", "route", "status"],
-        )
-        .expect("counter");
-        let vals: Vec<[String; 3]> = (0..1000)
-            .map(|i| {
-                [
-                    format!("m{}", i / 100),
-                    format!("/r{}", i / 10 % 10),
-                    format!("{}", 200 + i % 10),
-                ]
-            })
-            .collect();
+        let (c, vals) = prometheus_inputs();
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..n {
             x ^= x << 13;
