@@ -366,14 +366,10 @@ impl ViewState {
         // Loops only if a snapshot expires the row between finding the
         // share and recording, which needs the row idle for expire_after.
         loop {
-            let share = self.share_for(index, hash, key);
+            let (share, folded) = self.share_for(index, hash, key);
             if share.record(value) {
                 // Not the overflow row's share: each value folded into it
                 // must pass `share_for`, which counts it.
-                let folded = index
-                    .overflow
-                    .as_ref()
-                    .is_some_and(|o| Arc::ptr_eq(o, &share));
                 if !folded {
                     let rows = index.entries.len();
                     self.remember(index.memos(), tags, &share, rows);
@@ -390,25 +386,31 @@ impl ViewState {
             let hash = self.hash(key.iter().copied());
             match index.entries.find(hash, |e| same_key(&e.key, key)) {
                 Some(e) if !e.share.is_retired() => Arc::clone(&e.share),
-                _ => self.share_for(index, hash, key),
+                _ => self.share_for(index, hash, key).0,
             }
         })
     }
 
     /// Slow path: this thread's share of the row for `key`, made when the
-    /// thread first records the combination (or after its row expired).
+    /// thread first records the combination (or after its row expired),
+    /// and whether it is the overflow row's (the view was full).
     #[cold]
     #[inline(never)]
-    fn share_for(&self, index: &mut Index, hash: u64, key: &[Option<&TagValue>]) -> Arc<Share> {
+    fn share_for(
+        &self,
+        index: &mut Index,
+        hash: u64,
+        key: &[Option<&TagValue>],
+    ) -> (Arc<Share>, bool) {
         if self.expiry.is_some() {
             if let Some(share) = self.tidy(index, hash, key) {
-                return share;
+                return (share, false);
             }
         }
         let Some((stored, share)) = self.admit(hash, key) else {
             // Relaxed: a statistic, read by snapshots that tolerate racing.
             self.folded.fetch_add(1, Ordering::Relaxed);
-            return self.overflow_share(index);
+            return (self.overflow_share(index), true);
         };
         index.entries.insert_unique(
             hash,
@@ -418,7 +420,7 @@ impl ViewState {
             },
             |e| self.hash(e.key.iter().map(Option::as_ref)),
         );
-        share
+        (share, false)
     }
 
     /// For views whose rows expire: clears this thread's index of entries
