@@ -3,7 +3,8 @@
 //! `valgrind --tool=callgrind target/release/profile a 200000`, minus the
 //! same with 0 iterations (setup), divided by the iterations.
 //!
-//! Cases: `fd` is `f` with Distribution rows; `a` 1 Sum view, `r` the same with the view's keys reversed, `b` 1 Distribution view, `c` Count + Sum +
+//! Cases: `a2`, `b2`, `c2` are `a`, `b`, `c` with the tag map built per
+//! call from `&str` values, as a request handler does; `fd` is `f` with Distribution rows; `a` 1 Sum view, `r` the same with the view's keys reversed, `b` 1 Distribution view, `c` Count + Sum +
 //! Distribution, `d` bound handle, `p` prometheus IntCounterVec for
 //! comparison, `f` retrieve_data of 10,000 rows (prints ms), `e1`/`e2`
 //! case A on 1/2 threads, `pe1`/`pe2` prometheus on 1/2 threads (print
@@ -103,11 +104,11 @@ fn main() {
     }
     let vm = ViewManager::new();
     let aggs = match case {
-        "b" | "fd" => vec![Aggregation::distribution([
+        "b" | "b2" | "fd" => vec![Aggregation::distribution([
             1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
         ])
         .expect("b")],
-        "c" => vec![
+        "c" | "c2" => vec![
             Aggregation::Count,
             Aggregation::Sum,
             Aggregation::distribution([
@@ -184,7 +185,31 @@ fn main() {
         );
         return;
     }
-    if case == "d" {
+    if case == "a2" || case == "b2" || case == "c2" {
+        let vals: Vec<[String; 3]> = maps
+            .iter()
+            .map(|t| {
+                keys.clone()
+                    .map(|k| t.get(&k).map(|v| v.as_str().to_owned()).unwrap_or_default())
+            })
+            .collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = black_box(&vals[(x % 1000) as usize]);
+            let tags = TagMap::new()
+                .with(&keys[0], v[0].as_str())
+                .and_then(|t| t.with(&keys[1], v[1].as_str()))
+                .and_then(|t| t.with(&keys[2], v[2].as_str()));
+            if let Ok(tags) = tags {
+                MeasurementMap::new()
+                    .put(&m, black_box(12.5))
+                    .record_to(&vm, &tags);
+            }
+        }
+    } else if case == "d" {
         let h = vm.bind(&m, &maps[0]);
         for _ in 0..n {
             h.record(black_box(1.0));
