@@ -44,8 +44,8 @@ impl ConstTags {
     /// - [`Error::InvalidConfig`] if a key is given twice.
     pub fn new<K, V>(tags: impl IntoIterator<Item = (K, V)>) -> Result<ConstTags, Error>
     where
-        K: Into<String>,
-        V: Into<String>,
+        K: AsRef<str>,
+        V: AsRef<str>,
     {
         let mut out: Vec<(TagKey, TagValue)> = Vec::new();
         for (key, value) in tags {

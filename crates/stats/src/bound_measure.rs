@@ -10,9 +10,9 @@ use census_core::{Measure, Number, TagMap, TypedMeasure};
 use thread_local::ThreadLocal;
 
 use crate::cells::Share;
+use crate::manager::{Inner, ViewManager};
 use crate::padded::Padded;
-use crate::rows::ViewState;
-use crate::view_manager::{Inner, ViewManager};
+use crate::view::ViewState;
 
 /// A measure bound to one [`TagMap`] in one [`ViewManager`]: recording
 /// through it skips the routing and row lookups that
@@ -142,21 +142,16 @@ impl<M: TypedMeasure> BoundMeasure<M> {
         let Some(view) = local.views.get(i).cloned() else {
             return;
         };
-        self.inner.with_routes(|subs, indexes| {
+        self.inner.with_routes(|routes| {
+            let (subs, indexes) = routes.parts();
             // A view unregistered meanwhile takes no more values, as with
             // any record racing an unregistration.
             let Some(index) = subs.slot_of(&view).and_then(|slot| indexes.get_mut(slot)) else {
                 return;
             };
-            loop {
-                let share = view.share_of(index, &self.tags);
-                let recorded = share.record(number);
-                if let Some(slot) = local.shares.get_mut(i) {
-                    *slot = share;
-                }
-                if recorded {
-                    break;
-                }
+            view.record(index, &self.tags, number);
+            if let Some(slot) = local.shares.get_mut(i) {
+                *slot = view.share_of(index, &self.tags);
             }
         });
     }
@@ -169,13 +164,14 @@ impl<M: TypedMeasure> BoundMeasure<M> {
     #[cold]
     #[inline(never)]
     fn resolve(&self, local: &mut Resolved, generation: u64) {
-        self.inner.with_routes(|subs, indexes| {
+        self.inner.with_routes(|routes| {
+            let (subs, indexes) = routes.parts();
             local.shares.clear();
             local.views.clear();
             local.incompatible = false;
             match subs.get(&self.measure) {
                 Some((sub, true)) => {
-                    for (view, slot, _) in &sub.views {
+                    for (view, slot) in &sub.views {
                         if let Some(index) = indexes.get_mut(*slot) {
                             local.shares.push(view.share_of(index, &self.tags));
                             local.views.push(Arc::clone(view));

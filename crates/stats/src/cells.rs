@@ -80,8 +80,8 @@ pub(crate) enum Share {
     SumFloat(AtomicU64),
     /// i64 or f64 bits, per the view's kind; shared by all threads.
     Last(Arc<LastCell>),
-    /// In an `Arc` so that a thread's memo can point at it directly.
-    Distribution(Arc<DistributionShare>),
+    /// Boxed: a distribution's cells fill two cache lines of their own.
+    Distribution(Box<DistributionShare>),
     /// A share of a row of a view whose rows expire: the cells above plus
     /// what lets a snapshot retire the row safely. Boxed so that shares of
     /// other views stay two words.
@@ -157,15 +157,6 @@ impl ExpiringShare {
 }
 
 impl Share {
-    /// The distribution cells of a plain (non-expiring) distribution
-    /// share, for callers that record into them directly.
-    pub(crate) fn distribution(&self) -> Option<&Arc<DistributionShare>> {
-        match self {
-            Share::Distribution(d) => Some(d),
-            _ => None,
-        }
-    }
-
     /// An empty share of a row that may expire; see [`ExpiringShare`].
     pub(crate) fn expiring(kind: &Kind, last: Option<&Arc<LastCell>>) -> Share {
         Share::Expiring(Box::new(ExpiringShare {
@@ -228,7 +219,7 @@ impl Share {
                 None => Arc::new(LastCell::new()),
             }),
             Kind::Distribution(search) => {
-                Share::Distribution(Arc::new(DistributionShare::new(search)))
+                Share::Distribution(Box::new(DistributionShare::new(search)))
             }
         }
     }

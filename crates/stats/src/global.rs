@@ -2,7 +2,7 @@
 
 use once_cell::sync::Lazy;
 
-use crate::view_manager::{ShutdownGuard, ShutdownReport, ViewManager};
+use crate::manager::{ShutdownGuard, ShutdownReport, ViewManager};
 
 // Created on first use, never at load time, so a process that never
 // records pays nothing.

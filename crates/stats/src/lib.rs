@@ -37,17 +37,18 @@ mod bound_measure;
 mod cells;
 mod delivery;
 mod global;
+mod manager;
 mod measurement_map;
-mod memo;
 mod padded;
-mod rows;
-mod view_manager;
+mod record;
+mod seed;
+mod view;
 mod worker;
 
 pub use bound_measure::BoundMeasure;
 pub use global::{shutdown, shutdown_guard, view_manager};
-pub use measurement_map::MeasurementMap;
-pub use view_manager::{
+pub use manager::{
     ManagerStats, ShutdownGuard, ShutdownReport, ViewManager, DEFAULT_REPORTING_PERIOD,
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
+pub use measurement_map::MeasurementMap;

@@ -2,8 +2,9 @@
 //! of tags.
 
 use census_core::{Measure, Number, TagMap, TypedMeasure};
+use smallvec::SmallVec;
 
-use crate::view_manager::ViewManager;
+use crate::manager::ViewManager;
 
 /// Measurements kept inline before spilling to the heap: most call sites
 /// record one to three values at once, so building a map allocates nothing.
@@ -32,9 +33,7 @@ const INLINE: usize = 4;
 #[derive(Debug, Clone, Default)]
 #[must_use = "a measurement map records nothing until .record(..) or .record_to(..)"]
 pub struct MeasurementMap<'m> {
-    inline: [Option<(&'m Measure, Number)>; INLINE],
-    len: usize,
-    spilled: Vec<(&'m Measure, Number)>,
+    values: SmallVec<[(&'m Measure, Number); INLINE]>,
 }
 
 impl<'m> MeasurementMap<'m> {
@@ -52,12 +51,7 @@ impl<'m> MeasurementMap<'m> {
     // goes straight to `record_one` without being passed around.
     #[inline(always)]
     pub fn put<M: TypedMeasure>(mut self, measure: &'m M, value: M::Value) -> Self {
-        let item = (measure.as_ref(), M::number(value));
-        match self.inline.get_mut(self.len) {
-            Some(slot) => *slot = Some(item),
-            None => self.spilled.push(item),
-        }
-        self.len += 1;
+        self.values.push((measure.as_ref(), M::number(value)));
         self
     }
 
@@ -76,28 +70,25 @@ impl<'m> MeasurementMap<'m> {
     /// [`ManagerStats::rejected_values`](crate::ManagerStats::rejected_values).
     #[inline(always)]
     pub fn record_to(&self, manager: &ViewManager, tags: &TagMap) {
-        match self.inline {
-            [Some((measure, value)), None, ..] => manager.record_one(measure, value, tags),
-            _ => manager.record(&self.inline, &self.spilled, tags),
+        match self.values.as_slice() {
+            [(measure, value)] => manager.record_one(measure, *value, tags),
+            values => manager.record(values, tags),
         }
     }
 
     /// The number of measurements in the map.
     pub fn len(&self) -> usize {
-        self.len
+        self.values.len()
     }
 
     /// Whether the map holds no measurement.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.values.is_empty()
     }
 
     #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = (&'m Measure, Number)> + '_ {
-        self.inline
-            .iter()
-            .map_while(|slot| *slot)
-            .chain(self.spilled.iter().copied())
+        self.values.iter().copied()
     }
 }
 

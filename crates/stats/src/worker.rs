@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::view_manager::{Inner, ShutdownReport, DEFAULT_SHUTDOWN_TIMEOUT};
+use crate::manager::{Inner, ShutdownReport, DEFAULT_SHUTDOWN_TIMEOUT};
 
 enum Command {
     Period(Duration),

@@ -1,0 +1,414 @@
+//! TagValue: the value of one tag, kept inline when short.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+use crate::error::Error;
+use crate::name::{check_value, MAX_LEN};
+
+/// Values up to this many bytes live inside the `TagValue` itself: method
+/// names, status codes, route templates and most identifiers do, so a map
+/// built per request from them touches no heap.
+const INLINE: usize = 23;
+
+/// The value of one tag, such as `GET`.
+///
+/// Values are 0 to 255 bytes of printable ASCII (`' '` to `'~'`). A value
+/// of up to 23 bytes is kept inside the `TagValue` (no allocation), a
+/// longer one in one shared heap copy; a value made by
+/// [`from_static`](TagValue::from_static) borrows its literal.
+///
+/// Values may be empty; an empty value is a value, distinct from a tag that
+/// was not recorded at all (a `None` in [`Row::tags`](crate::Row::tags)).
+///
+/// ```
+/// # fn main() -> Result<(), census_core::Error> {
+/// use census_core::TagValue;
+/// let v = TagValue::new("GET /index.html")?;
+/// assert_eq!(v.as_str(), "GET /index.html");
+/// assert!(TagValue::new("").is_ok());
+/// const GET: TagValue = TagValue::from_static("GET");
+/// assert_eq!(GET, TagValue::new(String::from("GET"))?);
+/// assert_eq!(TagValue::new_lossy("caf\u{e9}\n").as_str(), "caf__");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TagValue(Repr);
+
+// 24 bytes, an `Option<TagValue>` too: `Len` leaves 232 of its byte's
+// values unused, and the compiler keeps the other variants' tags there.
+#[derive(Clone)]
+enum Repr {
+    Inline { len: Len, bytes: [u8; INLINE] },
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+/// The length of an inline value: 0 to 23, a type of its own so that the
+/// byte holding it has room for the enum's tag.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Len {
+    L0,
+    L1,
+    L2,
+    L3,
+    L4,
+    L5,
+    L6,
+    L7,
+    L8,
+    L9,
+    L10,
+    L11,
+    L12,
+    L13,
+    L14,
+    L15,
+    L16,
+    L17,
+    L18,
+    L19,
+    L20,
+    L21,
+    L22,
+    L23,
+}
+
+impl Len {
+    const ALL: [Len; INLINE + 1] = [
+        Len::L0,
+        Len::L1,
+        Len::L2,
+        Len::L3,
+        Len::L4,
+        Len::L5,
+        Len::L6,
+        Len::L7,
+        Len::L8,
+        Len::L9,
+        Len::L10,
+        Len::L11,
+        Len::L12,
+        Len::L13,
+        Len::L14,
+        Len::L15,
+        Len::L16,
+        Len::L17,
+        Len::L18,
+        Len::L19,
+        Len::L20,
+        Len::L21,
+        Len::L22,
+        Len::L23,
+    ];
+}
+
+impl TagValue {
+    /// Makes a tag value from any text: `&str`, `String`, `&String`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTagValue`] unless the value is 0 to 255 bytes of
+    /// printable ASCII (`' '` to `'~'`).
+    #[inline]
+    pub fn new(value: impl AsRef<str>) -> Result<TagValue, Error> {
+        let value = value.as_ref();
+        if is_valid(value) {
+            Ok(TagValue::from_valid(value))
+        } else {
+            Err(invalid(value))
+        }
+    }
+
+    /// A value from a literal known valid when the program is written, such
+    /// as a method name: no check at run time beyond a `const` one, no
+    /// allocation, no error to handle. Use it in a `const` to have the
+    /// compiler check the literal.
+    ///
+    /// ```
+    /// use census_core::TagValue;
+    /// const OK: TagValue = TagValue::from_static("200");
+    /// assert_eq!(OK.as_str(), "200");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `value` is longer than 255 bytes or holds a character outside
+    /// `' '` to `'~'`: at compile time in a `const`, else when called.
+    pub const fn from_static(value: &'static str) -> TagValue {
+        let bytes = value.as_bytes();
+        assert!(
+            bytes.len() <= MAX_LEN,
+            "TagValue::from_static: a tag value is at most 255 bytes"
+        );
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            assert!(
+                b >= b' ' && b <= b'~',
+                "TagValue::from_static: a tag value is printable ASCII, ' ' to '~'"
+            );
+            i += 1;
+        }
+        TagValue(Repr::Static(value))
+    }
+
+    /// A value from request data that may break the rules, made valid
+    /// rather than refused: every character outside `' '` to `'~'` becomes
+    /// one `_`, and the result is cut to 255 bytes. A valid value comes
+    /// back unchanged. Never allocates for results of up to 23 bytes.
+    ///
+    /// ```
+    /// use census_core::TagValue;
+    /// assert_eq!(TagValue::new_lossy("/caf\u{e9}/\t").as_str(), "/caf_/_");
+    /// assert_eq!(TagValue::new_lossy("x".repeat(300)).as_str().len(), 255);
+    /// ```
+    pub fn new_lossy(value: impl AsRef<str>) -> TagValue {
+        let value = value.as_ref();
+        if is_valid(value) {
+            return TagValue::from_valid(value);
+        }
+        let mut buf = [0u8; MAX_LEN];
+        let mut len = 0;
+        for (slot, ch) in buf.iter_mut().zip(value.chars()) {
+            *slot = if (' '..='~').contains(&ch) {
+                ch as u8
+            } else {
+                b'_'
+            };
+            len += 1;
+        }
+        // Every byte written is printable ASCII, so this is valid UTF-8.
+        let text = buf
+            .get(..len)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default();
+        TagValue::from_valid(text)
+    }
+
+    /// A value from text already checked: inline when it fits.
+    #[inline(always)]
+    pub(crate) fn from_valid(value: &str) -> TagValue {
+        match (Len::ALL.get(value.len()), value.as_bytes()) {
+            (Some(&len), src) => {
+                // Zeroes past the end, so equal values have equal arrays.
+                let mut bytes = [0u8; INLINE];
+                copy_short(&mut bytes, src);
+                TagValue(Repr::Inline { len, bytes })
+            }
+            (None, _) => TagValue(Repr::Shared(Arc::from(value))),
+        }
+    }
+
+    /// The value as text.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Inline bytes were copied from a valid `&str` of printable
+            // ASCII, so they always decode; the check is a short ASCII scan.
+            Repr::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Repr::Static(s) => s,
+            Repr::Shared(s) => s,
+        }
+    }
+
+    /// The value's bytes (printable ASCII), without decoding: what hashing
+    /// and comparing values reads.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, bytes } => bytes.get(..*len as usize).unwrap_or_default(),
+            Repr::Static(s) => s.as_bytes(),
+            Repr::Shared(s) => s.as_bytes(),
+        }
+    }
+
+    /// Whether two values are equal: the same as `==`.
+    #[inline]
+    pub fn same_as(&self, other: &TagValue) -> bool {
+        self == other
+    }
+}
+
+/// Copies `src` (at most `INLINE` bytes) to the start of `dst` in two
+/// overlapping fixed-size pieces, so the compiler emits a few moves where a
+/// copy of variable length would call `memcpy` (callgrind: 17 instructions
+/// and a call per value, for values of a few bytes).
+#[inline(always)]
+fn copy_short(dst: &mut [u8; INLINE], src: &[u8]) {
+    fn piece<const N: usize>(dst: &mut [u8; INLINE], src: &[u8], at: usize) {
+        if let (Some(d), Some(s)) = (dst.get_mut(at..at + N), src.get(at..at + N)) {
+            d.copy_from_slice(s);
+        }
+    }
+    let n = src.len();
+    if n >= 16 {
+        piece::<16>(dst, src, 0);
+        piece::<8>(dst, src, n - 8);
+    } else if n >= 8 {
+        piece::<8>(dst, src, 0);
+        piece::<8>(dst, src, n - 8);
+    } else if n >= 4 {
+        piece::<4>(dst, src, 0);
+        piece::<4>(dst, src, n - 4);
+    } else if n >= 2 {
+        piece::<2>(dst, src, 0);
+        piece::<2>(dst, src, n - 2);
+    } else if n == 1 {
+        piece::<1>(dst, src, 0);
+    }
+}
+
+/// The value rule, checked byte by byte: a loop the compiler vectorises,
+/// where `check_value` decodes characters to say which one is wrong.
+#[inline]
+pub(crate) fn is_valid(value: &str) -> bool {
+    value.len() <= MAX_LEN && value.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
+/// The error for a value that broke the rule.
+#[cold]
+#[inline(never)]
+pub(crate) fn invalid(value: &str) -> Error {
+    Error::InvalidTagValue {
+        key: None,
+        value: value.to_owned(),
+        reason: match check_value(value) {
+            Err(reason) => reason,
+            // Unreachable: `is_valid` and `check_value` state one rule.
+            Ok(()) => crate::error::InvalidReason::TooLong { len: value.len() },
+        },
+    }
+}
+
+impl PartialEq for TagValue {
+    #[inline]
+    fn eq(&self, other: &TagValue) -> bool {
+        match (&self.0, &other.0) {
+            // The usual case on the record path: two short values, compared
+            // as whole arrays (zeroed past their ends) without a memcmp call.
+            (Repr::Inline { len: a, bytes: x }, Repr::Inline { len: b, bytes: y }) => {
+                a == b && x == y
+            }
+            _ => self.as_bytes() == other.as_bytes(),
+        }
+    }
+}
+
+impl Eq for TagValue {}
+
+impl Hash for TagValue {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // The same as the text's own hash, consistent with Eq.
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for TagValue {
+    fn partial_cmp(&self, other: &TagValue) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TagValue {
+    fn cmp(&self, other: &TagValue) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl fmt::Debug for TagValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for TagValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for TagValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::InvalidReason;
+
+    #[test]
+    fn short_values_stay_inline_and_long_ones_are_shared() -> Result<(), Error> {
+        let short = TagValue::new("x".repeat(23))?;
+        assert!(matches!(short.0, Repr::Inline { len: Len::L23, .. }));
+        let long = TagValue::new("x".repeat(24))?;
+        assert!(matches!(long.0, Repr::Shared(_)));
+        assert_eq!(long.as_str(), "x".repeat(24));
+        assert!(matches!(TagValue::from_static("GET").0, Repr::Static(_)));
+        // One value, whichever way it was made.
+        assert_eq!(TagValue::new("GET")?, TagValue::from_static("GET"));
+        assert_eq!(std::mem::size_of::<TagValue>(), 24);
+        assert_eq!(std::mem::size_of::<Option<TagValue>>(), 24);
+        Ok(())
+    }
+
+    #[test]
+    fn every_short_length_copies_exactly() -> Result<(), Error> {
+        let text: String = ('a'..='z').collect();
+        for n in 0..=INLINE {
+            let v = TagValue::new(&text[..n])?;
+            assert_eq!(v.as_str(), &text[..n]);
+            let Repr::Inline { bytes, .. } = v.0 else {
+                panic!("{n} bytes not inline");
+            };
+            assert!(bytes[n..].iter().all(|&b| b == 0), "{n}: {bytes:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn new_refuses_what_check_value_refuses_with_the_same_reason() {
+        for bad in ["line\nbreak", "caf\u{e9}", "\u{7f}"] {
+            match TagValue::new(bad) {
+                Err(Error::InvalidTagValue { value, reason, .. }) => {
+                    assert_eq!(value, bad);
+                    assert_eq!(Err(reason), check_value(bad));
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            TagValue::new("v".repeat(256)),
+            Err(Error::InvalidTagValue {
+                reason: InvalidReason::TooLong { len: 256 },
+                ..
+            })
+        ));
+        assert!(TagValue::new("v".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn lossy_replaces_each_bad_character_once_and_cuts_at_255() {
+        assert_eq!(TagValue::new_lossy("ok value").as_str(), "ok value");
+        assert_eq!(TagValue::new_lossy("a\u{1F600}b\n").as_str(), "a_b_");
+        assert_eq!(
+            TagValue::new_lossy("\u{e9}".repeat(300)).as_str(),
+            "_".repeat(255)
+        );
+        let cut = TagValue::new_lossy(format!("{}\n", "y".repeat(400)));
+        assert_eq!(cut.as_str(), "y".repeat(255));
+        assert!(TagValue::new(cut.as_str()).is_ok());
+    }
+
+    #[test]
+    #[should_panic(expected = "printable ASCII")]
+    fn from_static_refuses_a_bad_literal() {
+        let _ = TagValue::from_static("tab\there");
+    }
+}

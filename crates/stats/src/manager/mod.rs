@@ -1,0 +1,279 @@
+//! ViewManager: owns the registered views and exporters, routes recorded
+//! values to views, and runs the export worker.
+//!
+//! [`registry`] registers views and exporters, [`routing`] keeps the
+//! record path's routing table and each thread's copy, [`producer`] takes
+//! snapshots for exporters, [`shutdown`] drains. The record path itself is
+//! in `record.rs`.
+
+mod producer;
+mod registry;
+mod routing;
+mod shutdown;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use census_core::Producer;
+use parking_lot::Mutex;
+use thread_local::ThreadLocal;
+
+use crate::delivery::{Delivery, DeliveryCounters};
+use crate::padded::Padded;
+use crate::seed::Seed;
+use crate::view::ViewState;
+use crate::worker::Worker;
+
+pub(crate) use routing::{compatible, Routes, Subscriptions};
+pub use shutdown::{ShutdownGuard, ShutdownReport};
+
+/// The reporting period a manager starts with.
+pub const DEFAULT_REPORTING_PERIOD: Duration = Duration::from_secs(10);
+
+/// How long `shutdown` waits, unless told otherwise, for exporters to
+/// finish the final export and their own shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Owns registered views and exporters, routes recorded values into the
+/// views, and runs one background thread that exports every view each
+/// reporting period.
+///
+/// Use the process-wide instance from [`crate::view_manager`], or make
+/// independent ones with [`ViewManager::new`] (tests, embedding): both work
+/// the same way. Dropping a manager shuts it down.
+///
+/// ```
+/// # fn main() -> Result<(), census_core::Error> {
+/// use census_core::{Aggregation, MeasureI64, TagMap, View};
+/// use census_stats::{MeasurementMap, ViewManager};
+///
+/// let requests = MeasureI64::new("demo/requests", "requests served", "1")?;
+/// let vm = ViewManager::new();
+/// vm.register_view(View::builder("demo/requests_total", &requests)
+///     .aggregation(Aggregation::Sum).build()?)?;
+/// MeasurementMap::new().put(&requests, 3).record_to(&vm, &TagMap::new());
+/// let data = vm.retrieve_data("demo/requests_total")?;
+/// assert_eq!(data.rows.len(), 1);
+/// vm.shutdown();
+/// # Ok(()) }
+/// ```
+pub struct ViewManager {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    /// Views, exporters and producers. Taken to register, unregister and to
+    /// list what to snapshot; never on the record path, never while calling
+    /// an exporter.
+    pub(super) registry: Mutex<Registry>,
+    /// Measure name to the views that aggregate it, rebuilt whole on each
+    /// registration change. The record path reads it through its thread's
+    /// `routes` copy, and comes here only when `generation` moved.
+    pub(super) subscriptions: Mutex<Arc<Subscriptions>>,
+    /// Bumped after every change of `subscriptions`.
+    pub(super) generation: AtomicU64,
+    /// Each thread's copy of `subscriptions`, the generation it was taken
+    /// at, and the thread's row index for each view. Checking a copy reads
+    /// `generation` and writes nothing shared, where a read lock would
+    /// write its reader count and an `Arc` clone its reference count: both
+    /// cache lines every recording thread would fight over.
+    pub(super) routes: ThreadLocal<Padded<RefCell<Routes>>>,
+    pub(super) shut_down: AtomicBool,
+    /// The hash of every table of this manager.
+    pub(super) seed: Seed,
+    /// Makes a second `shutdown` call wait for the first to finish.
+    pub(super) shutdown_lock: Mutex<()>,
+    pub(super) worker: Mutex<Option<Worker>>,
+    pub(super) period: Mutex<Duration>,
+    pub(super) shutdown_timeout: Mutex<Duration>,
+    /// What the first shutdown found, handed to later callers too.
+    pub(super) report: Mutex<Option<ShutdownReport>>,
+    pub(super) rejected_values: AtomicU64,
+    pub(super) counters: Arc<DeliveryCounters>,
+}
+
+#[derive(Default)]
+pub(super) struct Registry {
+    pub(super) views: Vec<Arc<ViewState>>,
+    pub(super) deliveries: Vec<Arc<Delivery>>,
+    pub(super) producers: Vec<Arc<dyn Producer>>,
+}
+
+/// What a manager has counted about itself; see [`ViewManager::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ManagerStats {
+    /// Values not aggregated: NaN or infinite floats, and values of a
+    /// measure whose type or unit differs from the registered measure of
+    /// the same name.
+    pub rejected_values: u64,
+    /// Batches handed to exporters (one per exporter per period).
+    pub exports: u64,
+    /// Exports that returned an error.
+    pub export_errors: u64,
+    /// Exports (and exporter shutdowns) that panicked.
+    pub export_panics: u64,
+    /// Periodic batches an exporter never saw because it was still busy
+    /// with an earlier one when a newer one arrived. Batches are
+    /// cumulative, so the newer batch carried the skipped one's values.
+    pub skipped_batches: u64,
+}
+
+impl ViewManager {
+    /// A new manager with no views, no exporters and no thread; the export
+    /// thread starts with the first exporter.
+    pub fn new() -> ViewManager {
+        ViewManager {
+            inner: Arc::new(Inner {
+                registry: Mutex::new(Registry::default()),
+                subscriptions: Mutex::new(Arc::new(Subscriptions::default())),
+                generation: AtomicU64::new(0),
+                routes: ThreadLocal::new(),
+                shut_down: AtomicBool::new(false),
+                seed: Seed::default(),
+                shutdown_lock: Mutex::new(()),
+                worker: Mutex::new(None),
+                period: Mutex::new(DEFAULT_REPORTING_PERIOD),
+                shutdown_timeout: Mutex::new(DEFAULT_SHUTDOWN_TIMEOUT),
+                report: Mutex::new(None),
+                rejected_values: AtomicU64::new(0),
+                counters: Arc::new(DeliveryCounters::default()),
+            }),
+        }
+    }
+
+    /// What the manager has counted about itself.
+    pub fn stats(&self) -> ManagerStats {
+        let c = &self.inner.counters;
+        ManagerStats {
+            rejected_values: self.inner.rejected_values.load(Ordering::Relaxed),
+            exports: c.exports.load(Ordering::Relaxed),
+            export_errors: c.export_errors.load(Ordering::Relaxed),
+            export_panics: c.export_panics.load(Ordering::Relaxed),
+            skipped_batches: c.skipped_batches.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+}
+
+impl Inner {
+    /// Whether recording is over.
+    #[inline]
+    pub(crate) fn is_shut_down(&self) -> bool {
+        // Relaxed: see ViewManager::record.
+        self.shut_down.load(Ordering::Relaxed)
+    }
+
+    /// The routing table's current generation.
+    #[inline]
+    pub(crate) fn generation(&self) -> u64 {
+        // Relaxed: see with_routes.
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    #[cold]
+    pub(crate) fn reject(&self) {
+        // Relaxed: a statistic.
+        self.rejected_values.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Default for ViewManager {
+    fn default() -> ViewManager {
+        ViewManager::new()
+    }
+}
+
+impl Drop for ViewManager {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl fmt::Debug for ViewManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reg = self.inner.registry.lock();
+        f.debug_struct("ViewManager")
+            .field("views", &reg.views.len())
+            .field("exporters", &reg.deliveries.len())
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use census_core::{
+        Aggregation, AggregationData, Error, MeasureI64, Number, TagKey, TagMap, View,
+    };
+
+    fn sums(vm: &ViewManager, view: &str) -> Vec<(Vec<Option<String>>, i64)> {
+        let mut rows: Vec<_> = vm
+            .retrieve_data(view)
+            .map(|d| d.rows)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                let tags = r
+                    .tags
+                    .iter()
+                    .map(|t| t.as_ref().map(|v| v.as_str().to_owned()))
+                    .collect();
+                let sum = match r.data {
+                    AggregationData::Sum(Number::Int(v)) => v,
+                    AggregationData::Count(n) => n as i64,
+                    other => panic!("{other:?}"),
+                };
+                (tags, sum)
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    // Views of one measure with interleaved key sets each project the
+    // record's tags onto their own keys (issue #5).
+    #[test]
+    fn interleaved_key_sets_each_get_their_own_projection() -> Result<(), Error> {
+        let m = MeasureI64::new("m", "", "1")?;
+        let (a, b) = (TagKey::new("a")?, TagKey::new("b")?);
+        let vm = ViewManager::new();
+        let specs: [(&str, Vec<TagKey>, Aggregation); 4] = [
+            ("a_sum", vec![a.clone()], Aggregation::Sum),
+            ("a_count", vec![a.clone()], Aggregation::Count),
+            ("ba_sum", vec![b.clone(), a.clone()], Aggregation::Sum),
+            ("a_sum2", vec![a.clone()], Aggregation::Sum),
+        ];
+        for (name, keys, agg) in specs {
+            vm.register_view(
+                View::builder(name, &m)
+                    .tag_keys(keys)
+                    .aggregation(agg)
+                    .build()?,
+            )?;
+        }
+        let tags = TagMap::new().with(&a, "x")?.with(&b, "y")?;
+        crate::MeasurementMap::new()
+            .put(&m, 5)
+            .record_to(&vm, &tags);
+        crate::MeasurementMap::new()
+            .put(&m, 2)
+            .record_to(&vm, &tags.clone().without(&b));
+        let x = || Some("x".to_owned());
+        assert_eq!(sums(&vm, "a_sum"), vec![(vec![x()], 7)]);
+        assert_eq!(sums(&vm, "a_count"), vec![(vec![x()], 2)]);
+        assert_eq!(sums(&vm, "a_sum2"), vec![(vec![x()], 7)]);
+        assert_eq!(
+            sums(&vm, "ba_sum"),
+            vec![(vec![None, x()], 2), (vec![Some("y".to_owned()), x()], 5)]
+        );
+        Ok(())
+    }
+}

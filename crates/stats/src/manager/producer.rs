@@ -1,0 +1,62 @@
+//! Snapshots of every view, for the worker's batches and for pull
+//! exporters.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::SystemTime;
+
+use census_core::{Producer, ViewData};
+
+use super::Inner;
+use crate::delivery::{Batch, Delivery};
+use crate::view::Audience;
+
+impl Inner {
+    /// Every view's data, taken now, plus what exporters contribute.
+    pub(crate) fn snapshot_all(&self, audience: Audience) -> Vec<ViewData> {
+        let (views, producers) = {
+            let reg = self.registry.lock();
+            (reg.views.clone(), reg.producers.clone())
+        };
+        let end = SystemTime::now();
+        let mut batch: Vec<ViewData> = views.iter().map(|v| v.snapshot(end, audience)).collect();
+        for producer in producers {
+            match catch_unwind(AssertUnwindSafe(|| producer.produce())) {
+                Ok(data) => batch.extend(data),
+                Err(_) => log::warn!("census: an exporter's self-metrics producer panicked"),
+            }
+        }
+        batch
+    }
+
+    /// Snapshots every view once and offers the batch to every exporter's
+    /// thread; never waits for an exporter.
+    pub(crate) fn export_all(&self) {
+        let batch: Batch = self.snapshot_all(Audience::Exporters).into();
+        for delivery in self.deliveries() {
+            delivery.offer(Arc::clone(&batch), &self.counters);
+        }
+    }
+
+    pub(super) fn deliveries(&self) -> Vec<Arc<Delivery>> {
+        self.registry.lock().deliveries.clone()
+    }
+}
+
+/// Snapshots a manager's views for pull exporters; holds the manager
+/// weakly so an exporter cannot keep it alive.
+pub(super) struct ManagerProducer(pub(super) Weak<Inner>);
+
+impl Producer for ManagerProducer {
+    fn produce(&self) -> Vec<ViewData> {
+        match self.0.upgrade() {
+            // A pull: one reader among exporters, which must each have had
+            // a row's last value in a batch before the row may expire.
+            Some(inner) if !inner.shut_down.load(Ordering::Acquire) => {
+                inner.snapshot_all(Audience::Reader { exporters: true })
+            }
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Registering views and exporters, and what a manager has registered.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use census_core::{Error, Exporter, Producer, View, ViewData};
+
+use super::producer::ManagerProducer;
+use super::{compatible, Registry, Subscriptions, ViewManager, DEFAULT_REPORTING_PERIOD};
+use crate::delivery::Delivery;
+use crate::view::{Audience, ViewState};
+use crate::worker::Worker;
+
+impl ViewManager {
+    /// Starts collecting `view`. Registering an identical view again does
+    /// nothing and succeeds.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::ViewConflict`] if a different view has this name;
+    /// - [`Error::MeasureConflict`] if another registered view's measure has
+    ///   the same name but another type or unit;
+    /// - [`Error::ViewRejected`] if a registered exporter refuses the view;
+    /// - [`Error::ShutDown`] after [`shutdown`](ViewManager::shutdown).
+    pub fn register_view(&self, view: View) -> Result<(), Error> {
+        let (registered, exporters) = {
+            let reg = self.inner.registry.lock();
+            if let Some(done) = self.check_new_view(&reg, &view)? {
+                return Ok(done);
+            }
+            let registered: Vec<View> = reg.views.iter().map(|s| s.view().clone()).collect();
+            let exporters: Vec<Arc<dyn Exporter>> = reg
+                .deliveries
+                .iter()
+                .map(|d| Arc::clone(d.exporter()))
+                .collect();
+            (registered, exporters)
+        };
+        // Exporters are asked without the registry lock held, so a slow or
+        // re-entrant exporter cannot stall other registrations.
+        for exporter in &exporters {
+            let verdict =
+                catch_unwind(AssertUnwindSafe(|| exporter.check_view(&view, &registered)));
+            let reason = match verdict {
+                Ok(Ok(())) => continue,
+                Ok(Err(err)) => err.to_string(),
+                Err(_) => format!(
+                    "exporter {} panicked while checking the view",
+                    exporter.name()
+                ),
+            };
+            return Err(Error::ViewRejected {
+                view: view.name().to_owned(),
+                reason,
+            });
+        }
+        let mut reg = self.inner.registry.lock();
+        // Checked again: another thread may have registered since.
+        if let Some(done) = self.check_new_view(&reg, &view)? {
+            return Ok(done);
+        }
+        reg.views.push(Arc::new(ViewState::new(
+            view,
+            SystemTime::now(),
+            self.inner.seed.clone(),
+        )));
+        self.publish(&reg);
+        Ok(())
+    }
+
+    /// `Ok(Some(()))` when the view is already registered as is, `Ok(None)`
+    /// when it is new and acceptable.
+    fn check_new_view(&self, reg: &Registry, view: &View) -> Result<Option<()>, Error> {
+        if self.inner.shut_down.load(Ordering::Acquire) {
+            return Err(Error::ShutDown);
+        }
+        if let Some(existing) = reg.views.iter().find(|s| s.view().name() == view.name()) {
+            return if existing.view() == view {
+                Ok(Some(()))
+            } else {
+                Err(Error::ViewConflict {
+                    name: view.name().to_owned(),
+                })
+            };
+        }
+        let new = view.measure();
+        for state in &reg.views {
+            let old = state.view().measure();
+            if old.name() == new.name() && !compatible(old, new) {
+                return Err(Error::MeasureConflict {
+                    name: new.name().to_owned(),
+                    existing: format!("{}, unit {:?}", old.measure_type(), old.unit()),
+                    refused: format!("{}, unit {:?}", new.measure_type(), new.unit()),
+                });
+            }
+        }
+        Ok(None)
+    }
+
+    /// Stops collecting the view named `name` and drops its rows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownView`] if no view of that name is registered.
+    pub fn unregister_view(&self, name: &str) -> Result<(), Error> {
+        let mut reg = self.inner.registry.lock();
+        let Some(i) = reg.views.iter().position(|s| s.view().name() == name) else {
+            return Err(Error::UnknownView {
+                name: name.to_owned(),
+            });
+        };
+        reg.views.remove(i);
+        self.publish(&reg);
+        Ok(())
+    }
+
+    /// Rebuilds the record path's routing table from the registry.
+    fn publish(&self, reg: &Registry) {
+        let subs = Subscriptions::build(&reg.views, &self.inner.seed);
+        *self.inner.subscriptions.lock() = Arc::new(subs);
+        // Release: a thread that reads the new generation and then takes
+        // the mutex finds the new table (the mutex alone orders that; the
+        // Release keeps the bump from being seen before the store). The
+        // AcqRel read-modify-write keeps bumps from two publishers apart.
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The views registered now, in registration order.
+    pub fn views(&self) -> Vec<View> {
+        let reg = self.inner.registry.lock();
+        reg.views.iter().map(|s| s.view().clone()).collect()
+    }
+
+    /// A snapshot of one view, taken now. In a view with
+    /// [`expire_after`](census_core::ViewBuilder::expire_after), rows that
+    /// have expired are dropped here, as in every snapshot (see
+    /// docs/semantics.md, "Rows that expire").
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownView`] if no view of that name is registered.
+    pub fn retrieve_data(&self, name: &str) -> Result<ViewData, Error> {
+        let (state, exporters) = {
+            let reg = self.inner.registry.lock();
+            let state = reg.views.iter().find(|s| s.view().name() == name).cloned();
+            (state, !reg.deliveries.is_empty())
+        };
+        // Snapshotting happens outside the registry lock: a large view
+        // takes a while and must not hold up registrations.
+        match state {
+            Some(state) => Ok(state.snapshot(SystemTime::now(), Audience::Reader { exporters })),
+            None => Err(Error::UnknownView {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// Adds an exporter. From the next period on, it receives every view's
+    /// data each period and once more at shutdown; see
+    /// [`Exporter`]'s contract.
+    ///
+    /// Each exporter gets a thread of its own that feeds it batches, so a
+    /// slow or stuck exporter delays neither recording, nor the worker, nor
+    /// any other exporter; while it is busy, newer batches replace the one
+    /// waiting for it (counted in [`ManagerStats::skipped_batches`]).
+    ///
+    /// The exporter's [`attach`](Exporter::attach) receives a producer for
+    /// on-demand snapshots, and any [`self_metrics`](Exporter::self_metrics)
+    /// producer it returns joins every batch. The first exporter starts the
+    /// manager's worker thread. After shutdown, or if its thread cannot be
+    /// started, the exporter is dropped and the reason logged.
+    pub fn register_exporter(&self, exporter: impl Exporter) {
+        self.register_shared_exporter(Arc::new(exporter));
+    }
+
+    fn register_shared_exporter(&self, exporter: Arc<dyn Exporter>) {
+        if self.inner.shut_down.load(Ordering::Acquire) {
+            log::warn!(
+                "census: exporter {} registered after shutdown; it will receive nothing",
+                exporter.name()
+            );
+            return;
+        }
+        let producer: Arc<dyn Producer> = Arc::new(ManagerProducer(Arc::downgrade(&self.inner)));
+        exporter.attach(producer);
+        let own = exporter.self_metrics();
+        let counters = Arc::clone(&self.inner.counters);
+        let delivery = match Delivery::spawn(Arc::clone(&exporter), counters) {
+            Ok(delivery) => delivery,
+            Err(err) => {
+                log::error!(
+                    "census: exporter {} not registered: cannot start its thread: {err}",
+                    exporter.name()
+                );
+                return;
+            }
+        };
+        {
+            let mut reg = self.inner.registry.lock();
+            reg.deliveries.push(Arc::new(delivery));
+            reg.producers.extend(own);
+        }
+        self.ensure_worker();
+    }
+
+    fn ensure_worker(&self) {
+        let mut worker = self.inner.worker.lock();
+        if worker.is_none() && !self.inner.shut_down.load(Ordering::Acquire) {
+            let period = *self.inner.period.lock();
+            match Worker::spawn(Arc::clone(&self.inner), period) {
+                Ok(w) => *worker = Some(w),
+                // Without a thread there are no periodic exports; shutdown
+                // still exports once, from the caller's thread.
+                Err(err) => log::error!("census: cannot start the export thread: {err}"),
+            }
+        }
+    }
+
+    /// Sets how often the worker exports. Takes effect at once: the next
+    /// export comes one new period from now. A zero period means the
+    /// default, 10 s, as in OpenCensus.
+    pub fn set_reporting_period(&self, period: Duration) {
+        let period = if period.is_zero() {
+            DEFAULT_REPORTING_PERIOD
+        } else {
+            period
+        };
+        *self.inner.period.lock() = period;
+        if let Some(worker) = self.inner.worker.lock().as_ref() {
+            worker.set_period(period);
+        }
+    }
+
+    /// The current reporting period.
+    pub fn reporting_period(&self) -> Duration {
+        *self.inner.period.lock()
+    }
+}

@@ -1,0 +1,41 @@
+//! Seed: the one hash function of a manager's tables, seeded at random.
+
+use std::hash::{BuildHasher, Hasher};
+
+use census_core::TagValue;
+
+/// foldhash with a random seed per manager: fast on the short texts tag
+/// values are, and with the seed secret, values cannot be chosen offline
+/// to collide in a table (row ids, thread indexes, the routing table).
+#[derive(Clone, Default)]
+pub(crate) struct Seed(foldhash::fast::RandomState);
+
+impl Seed {
+    /// The hash of a row's values. Each value's length goes into the hash
+    /// with its bytes (foldhash rotates by it), and an absent value hashes
+    /// differently from an empty one.
+    #[inline]
+    pub(crate) fn hash<'v>(&self, key: impl IntoIterator<Item = Option<&'v TagValue>>) -> u64 {
+        let mut h = self.0.build_hasher();
+        for value in key {
+            match value {
+                Some(v) => h.write(v.as_bytes()),
+                None => h.write_u8(0xff),
+            }
+        }
+        h.finish()
+    }
+
+    /// The hash of an address, for tables keyed by pointer.
+    #[inline]
+    pub(crate) fn hash_address(&self, address: usize) -> u64 {
+        self.0.hash_one(address)
+    }
+}
+
+impl std::fmt::Debug for Seed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The seed is a secret; there is nothing useful to show.
+        f.write_str("Seed")
+    }
+}
