@@ -300,7 +300,7 @@ impl Share {
                     _ => Number::Float(f64::from_bits(bits)),
                 });
             }
-            (Share::Distribution(d), Acc::Distribution(acc)) => acc.merge(&d.read()),
+            (Share::Distribution(d), Acc::Distribution(acc)) => d.merge_into(acc),
             // A share always matches its view's accumulator: both come
             // from the view's one Kind.
             _ => {}
@@ -428,6 +428,19 @@ pub(crate) struct DistributionAcc {
     buckets: Vec<u64>,
 }
 
+/// One share's reading without its bucket counts, which the reader keeps
+/// where it likes (on the stack for short bound lists).
+#[derive(Debug, Clone, Copy)]
+struct Moments {
+    count: u64,
+    sum: f64,
+    shift: f64,
+    offset: f64,
+    min: f64,
+    max: f64,
+    ssd: f64,
+}
+
 impl DistributionShare {
     fn new(search: &Arc<BucketSearch>) -> DistributionShare {
         let zero = || AtomicU64::new(0f64.to_bits());
@@ -496,25 +509,34 @@ impl DistributionShare {
         self.seq.store(seq.wrapping_add(2), Ordering::Release);
     }
 
-    /// A consistent reading, retried while the owner writes.
-    fn read(&self) -> DistributionAcc {
+    /// Adds a consistent reading of the share (retried while the owner
+    /// writes) into `acc`. The bucket counts are read onto the stack for
+    /// short bound lists: a heap vector per share read was a quarter of a
+    /// Distribution row's allocations in a snapshot.
+    fn merge_into(&self, acc: &mut DistributionAcc) {
         let f = |a: &AtomicU64| f64::from_bits(a.load(Ordering::Relaxed));
         let n = self.search.bounds.bucket_count();
+        let mut short = [0u64; INLINE_BUCKETS];
+        let mut long: Vec<u64> = Vec::new();
         let mut tries = 0u32;
-        loop {
+        let moments = loop {
             // Acquire: pairs with the writer's final Release store, so the
             // fields read below are at least that write's.
             let before = self.seq.load(Ordering::Acquire);
             if before % 2 == 0 {
                 let (sum, min, max) = (f(&self.sum), f(&self.min), f(&self.max));
                 let (shift, dsum, dsq) = (f(&self.shift), f(&self.dsum), f(&self.dsq));
-                let buckets: Vec<u64> = match &self.buckets {
-                    Buckets::Inline(b) => b.iter(),
-                    Buckets::Boxed(b) => b.iter(),
+                match &self.buckets {
+                    Buckets::Inline(b) => {
+                        for (dst, src) in short.iter_mut().zip(b.iter()) {
+                            *dst = src.load(Ordering::Relaxed);
+                        }
+                    }
+                    Buckets::Boxed(b) => {
+                        long.clear();
+                        long.extend(b.iter().map(|b| b.load(Ordering::Relaxed)));
+                    }
                 }
-                .take(n)
-                .map(|b| b.load(Ordering::Relaxed))
-                .collect();
                 // Acquire fence: the field loads above cannot move after
                 // the second seq load, so an unchanged even seq proves no
                 // write overlapped them (the writer's Release fence orders
@@ -523,11 +545,11 @@ impl DistributionShare {
                 if self.seq.load(Ordering::Relaxed) == before {
                     let count = before / 2;
                     if count == 0 {
-                        return DistributionAcc::empty(n);
+                        return;
                     }
                     let offset = dsum / count as f64;
                     let ssd = dsq - dsum * offset;
-                    return DistributionAcc {
+                    break Moments {
                         count,
                         sum,
                         shift,
@@ -545,7 +567,6 @@ impl DistributionShare {
                         } else {
                             ssd
                         },
-                        buckets,
                     };
                 }
             }
@@ -556,7 +577,12 @@ impl DistributionShare {
             } else {
                 std::hint::spin_loop();
             }
-        }
+        };
+        let buckets = match &self.buckets {
+            Buckets::Inline(_) => short.get(..n).unwrap_or_default(),
+            Buckets::Boxed(_) => &long,
+        };
+        acc.merge(&moments, buckets);
     }
 }
 
@@ -577,11 +603,11 @@ impl DistributionAcc {
     /// Adds another reading, combining means and squared deviations the
     /// way Chan, Golub and LeVeque's parallel algorithm does, so the merge
     /// of per-thread shares equals one pass over all values up to rounding.
-    fn merge(&mut self, other: &DistributionAcc) {
+    fn merge(&mut self, other: &Moments, buckets: &[u64]) {
         if other.count == 0 {
             return;
         }
-        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+        for (a, b) in self.buckets.iter_mut().zip(buckets) {
             *a += b;
         }
         if self.count == 0 {
