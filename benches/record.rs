@@ -1,9 +1,11 @@
 //! The record path: one f64 measurement with 3 tags (10 values each, 1,000
 //! series) into 1, 3 and 10 views, on one and two threads, existing rows
-//! (hit) and new rows (miss) apart, a pre-bound handle, and tag maps whose
-//! key order differs from the view's. Before timing, each hit case counts
-//! the allocations one record makes with a counting global allocator,
-//! prints them and fails if a hit allocates.
+//! (hit) and new rows (miss) apart, with tag maps kept or built per call
+//! (from `&str` values, the way a request handler does), a pre-bound
+//! handle, and tag maps whose key order differs from the view's. Before
+//! timing, each hit case counts the allocations one record makes with a
+//! counting global allocator, prints them and fails if a hit allocates,
+//! building the map included.
 //!
 //! `cargo bench --bench record -- --warm-up-time 1 --measurement-time 3`
 //!
@@ -53,6 +55,8 @@ const SEQUENCE: usize = 4096;
 struct Workload {
     measure: MeasureF64,
     keys: [TagKey; 3],
+    /// Each series' values, as a request carries them.
+    values: Vec<[String; 3]>,
     maps: Vec<TagMap>,
     order: Vec<usize>,
 }
@@ -61,19 +65,18 @@ impl Workload {
     fn new() -> Workload {
         let measure = MeasureF64::new("bench/latency", "latency", "ms").expect("measure");
         let keys = ["method", "route", "status"].map(|k| TagKey::new(k).expect("key"));
-        let mut maps = Vec::new();
+        let mut values = Vec::new();
         for a in 0..VALUES_PER_TAG {
             for b in 0..VALUES_PER_TAG {
                 for c in 0..VALUES_PER_TAG {
-                    let map = TagMap::new()
-                        .with(&keys[0], format!("m{a}"))
-                        .and_then(|m| m.with(&keys[1], format!("/r{b}")))
-                        .and_then(|m| m.with(&keys[2], format!("{}", 200 + c)))
-                        .expect("tags");
-                    maps.push(map);
+                    values.push([format!("m{a}"), format!("/r{b}"), format!("{}", 200 + c)]);
                 }
             }
         }
+        let maps = values
+            .iter()
+            .map(|v| tags(&keys, [&v[0], &v[1], &v[2]]).expect("tags"))
+            .collect::<Vec<_>>();
         // xorshift: reproducible, and not timed.
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         let order = (0..SEQUENCE)
@@ -87,6 +90,7 @@ impl Workload {
         Workload {
             measure,
             keys,
+            values,
             maps,
             order,
         }
@@ -127,6 +131,25 @@ impl Workload {
             .put(&self.measure, black_box(12.5))
             .record_to(vm, black_box(map));
     }
+
+    /// A record with the map built for it from the series' `&str` values,
+    /// as a request handler builds it.
+    fn record_built_at(&self, vm: &ViewManager, i: usize) {
+        let v = black_box(&self.values[self.order[i % SEQUENCE]]);
+        if let Ok(map) = tags(&self.keys, [&v[0], &v[1], &v[2]]) {
+            MeasurementMap::new()
+                .put(&self.measure, black_box(12.5))
+                .record_to(vm, &map);
+        }
+    }
+}
+
+/// The tag map of one request, the way the README builds it.
+fn tags(keys: &[TagKey; 3], v: [&str; 3]) -> Result<TagMap, census::Error> {
+    TagMap::new()
+        .with(&keys[0], v[0])?
+        .with(&keys[1], v[1])?
+        .with(&keys[2], v[2])
 }
 
 /// Ten bounds, as case B asks.
@@ -136,8 +159,7 @@ fn distribution() -> Aggregation {
 }
 
 /// Allocations per call of `f`, over many calls after as many warm-up
-/// calls: the thread's memo makes its entries and settles its size while
-/// warming up (a few allocations in all), then allocates nothing.
+/// calls (which make this thread's shares of the rows).
 fn allocations_per_op(name: &str, mut f: impl FnMut(usize)) -> f64 {
     const N: usize = 100_000;
     for i in 0..N {
@@ -173,30 +195,36 @@ fn existing_rows(c: &mut Criterion) {
             })
         });
     }
-    // Case A for a service that builds its tag map per request: a new map
-    // for every record (from values made beforehand), so the record path
-    // meets maps it has never seen, usually at the address the previous
-    // one was freed from. Timed beside building and dropping the map
-    // alone; the difference is what recording adds.
+    // Cases A2, B2, C2: the map built for every record from the series'
+    // `&str` values, as a request handler does. Building a map of three
+    // short values allocates nothing, so neither may the whole record.
+    for (id, n, only) in [
+        ("1_view_map_built_per_call", 1, None),
+        (
+            "1_view_distribution_map_built_per_call",
+            1,
+            Some(distribution()),
+        ),
+        ("3_views_map_built_per_call", 3, None),
+    ] {
+        let vm = w.manager(n, &w.keys, only);
+        let allocs =
+            allocations_per_op(&format!("existing_row/{id}"), |i| w.record_built_at(&vm, i));
+        assert_eq!(allocs, 0.0, "a map built per call must not allocate");
+        let mut i = 0;
+        group.bench_function(id, |b| {
+            b.iter(|| {
+                i += 1;
+                w.record_built_at(&vm, i)
+            })
+        });
+    }
     let build = |i: usize| {
-        let series = &w.maps[w.order[i % SEQUENCE]];
-        series
-            .iter()
-            .fold(TagMap::new(), |t, (k, v)| t.with_value(k, v.clone()))
+        let v = black_box(&w.values[w.order[i % SEQUENCE]]);
+        tags(&w.keys, [&v[0], &v[1], &v[2]])
     };
-    let vm = w.manager(1, &w.keys, None);
-    let per_request = |i: usize| {
-        let map = build(i);
-        MeasurementMap::new()
-            .put(&w.measure, black_box(12.5))
-            .record_to(&vm, black_box(&map));
-    };
-    let building = allocations_per_op("build_map_only", |i| drop(black_box(build(i))));
-    let allocs = allocations_per_op("existing_row/1_view_map_built_per_record", per_request);
-    assert_eq!(
-        allocs, building,
-        "recording must add no allocation to the map's own"
-    );
+    let allocs = allocations_per_op("build_map_only", |i| drop(black_box(build(i))));
+    assert_eq!(allocs, 0.0, "three short tags must not allocate");
     let mut i = 0;
     group.bench_function("build_map_only", |b| {
         b.iter(|| {
@@ -204,15 +232,8 @@ fn existing_rows(c: &mut Criterion) {
             black_box(build(i))
         })
     });
-    group.bench_function("1_view_map_built_per_record", |b| {
-        b.iter(|| {
-            i += 1;
-            per_request(i)
-        })
-    });
     // Many kept maps feeding few rows: one map per route, recorded into a
-    // view by method only (200 maps, 3 rows). The thread's memo must hold
-    // maps, not rows, to serve these.
+    // view by method only (200 maps, 3 rows).
     let by_method = ViewManager::new();
     by_method
         .register_view(
@@ -274,8 +295,8 @@ fn existing_rows(c: &mut Criterion) {
             untagged(i)
         })
     });
-    // Tag maps are sorted by key name; a view listing its keys in another
-    // order projects through the same steps and must cost the same. Both
+    // A view listing its keys in another order than the maps projects
+    // through the same steps and must cost the same. Both
     // managers are built side by side, so their rows interleave in memory
     // and neither gets a tidier heap than the other.
     let reversed: Vec<TagKey> = w.keys.iter().rev().cloned().collect();
@@ -385,22 +406,34 @@ fn two_threads(c: &mut Criterion) {
     // the one-thread time and the throughput ratio is 2 x t1 / t2.
     let w = Workload::new();
     let mut group = c.benchmark_group("record/2_threads/existing_row/3_tags");
-    for (id, n) in [("1_view", 1), ("3_views", 3), ("10_views", 10)] {
+    for (id, n, built) in [
+        ("1_view", 1, false),
+        ("3_views", 3, false),
+        ("10_views", 10, false),
+        ("1_view_map_built_per_call", 1, true), // case E2
+    ] {
         let vm = w.manager(n, &w.keys, None);
+        let record = |i: usize| {
+            if built {
+                w.record_built_at(&vm, i)
+            } else {
+                w.record_at(&vm, i)
+            }
+        };
         group.bench_function(id, |b| {
             b.iter_custom(|iters| {
                 let go = Barrier::new(3);
                 std::thread::scope(|s| {
                     for t in 0..2 {
-                        let (w, vm, go) = (&w, &vm, &go);
+                        let (record, go) = (&record, &go);
                         s.spawn(move || {
                             // Warm this thread's index before the clock.
                             for i in 0..SEQUENCE {
-                                w.record_at(vm, i);
+                                record(i);
                             }
                             go.wait();
                             for i in 0..iters as usize {
-                                w.record_at(vm, i + t * 1_000);
+                                record(i + t * 1_000);
                             }
                             go.wait();
                         });
