@@ -1,6 +1,6 @@
 //! Seed: the one hash function of a manager's tables, seeded at random.
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use census_core::TagValue;
 
@@ -11,15 +11,15 @@ use census_core::TagValue;
 pub(crate) struct Seed(foldhash::fast::RandomState);
 
 impl Seed {
-    /// The hash of a row's values. Each value's length goes into the hash
-    /// with its bytes (foldhash rotates by it), and an absent value hashes
-    /// differently from an empty one.
+    /// The hash of a row's values: each value's own `Hash` (its text and
+    /// length as words), and an absent value differently from an empty
+    /// one.
     #[inline]
     pub(crate) fn hash<'v>(&self, key: impl IntoIterator<Item = Option<&'v TagValue>>) -> u64 {
         let mut h = self.0.build_hasher();
         for value in key {
             match value {
-                Some(v) => h.write(v.as_bytes()),
+                Some(v) => v.hash(&mut h),
                 None => h.write_u8(0xff),
             }
         }
