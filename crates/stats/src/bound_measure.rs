@@ -12,6 +12,7 @@ use thread_local::ThreadLocal;
 use crate::cells::Share;
 use crate::manager::{Inner, ViewManager};
 use crate::padded::Padded;
+use crate::record::Projection;
 use crate::view::ViewState;
 
 /// A measure bound to one [`TagMap`] in one [`ViewManager`]: recording
@@ -149,7 +150,7 @@ impl<M: TypedMeasure> BoundMeasure<M> {
             let Some(index) = subs.slot_of(&view).and_then(|slot| indexes.get_mut(slot)) else {
                 return;
             };
-            view.record(index, &self.tags, number);
+            view.record(index, &Projection::of(&view, &self.tags), number);
             if let Some(slot) = local.shares.get_mut(i) {
                 *slot = view.share_of(index, &self.tags);
             }
@@ -171,7 +172,7 @@ impl<M: TypedMeasure> BoundMeasure<M> {
             local.incompatible = false;
             match subs.get(&self.measure) {
                 Some((sub, true)) => {
-                    for (view, slot) in &sub.views {
+                    for (view, slot, _) in &sub.views {
                         if let Some(index) = indexes.get_mut(*slot) {
                             local.shares.push(view.share_of(index, &self.tags));
                             local.views.push(Arc::clone(view));

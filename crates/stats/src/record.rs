@@ -5,9 +5,10 @@
 //!    its row index of each view (one thread-local lookup for every view).
 //! 3. [`Routes::record`]: the measure's views (a float that is not finite,
 //!    or a measure of another type, is counted and dropped).
-//! 4. [`ViewState::record`], for each view: project the tags onto the
-//!    view's keys, hash the values, find this thread's own share of the row
-//!    in its index, and add the value to the share (`cells.rs`).
+//! 4. For each view, [`Projection::of`]: the tags' values for the view's
+//!    keys and their hash, made once for views with the same keys; then
+//!    [`ViewState::record`]: find this thread's own share of the row in
+//!    its index, and add the value to the share (`cells.rs`).
 //!
 //! A thread that has no share of the row yet (its first record of the
 //! combination, a new row, a full view, an expired row) leaves step 4
@@ -74,58 +75,103 @@ impl Routes {
             inner.reject();
             return;
         }
-        for (view, slot) in &sub.views {
-            if let Some(index) = indexes.get_mut(*slot) {
-                view.record(index, tags, value);
+        // Views of one measure with the same keys sit next to each other
+        // and share one projection and hash: a record into Count, Sum and
+        // Distribution views of one key set projects and hashes once.
+        let mut key = Projection::new();
+        for (view, slot, same_keys) in &sub.views {
+            let Some(index) = indexes.get_mut(*slot) else {
+                continue;
+            };
+            if !*same_keys || key.is_empty() {
+                key.project(view, tags);
             }
+            view.record(index, &key, value);
         }
     }
 }
 
 impl ViewState {
-    /// Records `value` under `tags` into this view: the one record that
-    /// `MeasurementMap`s and bound handles both go through. `index` is the
-    /// calling thread's index of this view.
-    #[inline]
-    pub(crate) fn record(&self, index: &mut Index, tags: &TagMap, value: Number) {
-        project(self, tags, |key| {
-            let hash = self.hash(key);
-            // Recorded on this thread before: its own share, no lock, no
-            // write to memory another thread writes. A share refuses the
-            // value only when its row expired.
-            match index.find(hash, key) {
-                Some(share) if share.record(value) => {}
-                _ => self.record_new(index, hash, key, value),
-            }
-        });
+    /// Records `value` under `key` (the record's tags projected onto this
+    /// view's keys) into this view: the one record that `MeasurementMap`s
+    /// and bound handles both go through. `index` is the calling thread's
+    /// index of this view.
+    #[inline(always)]
+    pub(crate) fn record(&self, index: &mut Index, key: &Projection, value: Number) {
+        // Recorded on this thread before: its own share, no lock, no write
+        // to memory another thread writes. A share refuses the value only
+        // when its row expired.
+        match index.find(key.hash, key.values()) {
+            Some(share) if share.record(value) => {}
+            _ => self.record_new(index, key.hash, key.values(), value),
+        }
     }
 
     /// This thread's share of the row for `tags`, made if need be: bound
     /// handles resolve it once and then record into it directly.
     pub(crate) fn share_of(&self, index: &mut Index, tags: &TagMap) -> Arc<Share> {
-        project(self, tags, |key| self.share_for(index, self.hash(key), key))
+        let key = Projection::of(self, tags);
+        self.share_for(index, key.hash, key.values())
     }
 }
 
-/// Calls `f` with the values of `tags` for `view`'s keys, in key order,
-/// `None` where the map has no value for a key.
-#[inline(always)]
-pub(crate) fn project<'t, R>(
-    view: &ViewState,
-    tags: &'t TagMap,
-    f: impl FnOnce(&[Option<&'t TagValue>]) -> R,
-) -> R {
-    let keys = view.tag_keys();
-    if keys.len() <= INLINE_KEYS {
-        // No allocation for the usual views: the projection lives on the
-        // stack and borrows the map's values. `get` compares key pointers.
-        let mut key = [None; INLINE_KEYS];
-        for (slot, want) in key.iter_mut().zip(keys) {
-            *slot = tags.get(want);
+/// A record's tag values for one view's keys, in key order (`None` where
+/// the map has no value for a key), and their hash.
+pub(crate) struct Projection<'t> {
+    /// On the stack for views of up to eight keys, borrowing the map's
+    /// values; `spilled` holds them for views with more.
+    inline: [Option<&'t TagValue>; INLINE_KEYS],
+    len: usize,
+    spilled: Vec<Option<&'t TagValue>>,
+    hash: u64,
+}
+
+impl<'t> Projection<'t> {
+    #[inline(always)]
+    fn new() -> Projection<'t> {
+        Projection {
+            inline: [None; INLINE_KEYS],
+            len: usize::MAX,
+            spilled: Vec::new(),
+            hash: 0,
         }
-        f(key.get(..keys.len()).unwrap_or_default())
-    } else {
-        let key: Vec<Option<&TagValue>> = keys.iter().map(|k| tags.get(k)).collect();
-        f(&key)
+    }
+
+    /// The projection of `tags` onto `view`'s keys.
+    pub(crate) fn of(view: &ViewState, tags: &'t TagMap) -> Projection<'t> {
+        let mut key = Projection::new();
+        key.project(view, tags);
+        key
+    }
+
+    /// Whether no view projected into it yet.
+    #[inline(always)]
+    fn is_empty(&self) -> bool {
+        self.len == usize::MAX
+    }
+
+    /// Projects `tags` onto `view`'s keys, in place.
+    #[inline(always)]
+    fn project(&mut self, view: &ViewState, tags: &'t TagMap) {
+        let keys = view.tag_keys();
+        self.len = keys.len();
+        if keys.len() <= INLINE_KEYS {
+            // `get` compares key pointers: keys are interned.
+            for (slot, want) in self.inline.iter_mut().zip(keys) {
+                *slot = tags.get(want);
+            }
+        } else {
+            self.spilled = keys.iter().map(|k| tags.get(k)).collect();
+        }
+        self.hash = view.hash(self.values());
+    }
+
+    #[inline(always)]
+    pub(crate) fn values(&self) -> &[Option<&'t TagValue>] {
+        if self.len <= INLINE_KEYS {
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.spilled
+        }
     }
 }

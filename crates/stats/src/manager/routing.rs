@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use census_core::Measure;
+use census_core::{Measure, TagKey};
 use hashbrown::HashTable;
 
 use super::Inner;
@@ -37,8 +37,10 @@ pub(crate) struct Subscriptions {
 
 pub(crate) struct Subscription {
     pub(crate) measure: Measure,
-    /// The measure's views, each with its slot in a thread's indexes.
-    pub(crate) views: Vec<(Arc<ViewState>, usize)>,
+    /// The measure's views, each with its slot in a thread's indexes and
+    /// whether its keys are those of the view before it (views with the
+    /// same keys are listed together, so they share a projection).
+    pub(crate) views: Vec<(Arc<ViewState>, usize, bool)>,
 }
 
 impl Subscriptions {
@@ -62,7 +64,7 @@ impl Subscriptions {
                 }
             };
             if let Some(sub) = subs.list.get_mut(i) {
-                sub.views.push((Arc::clone(state), subs.slots.len()));
+                sub.views.push((Arc::clone(state), subs.slots.len(), false));
             }
             subs.slots.push(Arc::clone(state));
             let address = address_of(measure);
@@ -70,6 +72,15 @@ impl Subscriptions {
             if subs.by_address.find(hash, |e| e.0 == address).is_none() {
                 subs.by_address
                     .insert_unique(hash, (address, i), |e| seed.hash_address(e.0));
+            }
+        }
+        for sub in &mut subs.list {
+            // A stable sort keeps registration order among equal key sets.
+            sub.views.sort_by(|a, b| a.0.tag_keys().cmp(b.0.tag_keys()));
+            let mut previous: Option<&[TagKey]> = None;
+            for (view, _, same_keys) in &mut sub.views {
+                *same_keys = previous == Some(view.tag_keys());
+                previous = Some(view.tag_keys());
             }
         }
         if subs.by_address.len() <= FEW {

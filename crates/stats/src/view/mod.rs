@@ -143,6 +143,11 @@ mod tests {
             .expect("valid view")
     }
 
+    /// Records as the record path does: project, then record.
+    fn record(state: &ViewState, index: &mut Index, tags: &TagMap, value: Number) {
+        state.record(index, &crate::record::Projection::of(state, tags), value);
+    }
+
     fn sum(row: &Row) -> i64 {
         match row.data {
             AggregationData::Sum(Number::Int(v)) => v,
@@ -155,9 +160,19 @@ mod tests {
         let k = TagKey::new("k")?;
         let state = ViewState::new(view(10, &[&k]), SystemTime::now(), Seed::default());
         let mut ix = Index::default();
-        state.record(&mut ix, &TagMap::new(), Number::Int(1));
-        state.record(&mut ix, &TagMap::new().with(&k, "")?, Number::Int(10));
-        state.record(&mut ix, &TagMap::new().with(&k, "")?, Number::Int(100));
+        record(&state, &mut ix, &TagMap::new(), Number::Int(1));
+        record(
+            &state,
+            &mut ix,
+            &TagMap::new().with(&k, "")?,
+            Number::Int(10),
+        );
+        record(
+            &state,
+            &mut ix,
+            &TagMap::new().with(&k, "")?,
+            Number::Int(100),
+        );
         let data = state.snapshot(SystemTime::now(), Audience::Reader { exporters: false });
         assert_eq!(data.rows.len(), 2);
         for row in &data.rows {
@@ -178,14 +193,20 @@ mod tests {
         let state = ViewState::new(view(3, &[&k]), SystemTime::now(), Seed::default());
         let mut ix = Index::default();
         for i in 0..10 {
-            state.record(
+            record(
+                &state,
                 &mut ix,
                 &TagMap::new().with(&k, i.to_string())?,
                 Number::Int(1),
             );
         }
         // An existing row keeps recording normally at the limit.
-        state.record(&mut ix, &TagMap::new().with(&k, "0")?, Number::Int(5));
+        record(
+            &state,
+            &mut ix,
+            &TagMap::new().with(&k, "0")?,
+            Number::Int(5),
+        );
         let data = state.snapshot(SystemTime::now(), Audience::Reader { exporters: false });
         assert_eq!(data.rows.len(), 4);
         assert_eq!(data.folded, 7);
@@ -210,8 +231,8 @@ mod tests {
         for k in keys.iter().step_by(2) {
             tags = tags.with(k, k.name())?;
         }
-        state.record(&mut ix, &tags, Number::Int(2));
-        state.record(&mut ix, &tags, Number::Int(3));
+        record(&state, &mut ix, &tags, Number::Int(2));
+        record(&state, &mut ix, &tags, Number::Int(3));
         let data = state.snapshot(SystemTime::now(), Audience::Reader { exporters: false });
         assert_eq!(data.rows.len(), 1);
         assert_eq!(sum(&data.rows[0]), 5);
@@ -228,17 +249,17 @@ mod tests {
         // Distinct but equal value handles: rows are keyed by content.
         let a = TagMap::new().with(&k, "x")?;
         let b = TagMap::new().with(&k, "x")?;
-        state.record(&mut ix, &a, Number::Int(100));
+        record(&state, &mut ix, &a, Number::Int(100));
         // Both threads stay alive until both recorded, so neither inherits
         // the other's thread slot.
         let both = std::sync::Barrier::new(2);
         std::thread::scope(|s| {
             s.spawn(|| {
-                state.record(&mut Index::default(), &a, Number::Int(1));
+                record(&state, &mut Index::default(), &a, Number::Int(1));
                 both.wait();
             });
             s.spawn(|| {
-                state.record(&mut Index::default(), &b, Number::Int(10));
+                record(&state, &mut Index::default(), &b, Number::Int(10));
                 both.wait();
             });
         });
@@ -278,7 +299,7 @@ mod tests {
         for round in 0..30 {
             for i in 0..20 {
                 let tags = TagMap::new().with(&k, format!("{round}-{i}"))?;
-                state.record(&mut ix, &tags, Number::Int(1));
+                record(&state, &mut ix, &tags, Number::Int(1));
             }
             let seen = state.snapshot(SystemTime::now(), ALONE);
             let ordinary = seen.rows.iter().filter(|r| !r.overflow).count();
@@ -315,7 +336,7 @@ mod tests {
         );
         let mut ix = Index::default();
         let a = TagMap::new().with(&k, "a")?;
-        state.record(&mut ix, &a, Number::Int(5));
+        record(&state, &mut ix, &a, Number::Int(5));
         let first = state.snapshot(SystemTime::now(), ALONE);
         assert_eq!(first.rows.len(), 1);
         assert_eq!(sum(&first.rows[0]), 5);
@@ -326,7 +347,7 @@ mod tests {
         assert!(state.snapshot(SystemTime::now(), ALONE).rows.is_empty());
         // A reader that is not the exporters' batch leaves an unexported
         // row alone, however old; the batch shows it, the next one drops it.
-        state.record(&mut ix, &a, Number::Int(2));
+        record(&state, &mut ix, &a, Number::Int(2));
         let fresh = state.snapshot(SystemTime::now(), Audience::Reader { exporters: true });
         assert_eq!(fresh.rows.len(), 1);
         assert_eq!(sum(&fresh.rows[0]), 2);
@@ -356,12 +377,12 @@ mod tests {
             let state = ViewState::new(view, SystemTime::now(), Seed::default());
             let mut ix = Index::default();
             let a = TagMap::new().with(&k, "a")?;
-            state.record(&mut ix, &a, Number::Int(50));
-            state.record(&mut ix, &a, Number::Int(40));
+            record(&state, &mut ix, &a, Number::Int(50));
+            record(&state, &mut ix, &a, Number::Int(40));
             assert_eq!(state.snapshot(SystemTime::now(), ALONE).rows.len(), 1);
             std::thread::sleep(after * 2);
             assert!(state.snapshot(SystemTime::now(), ALONE).rows.is_empty());
-            state.record(&mut ix, &a, Number::Int(7));
+            record(&state, &mut ix, &a, Number::Int(7));
             let rows = state.snapshot(SystemTime::now(), ALONE).rows;
             assert_eq!(rows.len(), 1);
             match &rows[0].data {
