@@ -42,9 +42,23 @@ pub struct TagValue(Repr);
 // values unused, and the compiler keeps the other variants' tags there.
 #[derive(Clone)]
 enum Repr {
-    Inline { len: Len, bytes: [u8; INLINE] },
+    Inline(Inline),
     Static(&'static str),
     Shared(Arc<str>),
+}
+
+/// A short value in place: its text zero-padded to 23 bytes, then its
+/// length. Laid out by hand (text first, on an 8-byte boundary) so that it
+/// is written and read as three aligned words: with the text at an odd
+/// offset, the compiler wrote it in odd-sized pieces and read it back in
+/// words, and every such read waited for the writes to drain (a store-
+/// forwarding stall, about 40 ns per value built, measured with three
+/// values per call).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(8))]
+struct Inline {
+    bytes: [u8; INLINE],
+    len: Len,
 }
 
 /// The length of an inline value: 0 to 23, a type of its own so that the
@@ -193,14 +207,9 @@ impl TagValue {
     /// A value from text already checked: inline when it fits.
     #[inline(always)]
     pub(crate) fn from_valid(value: &str) -> TagValue {
-        match (Len::ALL.get(value.len()), value.as_bytes()) {
-            (Some(&len), src) => {
-                // Zeroes past the end, so equal values have equal arrays.
-                let mut bytes = [0u8; INLINE];
-                copy_short(&mut bytes, src);
-                TagValue(Repr::Inline { len, bytes })
-            }
-            (None, _) => TagValue(Repr::Shared(Arc::from(value))),
+        match Len::ALL.get(value.len()) {
+            Some(&len) => TagValue(Repr::Inline(Inline::new(value.as_bytes(), len))),
+            None => TagValue(Repr::Shared(Arc::from(value))),
         }
     }
 
@@ -210,7 +219,7 @@ impl TagValue {
         match &self.0 {
             // Inline bytes were copied from a valid `&str` of printable
             // ASCII, so they always decode; the check is a short ASCII scan.
-            Repr::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Repr::Inline(_) => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
             Repr::Static(s) => s,
             Repr::Shared(s) => s,
         }
@@ -221,7 +230,7 @@ impl TagValue {
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
-            Repr::Inline { len, bytes } => bytes.get(..*len as usize).unwrap_or_default(),
+            Repr::Inline(inline) => inline.bytes.get(..inline.len as usize).unwrap_or_default(),
             Repr::Static(s) => s.as_bytes(),
             Repr::Shared(s) => s.as_bytes(),
         }
@@ -231,6 +240,36 @@ impl TagValue {
     #[inline]
     pub fn same_as(&self, other: &TagValue) -> bool {
         self == other
+    }
+}
+
+impl Inline {
+    /// `text` (at most 23 bytes) zero-padded, built as three words in
+    /// registers and stored whole.
+    #[inline(always)]
+    fn new(text: &[u8], len: Len) -> Inline {
+        let mut words = [0u64; 3];
+        let mut chunks = text.chunks_exact(8);
+        for (word, chunk) in words.iter_mut().zip(&mut chunks) {
+            if let Ok(chunk) = <[u8; 8]>::try_from(chunk) {
+                *word = u64::from_le_bytes(chunk);
+            }
+        }
+        let mut last = 0u64;
+        for (i, &b) in chunks.remainder().iter().enumerate() {
+            last |= u64::from(b) << (8 * i);
+        }
+        if let Some(word) = words.get_mut(text.len() / 8) {
+            *word = last;
+        }
+        let [a, b, c] = words.map(u64::to_le_bytes);
+        Inline {
+            bytes: [
+                a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], b[0], b[1], b[2], b[3], b[4], b[5],
+                b[6], b[7], c[0], c[1], c[2], c[3], c[4], c[5], c[6],
+            ],
+            len,
+        }
     }
 }
 
@@ -291,9 +330,7 @@ impl PartialEq for TagValue {
         match (&self.0, &other.0) {
             // The usual case on the record path: two short values, compared
             // as whole arrays (zeroed past their ends) without a memcmp call.
-            (Repr::Inline { len: a, bytes: x }, Repr::Inline { len: b, bytes: y }) => {
-                a == b && x == y
-            }
+            (Repr::Inline(a), Repr::Inline(b)) => a == b,
             _ => self.as_bytes() == other.as_bytes(),
         }
     }
@@ -309,7 +346,7 @@ impl Hash for TagValue {
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         match &self.0 {
-            Repr::Inline { len, bytes } => hash_words(state, *len as usize, bytes),
+            Repr::Inline(inline) => hash_words(state, inline.len as usize, &inline.bytes),
             _ => {
                 let text = self.as_bytes();
                 if text.len() <= INLINE {
@@ -386,7 +423,10 @@ mod tests {
     #[test]
     fn short_values_stay_inline_and_long_ones_are_shared() -> Result<(), Error> {
         let short = TagValue::new("x".repeat(23))?;
-        assert!(matches!(short.0, Repr::Inline { len: Len::L23, .. }));
+        assert!(matches!(
+            short.0,
+            Repr::Inline(Inline { len: Len::L23, .. })
+        ));
         let long = TagValue::new("x".repeat(24))?;
         assert!(matches!(long.0, Repr::Shared(_)));
         assert_eq!(long.as_str(), "x".repeat(24));
@@ -416,7 +456,7 @@ mod tests {
         for n in 0..=INLINE {
             let v = TagValue::new(&text[..n])?;
             assert_eq!(v.as_str(), &text[..n]);
-            let Repr::Inline { bytes, .. } = v.0 else {
+            let Repr::Inline(Inline { bytes, .. }) = v.0 else {
                 panic!("{n} bytes not inline");
             };
             assert!(bytes[n..].iter().all(|&b| b == 0), "{n}: {bytes:?}");
