@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use census_core::{Error, ExportError, Exporter, Producer, View, ViewData};
 use parking_lot::{Mutex, RwLock};
@@ -11,6 +12,7 @@ use crate::family::{Family, NameTable};
 use crate::format::PrometheusFormat;
 use crate::names::{is_label_name, label_problem};
 use crate::self_metrics::SelfMetrics;
+use crate::server::limits::Limits;
 use crate::server::{self, PrometheusServerHandle, Server};
 
 /// Serves census views to Prometheus: renders them in the Prometheus text
@@ -47,6 +49,7 @@ pub struct PrometheusExporter {
 /// What the exporter's clones and its endpoint threads share.
 pub(crate) struct Shared {
     config: Config,
+    limits: Limits,
     producer: RwLock<Option<Arc<dyn Producer>>>,
     self_metrics: Arc<SelfMetrics>,
     servers: Mutex<Vec<Weak<Server>>>,
@@ -59,6 +62,7 @@ impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
             .field("config", &self.config)
+            .field("limits", &self.limits)
             .field("attached", &self.producer.read().is_some())
             .field("servers", &self.servers.lock().len())
             .finish_non_exhaustive()
@@ -68,6 +72,10 @@ impl std::fmt::Debug for Shared {
 impl Shared {
     pub(crate) fn self_metrics(&self) -> &SelfMetrics {
         &self.self_metrics
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     pub(crate) fn track(&self, server: &Arc<Server>) {
@@ -108,7 +116,8 @@ impl Shared {
 }
 
 impl PrometheusExporter {
-    /// Starts a builder with no namespace and no constant labels.
+    /// Starts a builder with no namespace, no constant labels, and the
+    /// endpoint's default limits.
     pub fn builder() -> PrometheusExporterBuilder {
         PrometheusExporterBuilder::default()
     }
@@ -154,15 +163,25 @@ impl PrometheusExporter {
     /// allowed but must be asked for. Port 0 picks a free port: read it
     /// from [`PrometheusServerHandle::local_addr`].
     ///
-    /// Other paths are answered 404, other methods on `/metrics` 405. Every
-    /// scrape renders fresh data; concurrent scrapes are answered in
-    /// parallel.
+    /// Other paths are answered 404, other methods on `/metrics` 405, a
+    /// request line and headers longer than
+    /// [`max_header_bytes`](PrometheusExporterBuilder::max_header_bytes) 431,
+    /// HTTP versions other than 1.0 and 1.1 505. Every scrape renders fresh
+    /// data, on [`render_threads`](PrometheusExporterBuilder::render_threads)
+    /// threads; one more thread does all the socket I/O without ever
+    /// waiting on a client, so slow or hostile clients cannot hold up
+    /// other scrapes or stopping. The builder's
+    /// [`max_connections`](PrometheusExporterBuilder::max_connections),
+    /// [`read_timeout`](PrometheusExporterBuilder::read_timeout) and
+    /// [`write_timeout`](PrometheusExporterBuilder::write_timeout) bound
+    /// what each client holds.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidConfig`] (`what` = `listen address`) when `addr`
     /// does not resolve or cannot be listened on (for example the port is
-    /// taken), with the system's reason.
+    /// taken), or the endpoint's threads cannot be started, with the
+    /// system's reason.
     pub fn serve(&self, addr: &str) -> Result<PrometheusServerHandle, Error> {
         server::start(addr, Arc::clone(&self.shared))
     }
@@ -183,7 +202,8 @@ impl Exporter for PrometheusExporter {
     }
 
     /// Stops every endpoint started with [`serve`](PrometheusExporter::serve)
-    /// and waits for its threads.
+    /// and waits for its threads, which never wait on a client: this
+    /// returns once renders in progress finish, whatever the clients do.
     fn shutdown(&self) -> Result<(), ExportError> {
         self.stop_servers();
         Ok(())
@@ -241,6 +261,7 @@ impl Exporter for PrometheusExporter {
 pub struct PrometheusExporterBuilder {
     namespace: String,
     const_labels: Vec<(String, String)>,
+    limits: Limits,
 }
 
 impl PrometheusExporterBuilder {
@@ -297,12 +318,62 @@ impl PrometheusExporterBuilder {
         Ok(self)
     }
 
+    /// The most connections the endpoint keeps open at once, idle or busy.
+    /// A connection that finds it full makes room by closing the
+    /// connection that has waited longest for a request (or lingered
+    /// longest after its last answer); when every connection is being
+    /// answered, the newcomer is closed at once. Each costs a file
+    /// descriptor and at most [`max_header_bytes`](Self::max_header_bytes)
+    /// of buffer while idle. At least 1. Default: 64.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.limits.max_connections = connections;
+        self
+    }
+
+    /// Threads that render scrapes for the endpoint, besides the one
+    /// thread that does all its socket I/O. Scrapes of one format waiting
+    /// for a render thread share its render. At least 1. Default: 2.
+    pub fn render_threads(mut self, threads: usize) -> Self {
+        self.limits.render_threads = threads;
+        self
+    }
+
+    /// How long a client may take to send a whole request line and
+    /// headers, counted from when its connection is accepted or its
+    /// previous answer written; then the connection is closed. This is
+    /// also how long an idle keep-alive connection stays open. Not zero.
+    /// Default: 5 seconds.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.read_timeout = timeout;
+        self
+    }
+
+    /// How long an answer may take to be written to its client; a
+    /// connection whose answer is not all sent by then is closed and the
+    /// answer counted as failed. Not zero. Default: 10 seconds
+    /// (Prometheus's default scrape timeout).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.write_timeout = timeout;
+        self
+    }
+
+    /// The cap, in bytes, on a request's line plus headers; a longer head
+    /// (or one of more than 64 headers) is answered `431` and its
+    /// connection closed. At least 1024. Default: 8192 (8 KiB).
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_header_bytes = bytes;
+        self
+    }
+
     /// Checks the configuration and builds the exporter.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] (`what` = `namespace`) when the namespace
-    /// is not empty and not `[a-zA-Z_][a-zA-Z0-9_]*`.
+    /// [`Error::InvalidConfig`] with `what` = `namespace` when the
+    /// namespace is not empty and not `[a-zA-Z_][a-zA-Z0-9_]*`; with
+    /// `what` naming the setter when `max_connections` or `render_threads`
+    /// is 0, `read_timeout` or `write_timeout` is zero, or
+    /// `max_header_bytes` is below 1024.
     pub fn build(self) -> Result<PrometheusExporter, Error> {
         if !self.namespace.is_empty() && !is_label_name(&self.namespace) {
             return Err(Error::InvalidConfig {
@@ -313,12 +384,14 @@ impl PrometheusExporterBuilder {
                     .into(),
             });
         }
+        self.limits.check()?;
         Ok(PrometheusExporter {
             shared: Arc::new(Shared {
                 config: Config {
                     namespace: self.namespace,
                     const_labels: self.const_labels,
                 },
+                limits: self.limits,
                 producer: RwLock::new(None),
                 self_metrics: Arc::new(SelfMetrics::new()?),
                 servers: Mutex::new(Vec::new()),

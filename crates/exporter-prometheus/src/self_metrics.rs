@@ -9,6 +9,44 @@ use census_core::{
 };
 
 use crate::format::PrometheusFormat;
+use crate::server::Status;
+
+/// The error statuses counted in `refused_requests`, in row order.
+const REFUSED: [Status; 6] = [
+    Status::BadRequest,
+    Status::NotFound,
+    Status::MethodNotAllowed,
+    Status::HeadTooLarge,
+    Status::InternalError,
+    Status::VersionNotSupported,
+];
+
+/// Why the endpoint closed a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closed {
+    /// The ordinary end: the client closed, an answer said
+    /// `Connection: close` and was read, or the socket failed. Not counted.
+    Done,
+    /// No request began within the read timeout.
+    Idle,
+    /// A request head began but was not complete within the read timeout.
+    ReadTimeout,
+    /// A response was not written within the write timeout.
+    WriteTimeout,
+    /// Closed, idle, to make room for a new connection.
+    Evicted,
+    /// Refused on arrival: the endpoint was full of busy connections.
+    OverCapacity,
+}
+
+/// The counted reasons, in row order, with their tag values.
+const CLOSED: [(Closed, &str); 5] = [
+    (Closed::Idle, "idle_timeout"),
+    (Closed::ReadTimeout, "read_timeout"),
+    (Closed::WriteTimeout, "write_timeout"),
+    (Closed::Evicted, "evicted"),
+    (Closed::OverCapacity, "over_capacity"),
+];
 
 /// Counters the endpoint and the encoder bump, readable as view data.
 ///
@@ -20,8 +58,8 @@ pub(crate) struct SelfMetrics {
     start: SystemTime,
     scrapes_text: AtomicU64,
     scrapes_openmetrics: AtomicU64,
-    not_found: AtomicU64,
-    method_not_allowed: AtomicU64,
+    refused: [AtomicU64; REFUSED.len()],
+    closed: [AtomicU64; CLOSED.len()],
     failed_responses: AtomicU64,
     omitted_views: AtomicU64,
     omitted_rows: AtomicU64,
@@ -32,22 +70,16 @@ pub(crate) struct SelfMetrics {
 struct Views {
     scrapes: View,
     refused: View,
+    closed: View,
     failed: View,
     omitted_views: View,
     omitted_rows: View,
     text: TagValue,
     openmetrics: TagValue,
-    code_404: TagValue,
-    code_405: TagValue,
-}
-
-/// Why a request to the endpoint was refused.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Refusal {
-    /// Not `/metrics`.
-    NotFound,
-    /// `/metrics` with a method other than GET or HEAD.
-    MethodNotAllowed,
+    /// The `code` tag of each status in [`REFUSED`], in its order.
+    codes: Vec<TagValue>,
+    /// The `reason` tag of each reason in [`CLOSED`], in its order.
+    reasons: Vec<TagValue>,
 }
 
 impl SelfMetrics {
@@ -63,6 +95,7 @@ impl SelfMetrics {
         };
         let format = TagKey::new("format")?;
         let code = TagKey::new("code")?;
+        let reason = TagKey::new("reason")?;
         let omitted = MeasureI64::new(
             "census/prometheus/omitted_views",
             "views left out of the latest scrape because their names clash",
@@ -76,8 +109,14 @@ impl SelfMetrics {
             )?,
             refused: count(
                 "census/prometheus/refused_requests",
-                "requests the census Prometheus endpoint refused, by HTTP status code",
+                "requests the census Prometheus endpoint answered with an error, by HTTP \
+                 status code",
                 Some(&code),
+            )?,
+            closed: count(
+                "census/prometheus/closed_connections",
+                "connections the census Prometheus endpoint closed for a limit, by reason",
+                Some(&reason),
             )?,
             failed: count(
                 "census/prometheus/failed_responses",
@@ -94,15 +133,21 @@ impl SelfMetrics {
             )?,
             text: TagValue::new("text")?,
             openmetrics: TagValue::new("openmetrics")?,
-            code_404: TagValue::new("404")?,
-            code_405: TagValue::new("405")?,
+            codes: REFUSED
+                .iter()
+                .map(|status| TagValue::new(status.code().to_string()))
+                .collect::<Result<_, _>>()?,
+            reasons: CLOSED
+                .iter()
+                .map(|(_, reason)| TagValue::new(*reason))
+                .collect::<Result<_, _>>()?,
         };
         Ok(SelfMetrics {
             start: SystemTime::now(),
             scrapes_text: AtomicU64::new(0),
             scrapes_openmetrics: AtomicU64::new(0),
-            not_found: AtomicU64::new(0),
-            method_not_allowed: AtomicU64::new(0),
+            refused: Default::default(),
+            closed: Default::default(),
             failed_responses: AtomicU64::new(0),
             omitted_views: AtomicU64::new(0),
             omitted_rows: AtomicU64::new(0),
@@ -112,11 +157,12 @@ impl SelfMetrics {
 
     /// The views this producer reports, so registration can check user
     /// views against them.
-    pub(crate) fn views(&self) -> [&View; 5] {
+    pub(crate) fn views(&self) -> [&View; 6] {
         let v = &self.views;
         [
             &v.scrapes,
             &v.refused,
+            &v.closed,
             &v.failed,
             &v.omitted_views,
             &v.omitted_rows,
@@ -132,11 +178,21 @@ impl SelfMetrics {
         };
     }
 
-    pub(crate) fn refused(&self, refusal: Refusal) {
-        match refusal {
-            Refusal::NotFound => self.not_found.fetch_add(1, Ordering::Relaxed),
-            Refusal::MethodNotAllowed => self.method_not_allowed.fetch_add(1, Ordering::Relaxed),
-        };
+    /// Counts a request answered with an error status.
+    pub(crate) fn refused(&self, status: Status) {
+        let at = REFUSED.iter().position(|s| *s == status);
+        if let Some(counter) = at.and_then(|at| self.refused.get(at)) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a connection closed for a limit; the ordinary end is not
+    /// counted.
+    pub(crate) fn closed(&self, closed: Closed) {
+        let at = CLOSED.iter().position(|(c, _)| *c == closed);
+        if let Some(counter) = at.and_then(|at| self.closed.get(at)) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn response_failed(&self) {
@@ -171,10 +227,19 @@ impl Producer for SelfMetrics {
             ),
             data(
                 &v.refused,
-                vec![
-                    row(Some(&v.code_404), count(&self.not_found)),
-                    row(Some(&v.code_405), count(&self.method_not_allowed)),
-                ],
+                v.codes
+                    .iter()
+                    .zip(&self.refused)
+                    .map(|(code, n)| row(Some(code), count(n)))
+                    .collect(),
+            ),
+            data(
+                &v.closed,
+                v.reasons
+                    .iter()
+                    .zip(&self.closed)
+                    .map(|(reason, n)| row(Some(reason), count(n)))
+                    .collect(),
             ),
             data(&v.failed, vec![row(None, count(&self.failed_responses))]),
             data(

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod process;
+pub mod raw_client;
+
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -86,6 +89,23 @@ pub fn distribution(bounds: &[f64], counts: &[u64], sum: f64) -> AggregationData
         bounds: Arc::from(bounds.to_vec()),
         bucket_counts: counts.to_vec(),
     })
+}
+
+/// One Count view, `wide/rows` with key `id`, of `rows` rows: a render
+/// big enough (about 40 bytes a row) that a few unread answers fill a
+/// connection's socket buffers.
+pub fn many_rows(rows: usize) -> Vec<ViewData> {
+    let view = int_view("wide/rows", &["id"], Aggregation::Count);
+    let rows = (0..rows)
+        .map(|i| {
+            Row::new(
+                vec![value(&format!("row-{i:05}"))],
+                AggregationData::Count(i as u64),
+                at(1),
+            )
+        })
+        .collect();
+    vec![ViewData::new(view, at(1), at(2), rows)]
 }
 
 /// The four tag situations every aggregation is tested with: both tags

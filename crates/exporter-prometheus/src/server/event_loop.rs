@@ -1,0 +1,320 @@
+//! The I/O thread: one readiness loop (mio) over the listener and every
+//! connection. It accepts within `max_connections`, drives each connection
+//! as its socket allows, queues scrapes for the render threads, writes
+//! their answers, and closes connections at their deadlines. It never
+//! waits on a client, so no client can hold up another or `stop`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+
+use crate::exporter::Shared;
+use crate::self_metrics::Closed;
+use crate::server::connection::{Connection, Context, Next};
+use crate::server::limits::Limits;
+use crate::server::render_pool::{RenderQueue, Rendered, Ticket};
+
+pub(crate) const LISTENER: Token = Token(usize::MAX);
+pub(crate) const WAKER: Token = Token(usize::MAX - 1);
+
+/// How long accepting pauses after the system refused to accept (out of
+/// file descriptors or memory): connections wait in the listen backlog
+/// meanwhile instead of the loop spinning on the same error.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// The longest the loop sleeps without looking at the stop flag, in case a
+/// wake-up were ever lost.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// Bytes a lingering connection discards per read.
+const SCRATCH: usize = 16 * 1024;
+
+/// What the I/O thread owns.
+pub(crate) struct EventLoop {
+    poll: Poll,
+    listener: TcpListener,
+    addr: SocketAddr,
+    limits: Limits,
+    shared: Arc<Shared>,
+    queue: Arc<RenderQueue>,
+    rendered: Receiver<Rendered>,
+    stopping: Arc<AtomicBool>,
+    /// Open connections by slot; a slot's index is its token.
+    slots: Vec<Option<Connection>>,
+    free: Vec<usize>,
+    open: usize,
+    next_id: u64,
+    /// No deadline falls before this; the next sweep is then.
+    next_sweep: Option<Instant>,
+    /// Set while accepting is paused after a system error.
+    accept_paused_until: Option<Instant>,
+    /// Whether reaching `max_connections` was logged (once: after that it
+    /// is only counted).
+    warned_full: bool,
+    scratch: Vec<u8>,
+}
+
+impl EventLoop {
+    pub(crate) fn new(
+        poll: Poll,
+        listener: TcpListener,
+        addr: SocketAddr,
+        shared: Arc<Shared>,
+        queue: Arc<RenderQueue>,
+        rendered: Receiver<Rendered>,
+        stopping: Arc<AtomicBool>,
+    ) -> EventLoop {
+        EventLoop {
+            poll,
+            listener,
+            addr,
+            limits: shared.limits().clone(),
+            shared,
+            queue,
+            rendered,
+            stopping,
+            slots: Vec::new(),
+            free: Vec::new(),
+            open: 0,
+            next_id: 0,
+            next_sweep: None,
+            accept_paused_until: None,
+            warned_full: false,
+            scratch: vec![0; SCRATCH],
+        }
+    }
+
+    /// Runs until the stop flag is set; dropping `self` then closes the
+    /// listener and every connection without waiting on any client.
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let timeout = self.sleep(Instant::now());
+            if let Err(err) = self.poll.poll(&mut events, Some(timeout)) {
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                log::error!(
+                    "the Prometheus endpoint on {} stopped: waiting for its sockets failed: {err}",
+                    self.addr
+                );
+                return;
+            }
+            // Acquire pairs with the Release in `Server::stop`; only the
+            // flag itself is read, so this orders nothing else.
+            if self.stopping.load(Ordering::Acquire) {
+                return;
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => {}
+                    Token(slot) => self.drive(slot),
+                }
+            }
+            self.deliver_renders();
+            let now = Instant::now();
+            if self.accept_paused_until.is_some_and(|until| now >= until) {
+                self.accept_paused_until = None;
+                self.accept();
+            }
+            if self.next_sweep.is_some_and(|at| now >= at) {
+                self.sweep(now);
+            }
+        }
+    }
+
+    fn sleep(&self, now: Instant) -> Duration {
+        [self.next_sweep, self.accept_paused_until]
+            .into_iter()
+            .flatten()
+            .map(|at| at.saturating_duration_since(now))
+            .fold(MAX_SLEEP, Duration::min)
+    }
+
+    fn accept(&mut self) {
+        if self.accept_paused_until.is_some() {
+            return;
+        }
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => self.admit(stream),
+                Err(err) => match err.kind() {
+                    io::ErrorKind::WouldBlock => return,
+                    io::ErrorKind::Interrupted
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::ConnectionReset => {}
+                    _ => {
+                        log::warn!(
+                            "the Prometheus endpoint on {} cannot accept connections: {err}; \
+                             retrying in {ACCEPT_PAUSE:?}",
+                            self.addr
+                        );
+                        self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Takes a new connection in, making room by closing the longest idle
+    /// one when the endpoint is full. A scraper's request follows its
+    /// connection at once, so a flood of connections that send nothing
+    /// pushes out only its own kind.
+    fn admit(&mut self, mut stream: TcpStream) {
+        if self.open >= self.limits.max_connections {
+            if !self.warned_full {
+                self.warned_full = true;
+                log::warn!(
+                    "the Prometheus endpoint on {} holds its most connections ({}); it now \
+                     closes idle ones to admit new ones, or refuses newcomers while all are \
+                     busy (counted in census/prometheus/closed_connections)",
+                    self.addr,
+                    self.limits.max_connections
+                );
+            }
+            let oldest = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, c)| Some((c.as_ref()?.idle_since()?, slot)))
+                .min();
+            match oldest {
+                Some((_, slot)) => self.close(slot, Closed::Evicted),
+                None => {
+                    self.shared.self_metrics().closed(Closed::OverCapacity);
+                    log::debug!(
+                        "the Prometheus endpoint on {} is answering {} connections; refused \
+                         another",
+                        self.addr,
+                        self.open
+                    );
+                    // Dropping closes it; with nothing read from it yet
+                    // the client sees an orderly close.
+                    return;
+                }
+            }
+        }
+        let slot = self.free.pop().unwrap_or(self.slots.len());
+        if let Err(err) = self.poll.registry().register(
+            &mut stream,
+            Token(slot),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::warn!(
+                "the Prometheus endpoint on {} could not watch a connection: {err}",
+                self.addr
+            );
+            if slot < self.slots.len() {
+                self.free.push(slot);
+            }
+            return;
+        }
+        let now = Instant::now();
+        let connection = Connection::new(stream, self.next_id, now);
+        self.next_id += 1;
+        self.schedule(connection.deadline(&self.limits));
+        match self.slots.get_mut(slot) {
+            Some(place) => *place = Some(connection),
+            None => self.slots.push(Some(connection)),
+        }
+        self.open += 1;
+    }
+
+    fn drive(&mut self, slot: usize) {
+        let Some(connection) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            // An event for a connection closed earlier in this round.
+            return;
+        };
+        let mut cx = Context {
+            limits: &self.limits,
+            metrics: self.shared.self_metrics(),
+            scratch: &mut self.scratch,
+            now: Instant::now(),
+        };
+        let next = connection.drive(&mut cx);
+        let (deadline, id) = (connection.deadline(&self.limits), connection.id);
+        match next {
+            Next::Wait => self.schedule(deadline),
+            Next::Render(format) => self.queue.push(Ticket { slot, id }, format),
+            Next::Close(reason) => self.close(slot, reason),
+        }
+    }
+
+    /// Hands each finished render to the connection that asked, if it is
+    /// still open, and starts writing.
+    fn deliver_renders(&mut self) {
+        while let Ok(Rendered {
+            ticket,
+            format,
+            body,
+        }) = self.rendered.try_recv()
+        {
+            let Some(connection) = self
+                .slots
+                .get_mut(ticket.slot)
+                .and_then(Option::as_mut)
+                .filter(|c| c.id == ticket.id)
+            else {
+                continue;
+            };
+            let cx = Context {
+                limits: &self.limits,
+                metrics: self.shared.self_metrics(),
+                scratch: &mut self.scratch,
+                now: Instant::now(),
+            };
+            connection.rendered(format, body, &cx);
+            self.drive(ticket.slot);
+        }
+    }
+
+    /// Closes every connection past its deadline and finds the next one.
+    fn sweep(&mut self, now: Instant) {
+        self.next_sweep = None;
+        let mut late = Vec::new();
+        for (slot, connection) in self.slots.iter().enumerate() {
+            let Some(connection) = connection else {
+                continue;
+            };
+            match connection.deadline(&self.limits) {
+                Some((at, reason)) if at <= now => late.push((slot, reason)),
+                Some((at, _)) => {
+                    self.next_sweep = Some(self.next_sweep.map_or(at, |next| next.min(at)));
+                }
+                None => {}
+            }
+        }
+        for (slot, reason) in late {
+            if reason == Closed::WriteTimeout {
+                self.shared.self_metrics().response_failed();
+            }
+            self.close(slot, reason);
+        }
+    }
+
+    fn schedule(&mut self, deadline: Option<(Instant, Closed)>) {
+        if let Some((at, _)) = deadline {
+            self.next_sweep = Some(self.next_sweep.map_or(at, |next| next.min(at)));
+        }
+    }
+
+    fn close(&mut self, slot: usize, reason: Closed) {
+        let Some(mut connection) = self.slots.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        // Deregistering cannot fail for a registered socket; closing it
+        // next removes it from the poll set regardless.
+        let _ = self.poll.registry().deregister(connection.stream());
+        self.shared.self_metrics().closed(reason);
+        self.free.push(slot);
+        self.open -= 1;
+    }
+}

@@ -1,0 +1,231 @@
+//! The embedded `/metrics` endpoint: one I/O thread running a readiness
+//! loop over every connection, and a few render threads. See
+//! docs/exporters.md ("The endpoint") for what it tolerates.
+
+mod connection;
+mod event_loop;
+pub(crate) mod limits;
+mod render_pool;
+mod request;
+mod response;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::{self, JoinHandle};
+
+use census_core::Error;
+use mio::{Interest, Poll, Waker};
+use parking_lot::Mutex;
+
+use crate::exporter::Shared;
+use event_loop::{EventLoop, LISTENER, WAKER};
+use render_pool::RenderQueue;
+
+pub(crate) use response::Status;
+
+/// The path scrapes are answered on.
+pub const METRICS_PATH: &str = "/metrics";
+
+/// A running `/metrics` endpoint, returned by
+/// [`PrometheusExporter::serve`](crate::PrometheusExporter::serve).
+///
+/// The endpoint stops when the handle is dropped, when
+/// [`stop`](PrometheusServerHandle::stop) is called, or when the exporter is shut
+/// down by its view manager, whichever comes first. Stopping closes every
+/// connection and the port without waiting on any client; it waits only
+/// for renders in progress.
+#[derive(Debug)]
+#[must_use = "the endpoint stops when its handle is dropped"]
+pub struct PrometheusServerHandle {
+    server: Arc<Server>,
+}
+
+impl PrometheusServerHandle {
+    /// The address the endpoint listens on (with the real port when port 0
+    /// was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    /// The endpoint's URL, such as `http://127.0.0.1:9464/metrics`.
+    pub fn url(&self) -> String {
+        format!("http://{}{METRICS_PATH}", self.server.addr)
+    }
+
+    /// Stops the endpoint and waits for its threads. Stopping twice is
+    /// harmless.
+    pub fn stop(self) {
+        self.server.stop();
+    }
+}
+
+impl Drop for PrometheusServerHandle {
+    fn drop(&mut self) {
+        self.server.stop();
+    }
+}
+
+/// The shared state of one endpoint: the exporter keeps a weak reference to
+/// stop it on shutdown, the handle a strong one.
+pub(crate) struct Server {
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    queue: Arc<RenderQueue>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("stopping", &self.stopping.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Stops the I/O thread (which closes the port and every connection on
+    /// its way out) and the render threads, and waits for them. Bounded by
+    /// the longest render in progress: no thread of the endpoint ever
+    /// waits on a client.
+    pub(crate) fn stop(&self) {
+        let threads = std::mem::take(&mut *self.threads.lock());
+        if threads.is_empty() {
+            return;
+        }
+        // Release pairs with the I/O thread's Acquire load after each
+        // wake-up; the flag publishes nothing else.
+        self.stopping.store(true, Ordering::Release);
+        self.queue.stop();
+        if let Err(err) = self.waker.wake() {
+            // The I/O thread still sees the flag within a second.
+            log::warn!("could not wake the Prometheus endpoint's I/O thread: {err}");
+        }
+        let me = thread::current().id();
+        for thread in threads {
+            // A render that shuts the exporter down cannot wait for
+            // itself; its thread ends when the render returns.
+            if thread.thread().id() != me && thread.join().is_err() {
+                log::error!("a Prometheus endpoint thread panicked");
+            }
+        }
+        log::info!("stopped the Prometheus endpoint on {}", self.addr);
+    }
+}
+
+/// Resolves `addr`: `host:port`, or a bare port (`9464` or `:9464`), which
+/// means loopback.
+fn resolve(addr: &str) -> Result<SocketAddr, Error> {
+    let invalid = |reason: String| Error::InvalidConfig {
+        what: "listen address".into(),
+        value: addr.into(),
+        reason,
+    };
+    let port_only = addr.strip_prefix(':').unwrap_or(addr);
+    if let Ok(port) = port_only.parse::<u16>() {
+        return Ok(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)));
+    }
+    match addr.to_socket_addrs() {
+        Ok(mut addrs) => addrs.next().ok_or_else(|| {
+            invalid("it resolves to no address; use an address such as \"127.0.0.1:9464\"".into())
+        }),
+        Err(err) => Err(invalid(format!(
+            "{err}; use \"host:port\" such as \"127.0.0.1:9464\", or a bare port for loopback"
+        ))),
+    }
+}
+
+pub(crate) fn start(addr: &str, shared: Arc<Shared>) -> Result<PrometheusServerHandle, Error> {
+    let target = resolve(addr)?;
+    let cannot_listen = |reason: String| Error::InvalidConfig {
+        what: "listen address".into(),
+        value: addr.into(),
+        reason,
+    };
+    // The standard library listens with a backlog of 128: connections the
+    // I/O thread has not accepted yet wait there, and past it the system
+    // refuses them.
+    let listener = TcpListener::bind(target).map_err(|err| {
+        cannot_listen(format!(
+            "cannot listen there: {err}; pick a free port, or port 0 for any"
+        ))
+    })?;
+    let local = listener
+        .local_addr()
+        .map_err(|err| cannot_listen(format!("cannot read the bound address: {err}")))?;
+    let cannot_start =
+        |err: std::io::Error| cannot_listen(format!("cannot start the endpoint: {err}"));
+    listener.set_nonblocking(true).map_err(cannot_start)?;
+    let mut listener = mio::net::TcpListener::from_std(listener);
+    let poll = Poll::new().map_err(cannot_start)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .map_err(cannot_start)?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(cannot_start)?);
+    let queue = Arc::new(RenderQueue::default());
+    let (done, rendered) = mpsc::channel();
+    let stopping = Arc::new(AtomicBool::new(false));
+    let server = Arc::new(Server {
+        addr: local,
+        stopping: Arc::clone(&stopping),
+        waker: Arc::clone(&waker),
+        queue: Arc::clone(&queue),
+        threads: Mutex::new(Vec::new()),
+    });
+    let cannot_spawn = |server: &Server, err: std::io::Error| {
+        server.stop();
+        cannot_listen(format!("cannot start a server thread: {err}"))
+    };
+    for index in 0..shared.limits().render_threads {
+        match render_pool::start_thread(index, &queue, &shared, &done, &waker) {
+            Ok(thread) => server.threads.lock().push(thread),
+            Err(err) => return Err(cannot_spawn(&server, err)),
+        }
+    }
+    drop(done);
+    let event_loop = EventLoop::new(
+        poll,
+        listener,
+        local,
+        Arc::clone(&shared),
+        queue,
+        rendered,
+        stopping,
+    );
+    let io = thread::Builder::new()
+        .name("census-prom-io".into())
+        .spawn(move || event_loop.run());
+    match io {
+        Ok(thread) => server.threads.lock().push(thread),
+        Err(err) => return Err(cannot_spawn(&server, err)),
+    }
+    shared.track(&server);
+    if local.ip().is_loopback() {
+        log::info!("serving Prometheus metrics on http://{local}{METRICS_PATH}");
+    } else {
+        log::info!(
+            "serving Prometheus metrics on http://{local}{METRICS_PATH}, reachable beyond this \
+             host"
+        );
+    }
+    Ok(PrometheusServerHandle { server })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_ports_mean_loopback() -> Result<(), Error> {
+        assert_eq!(resolve("9464")?.to_string(), "127.0.0.1:9464");
+        assert_eq!(resolve(":0")?.ip(), Ipv4Addr::LOCALHOST);
+        assert_eq!(resolve("0.0.0.0:9464")?.ip().to_string(), "0.0.0.0");
+        assert!(matches!(
+            resolve("not an address"),
+            Err(Error::InvalidConfig { .. })
+        ));
+        Ok(())
+    }
+}
