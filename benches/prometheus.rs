@@ -6,16 +6,23 @@
 //! exporter encodes it. `prometheus/clone_batch/N` is the clone alone, so
 //! the encoder's share is the difference.
 //!
+//! `prometheus/scrape_4_concurrent/10000` is the embedded endpoint under
+//! load: four scrapers, each on its own keep-alive connection, scrape
+//! 10,000 series at the same moment; one iteration is the time until all
+//! four have their whole answer.
+//!
 //! ```text
 //! cargo bench --bench prometheus --features prometheus -- --warm-up-time 1 --measurement-time 3
+//! cargo bench --bench prometheus --features prometheus -- scrape_4_concurrent
 //! ```
 //!
 //! The same series set rendered by the `prometheus` crate's TextEncoder is
 //! measured in benches/peers-prometheus (kept out of this workspace so the
 //! `prometheus` crate stays out of the normal build).
 
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
 
 use census::exporters::PrometheusExporter;
 use census::{
@@ -116,5 +123,70 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, render);
+const SCRAPERS: usize = 4;
+
+/// Four threads, each with its own keep-alive connection, scrape together
+/// `iters` times; the time is from the release of each round to the last
+/// scraper's whole answer.
+fn scrape_concurrently(c: &mut Criterion) {
+    let series = 10_000usize;
+    let exporter = PrometheusExporter::builder()
+        .namespace("bench")
+        .build()
+        .expect("valid exporter");
+    exporter.attach(Arc::new(Prebuilt(batch(series))) as Arc<dyn Producer>);
+    let endpoint = exporter.serve("127.0.0.1:0").expect("endpoint starts");
+    let url = endpoint.url();
+    let mut group = c.benchmark_group("prometheus");
+    group.sample_size(20);
+    group.throughput(Throughput::Elements((series * SCRAPERS) as u64));
+    group.bench_function(BenchmarkId::new("scrape_4_concurrent", series), |b| {
+        b.iter_custom(|iters| {
+            // Each round: the scrapers wait at `go`, scrape once, and meet
+            // at `done`; the main thread times from `go` to `done`.
+            let go = Arc::new(Barrier::new(SCRAPERS + 1));
+            let done = Arc::new(Barrier::new(SCRAPERS + 1));
+            let scrapers: Vec<_> = (0..SCRAPERS)
+                .map(|_| {
+                    let (go, done, url) = (Arc::clone(&go), Arc::clone(&done), url.clone());
+                    thread::spawn(move || {
+                        let agent: ureq::Agent = ureq::Agent::config_builder()
+                            .timeout_global(Some(Duration::from_secs(30)))
+                            .build()
+                            .into();
+                        for _ in 0..iters {
+                            go.wait();
+                            let body = agent
+                                .get(&url)
+                                .call()
+                                .expect("scrape answered")
+                                .body_mut()
+                                .with_config()
+                                .limit(u64::MAX)
+                                .read_to_string()
+                                .expect("scrape body");
+                            black_box(body.len());
+                            done.wait();
+                        }
+                    })
+                })
+                .collect();
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                go.wait();
+                let start = Instant::now();
+                done.wait();
+                total += start.elapsed();
+            }
+            for scraper in scrapers {
+                scraper.join().expect("scraper thread");
+            }
+            total
+        })
+    });
+    group.finish();
+    endpoint.stop();
+}
+
+criterion_group!(benches, render, scrape_concurrently);
 criterion_main!(benches);
