@@ -1,6 +1,6 @@
 //! The embedded `/metrics` endpoint: one I/O thread running a readiness
 //! loop over every connection, and a few render threads. See
-//! docs/exporters.md ("The endpoint") for what it tolerates.
+//! docs/exporters.md ("What the endpoint tolerates") for the threat model.
 
 mod connection;
 mod event_loop;
