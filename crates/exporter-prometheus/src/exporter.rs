@@ -5,12 +5,11 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use census_core::{Error, ExportError, Exporter, Producer, View, ViewData};
+use census_prometheus_model::{is_label_name, label_problem, Family, NameTable};
 use parking_lot::{Mutex, RwLock};
 
 use crate::exposition::{encode, Config, Omissions};
-use crate::family::{Family, NameTable};
 use crate::format::PrometheusFormat;
-use crate::names::{is_label_name, label_problem};
 use crate::self_metrics::SelfMetrics;
 use crate::server::limits::Limits;
 use crate::server::{self, PrometheusServerHandle, Server};

@@ -2,16 +2,15 @@
 
 use std::borrow::Cow;
 
-use census_core::{
-    Aggregation, AggregationData, DistributionData, Number, Row, Temporality, ViewData,
+use census_core::{Aggregation, AggregationData, DistributionData, Number, Row, ViewData};
+use census_prometheus_model::{
+    check_cumulative, cumulative_counts, fits, merge_same_series, row_labels as own_labels,
+    samples_per_row, total_count, write_f64, write_i64, write_openmetrics_le, write_u64, Family,
+    NameTable,
 };
 
-use crate::family::{Family, NameTable};
 use crate::format::PrometheusFormat;
-use crate::names::OVERFLOW_LABEL;
-use crate::text::{
-    write_f64, write_help, write_i64, write_label_value, write_openmetrics_le, write_u64,
-};
+use crate::text::{write_help, write_label_value};
 
 /// What the exporter was configured with that shapes every exposition.
 #[derive(Debug, Clone, Default)]
@@ -54,7 +53,7 @@ pub(crate) fn encode(
     let mut series = 0usize;
     for data in batch {
         let view = &data.view;
-        let planned = cumulative(data)
+        let planned = check_cumulative(data)
             .and_then(|()| Family::plan(view, &config.namespace, &config.const_labels))
             .and_then(|family| table.claim(view.name(), &family).map(|()| family));
         match planned {
@@ -91,28 +90,6 @@ pub(crate) fn encode(
     out
 }
 
-/// Prometheus counters and histograms are cumulative; deltas (from a delta
-/// processor) would read as resets on every scrape.
-fn cumulative(data: &ViewData) -> Result<(), String> {
-    let gauge = matches!(data.view.aggregation(), Aggregation::LastValue);
-    if gauge || data.temporality == Temporality::Cumulative {
-        Ok(())
-    } else {
-        Err(format!(
-            "view {:?} holds delta values, and Prometheus counters and histograms must be \
-             cumulative; serve it from a manager without a delta processor",
-            data.view.name()
-        ))
-    }
-}
-
-fn samples_per_row(aggregation: &Aggregation) -> usize {
-    match aggregation {
-        Aggregation::Distribution(bounds) => bounds.bucket_count() + 2,
-        _ => 1,
-    }
-}
-
 fn render_const_labels(const_labels: &[(String, String)]) -> String {
     let mut out = String::new();
     for (name, value) in const_labels {
@@ -125,18 +102,6 @@ fn render_const_labels(const_labels: &[(String, String)]) -> String {
         out.push('"');
     }
     out
-}
-
-fn fits(aggregation: &Aggregation, data: &AggregationData) -> bool {
-    match (aggregation, data) {
-        (Aggregation::Count, AggregationData::Count(_))
-        | (Aggregation::Sum, AggregationData::Sum(_))
-        | (Aggregation::LastValue, AggregationData::LastValue(_)) => true,
-        (Aggregation::Distribution(_), AggregationData::Distribution(d)) => {
-            d.bucket_counts.len() == d.bounds.len() + 1
-        }
-        _ => false,
-    }
 }
 
 fn write_family(
@@ -184,9 +149,7 @@ fn write_family(
                 // Counts, sums and histograms add exactly; a gauge cannot,
                 // so the first (absent-tag) row stays and the other is
                 // counted as left out.
-                if last.3.to_mut().data.merge(&entry.3.data, false).is_err()
-                    || matches!(entry.3.data, AggregationData::LastValue(_))
-                {
+                if !merge_same_series(&mut last.3, &entry.3) {
                     omitted.rows += 1;
                 }
             }
@@ -268,28 +231,17 @@ fn write_family(
     }
 }
 
-/// Appends the labels of one row's own tags to `out`, without braces and
-/// without the constant labels: one label per tag the row holds (an absent
-/// tag has no label), or only the overflow marker for the overflow row.
+/// Appends the labels of one row's own tags to `out`, escaped, without
+/// braces and without the constant labels.
 fn row_labels(out: &mut String, family: &Family, row: &Row) {
-    if row.overflow {
-        out.push_str(OVERFLOW_LABEL);
-        out.push_str("=\"true\"");
-        return;
-    }
-    let mut first = true;
-    for (label, tag) in family.labels.iter().zip(&row.tags) {
-        // Prometheus reads an empty label value as no label: write it so.
-        if let Some(value) = tag.as_ref().filter(|v| !v.as_str().is_empty()) {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(label);
-            out.push_str("=\"");
-            write_label_value(out, value.as_str());
-            out.push('"');
+    for (i, (label, value)) in own_labels(family, row).enumerate() {
+        if i > 0 {
+            out.push(',');
         }
+        out.push_str(label);
+        out.push_str("=\"");
+        write_label_value(out, value);
+        out.push('"');
     }
 }
 
@@ -337,7 +289,6 @@ fn write_histogram(
     format: PrometheusFormat,
 ) {
     let openmetrics = format == PrometheusFormat::OpenMetrics;
-    let mut cumulative: u64 = 0;
     let bucket = |out: &mut String, le: &str, count: u64| {
         out.push_str(name);
         out.push_str("_bucket{");
@@ -351,13 +302,10 @@ fn write_histogram(
         write_u64(out, count);
         out.push('\n');
     };
-    for (le, n) in les.iter().zip(&d.bucket_counts) {
-        cumulative = cumulative.saturating_add(*n);
+    for (le, cumulative) in les.iter().zip(cumulative_counts(d)) {
         bucket(out, le, cumulative);
     }
-    // The last count is the overflow bucket; with it the cumulative count
-    // is the total, which `+Inf` and `_count` must both equal.
-    let total = cumulative.saturating_add(d.bucket_counts.last().copied().unwrap_or(0));
+    let total = total_count(d);
     bucket(out, "+Inf", total);
     // OpenMetrics keeps `_sum` (and with it `_count`) only while the sum is
     // a counter: no negative bucket bound, no negative or NaN sum.
@@ -377,7 +325,7 @@ fn write_histogram(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use census_core::{MeasureF64, TagKey, TagValue, View};
+    use census_core::{MeasureF64, TagKey, TagValue, Temporality, View};
     use std::sync::Arc;
     use std::time::UNIX_EPOCH;
 

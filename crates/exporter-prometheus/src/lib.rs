@@ -52,9 +52,7 @@
 
 mod exporter;
 mod exposition;
-mod family;
 mod format;
-mod names;
 mod self_metrics;
 mod server;
 mod text;

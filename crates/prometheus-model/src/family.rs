@@ -9,7 +9,7 @@ use crate::names::{label_name, label_problem, metric_name};
 
 /// The Prometheus type of a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     /// From Count and Sum views.
     Counter,
     /// From LastValue views.
@@ -19,7 +19,8 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn of(aggregation: &Aggregation) -> Kind {
+    /// The type a view of `aggregation` becomes.
+    pub fn of(aggregation: &Aggregation) -> Kind {
         match aggregation {
             Aggregation::Count | Aggregation::Sum => Kind::Counter,
             Aggregation::LastValue => Kind::Gauge,
@@ -27,7 +28,8 @@ impl Kind {
         }
     }
 
-    pub(crate) fn as_str(self) -> &'static str {
+    /// The type as `# TYPE` lines spell it.
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
@@ -36,25 +38,27 @@ impl Kind {
     }
 }
 
-/// How one view appears in the exposition.
+/// How one view appears in Prometheus, whichever way it gets there.
 #[derive(Debug, Clone)]
-pub(crate) struct Family {
+pub struct Family {
     /// The family name as OpenMetrics spells it: for a counter, without
     /// the `_total` its sample carries.
-    pub(crate) name: String,
+    pub name: String,
     /// The family's type.
-    pub(crate) kind: Kind,
+    pub kind: Kind,
     /// One label name per tag key, in the view's key order.
-    pub(crate) labels: Vec<String>,
+    pub labels: Vec<String>,
 }
 
 impl Family {
     /// Plans the family of `view`.
     ///
-    /// Fails, with a message naming the view and what to change, when two
-    /// tag keys become one label name, or a key becomes a reserved label or
-    /// one of `const_labels`.
-    pub(crate) fn plan(
+    /// # Errors
+    ///
+    /// A message naming the view and what to change, when two tag keys
+    /// become one label name, or a key becomes a reserved label or one of
+    /// `const_labels`.
+    pub fn plan(
         view: &View,
         namespace: &str,
         const_labels: &[(String, String)],
@@ -101,7 +105,7 @@ impl Family {
 
     /// The family name in the Prometheus text format, where a counter's
     /// family is named like its sample.
-    pub(crate) fn text_name(&self) -> String {
+    pub fn text_name(&self) -> String {
         match self.kind {
             Kind::Counter => format!("{}_total", self.name),
             Kind::Gauge | Kind::Histogram => self.name.clone(),
@@ -110,7 +114,7 @@ impl Family {
 
     /// Every name the family occupies in either format: its family names
     /// and its sample names. Two families clash when these overlap.
-    pub(crate) fn occupied_names(&self) -> Vec<String> {
+    pub fn occupied_names(&self) -> Vec<String> {
         let n = &self.name;
         match self.kind {
             Kind::Counter => vec![n.clone(), format!("{n}_total")],
@@ -127,14 +131,18 @@ impl Family {
 
 /// The names already taken in one exposition, and by which view.
 #[derive(Debug, Default)]
-pub(crate) struct NameTable {
+pub struct NameTable {
     owners: HashMap<String, String>,
 }
 
 impl NameTable {
-    /// Claims every name of `family` for `view`, or says which view already
-    /// holds one of them (and claims nothing).
-    pub(crate) fn claim(&mut self, view: &str, family: &Family) -> Result<(), String> {
+    /// Claims every name of `family` for `view`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming both views when another view already holds one of
+    /// the names; nothing is claimed then.
+    pub fn claim(&mut self, view: &str, family: &Family) -> Result<(), String> {
         let names = family.occupied_names();
         if let Some((taken, owner)) = names
             .iter()

@@ -4,10 +4,10 @@
 /// meaning of its own: `le` (histogram buckets), `quantile` (summaries;
 /// promtool flags it on any other type) and `census_overflow` (the overflow
 /// row). A tag key or constant label becoming one of them is refused.
-pub(crate) const RESERVED_LABELS: [&str; 3] = ["le", "quantile", OVERFLOW_LABEL];
+pub const RESERVED_LABELS: [&str; 3] = ["le", "quantile", OVERFLOW_LABEL];
 
 /// The label that marks a view's overflow row.
-pub(crate) const OVERFLOW_LABEL: &str = "census_overflow";
+pub const OVERFLOW_LABEL: &str = "census_overflow";
 
 /// The metric name of a view: the namespace, `_`, then the view name with
 /// every character outside `[a-zA-Z0-9_]` replaced by `_`.
@@ -16,7 +16,7 @@ pub(crate) const OVERFLOW_LABEL: &str = "census_overflow";
 /// its documentation reserves them for recording rules, and promtool flags
 /// an exposed name that has one. A name that would start with a digit gets
 /// a leading `_`.
-pub(crate) fn metric_name(namespace: &str, view_name: &str) -> String {
+pub fn metric_name(namespace: &str, view_name: &str) -> String {
     let mut name = String::with_capacity(namespace.len() + 1 + view_name.len());
     if !namespace.is_empty() {
         name.push_str(namespace);
@@ -28,7 +28,7 @@ pub(crate) fn metric_name(namespace: &str, view_name: &str) -> String {
 
 /// The label name of a tag key: every character outside `[a-zA-Z0-9_]`
 /// replaced by `_`, and a leading `_` added before a leading digit.
-pub(crate) fn label_name(key: &str) -> String {
+pub fn label_name(key: &str) -> String {
     let mut name = String::with_capacity(key.len() + 1);
     push_sanitised(&mut name, key);
     name
@@ -49,14 +49,14 @@ fn push_sanitised(out: &mut String, text: &str) {
 
 /// Whether `name` is a label name Prometheus accepts as written:
 /// `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub(crate) fn is_label_name(name: &str) -> bool {
+pub fn is_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Why a (sanitised) label name cannot be used, if it cannot.
-pub(crate) fn label_problem(name: &str) -> Option<String> {
+pub fn label_problem(name: &str) -> Option<String> {
     if name.starts_with("__") {
         return Some(format!(
             "label names starting with \"__\" are reserved for Prometheus's own use; \
