@@ -111,9 +111,11 @@ pub mod pipeline {
 #[doc = include_str!("../docs/pipeline.md")]
 struct PipelineGuide;
 
-/// The built-in exporters, each behind the cargo feature named for it.
+/// The built-in exporters, each behind the cargo feature named for it
+/// (the HTTP exporter behind `http`, with https, or `http-plain`, without
+/// TLS and its dependencies).
 pub mod exporters {
-    #[cfg(feature = "http")]
+    #[cfg(feature = "http-plain")]
     pub use census_exporter_http::{
         HttpExporter, HttpExporterBuilder, HttpExporterMetrics, HttpFormat,
     };

@@ -6,6 +6,7 @@ use std::time::Duration;
 use census_core::Error;
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
+use crate::env::{self, FromEnv, Setting};
 use crate::exporter::HttpExporter;
 use crate::format::HttpFormat;
 use crate::retry::Backoff;
@@ -30,13 +31,14 @@ pub(crate) struct Config {
 
 /// Headers the exporter sets itself; a user value would contradict the
 /// body it sends or break duplicate detection.
-const RESERVED_HEADERS: [&str; 6] = [
+const RESERVED_HEADERS: [&str; 7] = [
     "content-type",
     "content-encoding",
     "content-length",
     "transfer-encoding",
     "host",
     "idempotency-key",
+    "x-prometheus-remote-write-version",
 ];
 
 /// Builds an [`HttpExporter`]; start with [`HttpExporter::builder`].
@@ -58,9 +60,12 @@ pub struct HttpExporterBuilder {
     max_attempts: u32,
     shutdown_deadline: Duration,
     gzip: bool,
-    service_name: String,
+    /// Set by `service_name()`; `None` until then.
+    service_name: Option<String>,
     resource: Vec<(String, String)>,
     self_metrics: bool,
+    /// What `builder_from_env` read; explicit calls override it.
+    env: FromEnv,
 }
 
 impl HttpExporterBuilder {
@@ -76,15 +81,52 @@ impl HttpExporterBuilder {
             max_attempts: 5,
             shutdown_deadline: Duration::from_secs(5),
             gzip: false,
-            service_name: "unknown_service".to_owned(),
+            service_name: None,
             resource: Vec::new(),
             self_metrics: false,
+            env: FromEnv::default(),
         }
+    }
+
+    /// A builder filled from the OpenTelemetry environment variables; see
+    /// [`HttpExporter::builder_from_env`].
+    pub(crate) fn from_env() -> HttpExporterBuilder {
+        HttpExporterBuilder::from_vars(|name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn from_vars(var: impl Fn(&str) -> Option<String>) -> HttpExporterBuilder {
+        let settings = env::read(var);
+        let mut builder = HttpExporterBuilder::new(settings.url);
+        builder.format = settings.format;
+        if let Some(timeout) = settings.timeout {
+            builder.timeout = timeout;
+        }
+        if let Some(gzip) = settings.gzip {
+            builder.gzip = gzip;
+        }
+        builder.env = settings.rest;
+        builder
+    }
+
+    /// Drops a bad environment value that an explicit call has made moot.
+    fn supersede(&mut self, setting: Setting) {
+        self.env.errors.retain(|(s, _)| *s != setting);
+    }
+
+    /// The endpoint to POST to (`http://` or `https://`), replacing the one
+    /// given to [`HttpExporter::builder`] or read by
+    /// [`HttpExporter::builder_from_env`]. Default: the URL the builder was
+    /// started with.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self.supersede(Setting::Url);
+        self
     }
 
     /// The body format. Default: [`HttpFormat::Json`].
     pub fn format(mut self, format: HttpFormat) -> Self {
         self.format = format;
+        self.supersede(Setting::Format);
         self
     }
 
@@ -92,7 +134,8 @@ impl HttpExporterBuilder {
     /// again with the same name adds a second value. The exporter sets
     /// `Content-Type`, `Content-Encoding`, `Content-Length`,
     /// `Transfer-Encoding`, `Host` and `Idempotency-Key` itself, and
-    /// refuses them here. Default: no extra headers.
+    /// refuses them here. A header of the same name read from
+    /// `OTEL_EXPORTER_OTLP_HEADERS` is replaced. Default: no extra headers.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -103,6 +146,7 @@ impl HttpExporterBuilder {
     /// Default: 10 seconds.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self.supersede(Setting::Timeout);
         self
     }
 
@@ -151,22 +195,32 @@ impl HttpExporterBuilder {
 
     /// Whether request bodies are gzip-compressed (with
     /// `Content-Encoding: gzip`). Compression runs on the sender thread,
-    /// once per batch. Default: `false`.
+    /// once per batch. Remote write bodies are always snappy-compressed,
+    /// as the protocol requires, and refuse gzip. Default: `false`.
     pub fn gzip(mut self, gzip: bool) -> Self {
         self.gzip = gzip;
+        self.supersede(Setting::Gzip);
         self
     }
 
-    /// The `service.name` resource attribute sent with every batch.
-    /// Default: `unknown_service`.
+    /// The `service.name` resource attribute sent with every batch (and
+    /// remote write's `job` label). A `resource_attribute("service.name",
+    /// ..)` with another value is an error at build. Default:
+    /// `OTEL_SERVICE_NAME` with [`HttpExporter::builder_from_env`], else
+    /// `unknown_service`.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
-        self.service_name = name.into();
+        self.service_name = Some(name.into());
         self
     }
 
     /// Adds a string resource attribute sent with every batch, such as
-    /// `deployment.environment`; a key given twice keeps the last value.
-    /// Default: only `service.name` and the `telemetry.sdk.*` attributes.
+    /// `deployment.environment`; a key given twice keeps the last value,
+    /// and replaces the same key read from `OTEL_RESOURCE_ATTRIBUTES`.
+    /// `service.name` here must agree with
+    /// [`service_name`](Self::service_name) if both are called. Remote
+    /// write turns `service.name` (with `service.namespace`) into `job` and
+    /// `service.instance.id` into `instance`. Default: only `service.name`
+    /// and the `telemetry.sdk.*` attributes.
     pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.resource.push((key.into(), value.into()));
         self
@@ -187,13 +241,20 @@ impl HttpExporterBuilder {
     /// # Errors
     ///
     /// [`Error::InvalidConfig`] naming the setting, when:
-    /// - `url`: it does not parse, its scheme is not `http` or `https`, or
-    ///   it has no host;
+    /// - an OpenTelemetry variable read by
+    ///   [`HttpExporter::builder_from_env`] has a bad value (`what` is the
+    ///   variable's name), unless an explicit call set the same thing;
+    /// - `url`: it does not parse, its scheme is not `http` or `https`, it
+    ///   has no host, or it is `https` and the crate was built without its
+    ///   `tls` feature;
     /// - `header`: a name is not an HTTP token, is one the exporter sets
     ///   itself, or a value holds a control character;
     /// - `queue_capacity`, `timeout`, `max_attempts` or `backoff_base` is
     ///   zero, or `backoff_cap` is below `backoff_base`;
     /// - `service_name` or a resource attribute key is empty;
+    /// - `service.name`: `service_name(..)` and
+    ///   `resource_attribute("service.name", ..)` give different names;
+    /// - `gzip`: asked for with remote write, which is snappy-compressed;
     /// - `sender thread`: the operating system refused to start it.
     pub fn build(self) -> Result<HttpExporter, Error> {
         let config = self.check()?;
@@ -201,10 +262,47 @@ impl HttpExporterBuilder {
     }
 
     fn check(self) -> Result<Config, Error> {
+        if let Some((_, error)) = self.env.errors.into_iter().next() {
+            return Err(error);
+        }
         let endpoint = check_url(&self.url)?;
-        let mut headers = Vec::with_capacity(self.headers.len());
+        if !cfg!(feature = "tls") && endpoint.starts_with("https:") {
+            return Err(invalid(
+                "url",
+                &endpoint,
+                "https needs the `tls` feature of census-exporter-http (on by default; in \
+                 the census crate, feature `http` rather than `http-plain`)",
+            ));
+        }
+        let explicit = |name: &str| {
+            self.headers
+                .iter()
+                .any(|(n, _)| n.trim().eq_ignore_ascii_case(name.trim()))
+        };
+        let mut headers = Vec::with_capacity(self.env.headers.len() + self.headers.len());
+        for (name, value) in &self.env.headers {
+            if !explicit(name) {
+                let checked = check_header(name, value).map_err(|e| match e {
+                    Error::InvalidConfig { value, reason, .. } => Error::InvalidConfig {
+                        what: "OTEL_EXPORTER_OTLP_HEADERS".to_owned(),
+                        value,
+                        reason,
+                    },
+                    other => other,
+                })?;
+                headers.push(checked);
+            }
+        }
         for (name, value) in &self.headers {
             headers.push(check_header(name, value)?);
+        }
+        if self.gzip && self.format == HttpFormat::PrometheusRemoteWrite {
+            return Err(invalid(
+                "gzip",
+                "true",
+                "remote write bodies are snappy-compressed, as the protocol requires; \
+                 leave gzip off",
+            ));
         }
         if self.queue_capacity == 0 {
             return Err(invalid(
@@ -241,7 +339,30 @@ impl HttpExporterBuilder {
                 &format!("it must be at least backoff_base ({:?})", self.backoff_base),
             ));
         }
-        if self.service_name.is_empty() {
+        let attribute_name = self
+            .resource
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "service.name")
+            .map(|(_, v)| v.clone());
+        let service_name = match (self.service_name, attribute_name) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(invalid(
+                    "service.name",
+                    &b,
+                    &format!(
+                        "service_name({a:?}) and resource_attribute(\"service.name\", {b:?}) \
+                         disagree; set the name once"
+                    ),
+                ))
+            }
+            (Some(name), _) | (None, Some(name)) => name,
+            (None, None) => self
+                .env
+                .service_name
+                .unwrap_or_else(|| "unknown_service".to_owned()),
+        };
+        if service_name.is_empty() {
             return Err(invalid(
                 "service_name",
                 "",
@@ -249,7 +370,7 @@ impl HttpExporterBuilder {
             ));
         }
         let mut resource = vec![
-            ("service.name".to_owned(), self.service_name),
+            ("service.name".to_owned(), service_name),
             ("telemetry.sdk.name".to_owned(), "census".to_owned()),
             ("telemetry.sdk.language".to_owned(), "rust".to_owned()),
             (
@@ -257,7 +378,13 @@ impl HttpExporterBuilder {
                 env!("CARGO_PKG_VERSION").to_owned(),
             ),
         ];
-        for (key, value) in self.resource {
+        let user = self
+            .env
+            .resource
+            .into_iter()
+            .chain(self.resource)
+            .filter(|(k, _)| k != "service.name");
+        for (key, value) in user {
             if key.is_empty() {
                 return Err(invalid(
                     "resource attribute key",
@@ -322,7 +449,7 @@ pub(crate) fn invalid(what: &str, value: &str, reason: &str) -> Error {
 
 /// Checks the URL and returns it without credentials and query, for logs
 /// and tags.
-fn check_url(url: &str) -> Result<String, Error> {
+pub(crate) fn check_url(url: &str) -> Result<String, Error> {
     let uri: Uri = url.parse().map_err(|e: ureq::http::uri::InvalidUri| {
         invalid(
             "url",
@@ -506,7 +633,6 @@ mod tests {
     #[test]
     fn resource_has_service_name_and_user_attributes() -> Result<(), Error> {
         let c = b("http://h/")
-            .service_name("checkout")
             .resource_attribute("deployment.environment", "prod")
             .resource_attribute("service.name", "billing")
             .check()?;
@@ -520,5 +646,110 @@ mod tests {
         assert_eq!(get("deployment.environment"), Some("prod"));
         assert_eq!(get("telemetry.sdk.name"), Some("census"));
         Ok(())
+    }
+
+    #[test]
+    fn disagreeing_service_names_are_an_error_and_agreeing_ones_are_not() {
+        let err = b("http://h/")
+            .service_name("checkout")
+            .resource_attribute("service.name", "billing")
+            .check();
+        assert_eq!(what(err), "service.name");
+        assert!(b("http://h/")
+            .service_name("checkout")
+            .resource_attribute("service.name", "checkout")
+            .check()
+            .is_ok());
+    }
+
+    fn env_builder(vars: &[(&str, &str)]) -> HttpExporterBuilder {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        HttpExporterBuilder::from_vars(move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn explicit_calls_win_over_the_environment() -> Result<(), Error> {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=env,x-env=1"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000"),
+            ("OTEL_SERVICE_NAME", "env-service"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=attr,region=eu,tier=web",
+            ),
+        ];
+        let c = env_builder(&vars).check()?;
+        assert_eq!(c.url, "http://collector:4318/v1/metrics");
+        assert_eq!(c.format, HttpFormat::OtlpJson);
+        assert_eq!(c.timeout, Duration::from_secs(2));
+        let get = |c: &Config, k: &str| {
+            c.resource
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(get(&c, "service.name").as_deref(), Some("env-service"));
+        assert_eq!(get(&c, "region").as_deref(), Some("eu"));
+        assert_eq!(c.headers.len(), 2);
+
+        let c = env_builder(&vars)
+            .url("http://other:4318/v1/metrics")
+            .format(HttpFormat::OtlpProtobuf)
+            .timeout(Duration::from_secs(7))
+            .header("API-Key", "explicit")
+            .service_name("explicit-service")
+            .resource_attribute("region", "us")
+            .check()?;
+        assert_eq!(c.url, "http://other:4318/v1/metrics");
+        assert_eq!(c.format, HttpFormat::OtlpProtobuf);
+        assert_eq!(c.timeout, Duration::from_secs(7));
+        assert_eq!(get(&c, "service.name").as_deref(), Some("explicit-service"));
+        assert_eq!(get(&c, "region").as_deref(), Some("us"));
+        assert_eq!(get(&c, "tier").as_deref(), Some("web"));
+        let headers: Vec<(&str, &str)> = c
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.to_str().unwrap_or("")))
+            .collect();
+        assert_eq!(headers, [("x-env", "1"), ("api-key", "explicit")]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_bad_variable_fails_the_build_unless_an_explicit_call_replaces_it() {
+        let vars = [("OTEL_EXPORTER_OTLP_TIMEOUT", "soon")];
+        assert_eq!(
+            what(env_builder(&vars).check()),
+            "OTEL_EXPORTER_OTLP_TIMEOUT"
+        );
+        assert!(env_builder(&vars)
+            .timeout(Duration::from_secs(1))
+            .check()
+            .is_ok());
+        let vars = [("OTEL_EXPORTER_OTLP_HEADERS", "x-bad=line%0Abreak")];
+        assert_eq!(
+            what(env_builder(&vars).check()),
+            "OTEL_EXPORTER_OTLP_HEADERS"
+        );
+    }
+
+    #[test]
+    fn remote_write_refuses_gzip() {
+        assert_eq!(
+            what(
+                b("http://h/api/v1/write")
+                    .format(HttpFormat::PrometheusRemoteWrite)
+                    .gzip(true)
+                    .check()
+            ),
+            "gzip"
+        );
     }
 }

@@ -37,10 +37,23 @@ pub struct HttpExporterMetrics {
     /// Attempts that failed, for any reason (transport error or non-2xx
     /// status).
     pub errors: u64,
+    /// Data points an OTLP receiver accepted the batch without, as its
+    /// `partial_success.rejected_data_points` said (JSON and protobuf).
+    /// The batch counts as sent.
+    pub rejected_points: u64,
+    /// Views left out of a body because the format cannot carry them:
+    /// remote write refuses delta Count, Sum and Distribution views, and
+    /// the later of two views whose Prometheus names clash. Counted once
+    /// per batch they were left out of.
+    pub omitted_views: u64,
+    /// Rows left out of a body: data that does not fit its view (a
+    /// producer's bug), or, in remote write, a gauge row that is one series
+    /// with another row (an empty tag value reads as an absent one).
+    pub omitted_rows: u64,
     /// How many responses came back with each status code.
     pub status_codes: BTreeMap<u16, u64>,
     /// The most recent failure, for people: status or transport error, and
-    /// a body excerpt.
+    /// a body excerpt, or a receiver's partial-success message.
     pub last_error: Option<String>,
 }
 
@@ -57,6 +70,9 @@ pub(crate) struct DeliveryStats {
     pub(crate) dropped: AtomicU64,
     pub(crate) abandoned: AtomicU64,
     pub(crate) errors: AtomicU64,
+    pub(crate) rejected_points: AtomicU64,
+    pub(crate) omitted_views: AtomicU64,
+    pub(crate) omitted_rows: AtomicU64,
     /// Filled by the sender thread only, read by snapshots: a lock held for
     /// a map update is cheaper than anything cleverer at one request at a
     /// time.
@@ -87,6 +103,12 @@ impl DeliveryStats {
         self.details.lock().last_error = Some(message);
     }
 
+    /// A receiver accepted a batch but rejected `rejected` of its points.
+    pub(crate) fn partial(&self, rejected: u64, message: String) {
+        DeliveryStats::add(&self.rejected_points, rejected);
+        self.details.lock().last_error = Some(message);
+    }
+
     pub(crate) fn status_codes(&self) -> BTreeMap<u16, u64> {
         self.details.lock().status_codes.clone()
     }
@@ -102,6 +124,9 @@ impl DeliveryStats {
             dropped: DeliveryStats::get(&self.dropped),
             abandoned: DeliveryStats::get(&self.abandoned),
             errors: DeliveryStats::get(&self.errors),
+            rejected_points: DeliveryStats::get(&self.rejected_points),
+            omitted_views: DeliveryStats::get(&self.omitted_views),
+            omitted_rows: DeliveryStats::get(&self.omitted_rows),
             status_codes: details.status_codes.clone(),
             last_error: details.last_error.clone(),
         }

@@ -1,19 +1,21 @@
 //! The exporter handle: serialises and enqueues on `export`, reports
 //! counters, and stops the sender thread on `shutdown`.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use census_core::{Error, ExportError, Exporter, Producer, ViewData};
+use census_core::{Error, ExportError, Exporter, Producer, View, ViewData};
+use census_prometheus_model::{Family, NameTable};
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 
 use crate::builder::{invalid, Config, HttpExporterBuilder};
 use crate::delivery_stats::{DeliveryStats, HttpExporterMetrics};
-use crate::format::{Encoder, HttpFormat};
+use crate::format::{Encoder, HttpFormat, Omissions};
 use crate::queue::{Batch, Queue};
 use crate::retry::random_u64;
 use crate::self_metrics::SelfMetrics;
@@ -56,6 +58,9 @@ struct Shared {
     worker: Mutex<Option<Worker>>,
     self_metrics: Option<Arc<SelfMetrics>>,
     name: String,
+    /// Views already reported as left out, so a view that can never be
+    /// sent is logged once, not every period (it is counted every time).
+    warned: Mutex<HashSet<String>>,
 }
 
 struct Worker {
@@ -70,6 +75,44 @@ impl HttpExporter {
     /// them all.
     pub fn builder(url: impl Into<String>) -> HttpExporterBuilder {
         HttpExporterBuilder::new(url.into())
+    }
+
+    /// A builder configured the way OpenTelemetry SDKs are, from the
+    /// environment (the variables of the OpenTelemetry specification):
+    ///
+    /// | variable | sets |
+    /// |---|---|
+    /// | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | the URL, used as it is |
+    /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | the URL, with `/v1/metrics` appended (default `http://localhost:4318`) |
+    /// | `OTEL_EXPORTER_OTLP_(METRICS_)PROTOCOL` | `http/protobuf` (default): [`HttpFormat::OtlpProtobuf`]; `http/json`: [`HttpFormat::OtlpJson`]; `grpc` is refused |
+    /// | `OTEL_EXPORTER_OTLP_(METRICS_)HEADERS` | headers, `key=value,...`, values percent-decoded |
+    /// | `OTEL_EXPORTER_OTLP_(METRICS_)TIMEOUT` | the request timeout, in milliseconds |
+    /// | `OTEL_EXPORTER_OTLP_(METRICS_)COMPRESSION` | `gzip` or `none` |
+    /// | `OTEL_SERVICE_NAME` | `service.name` |
+    /// | `OTEL_RESOURCE_ATTRIBUTES` | resource attributes, `key=value,...`; its `service.name` yields to `OTEL_SERVICE_NAME` |
+    ///
+    /// The `METRICS_` variable wins over the general one; an empty variable
+    /// counts as unset. Calls on the returned builder win over the
+    /// environment: `.url(..)`, `.format(..)`, `.timeout(..)`, `.gzip(..)`
+    /// and `.service_name(..)` replace what a variable said, `.header(..)`
+    /// and `.resource_attribute(..)` replace the variable's entry of the
+    /// same name. A bad value fails [`build`](HttpExporterBuilder::build)
+    /// with [`Error::InvalidConfig`] whose `what` names the variable, unless
+    /// an explicit call set the same thing.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), census_core::Error> {
+    /// use census_exporter_http::HttpExporter;
+    ///
+    /// // OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 OTEL_SERVICE_NAME=checkout
+    /// let http = HttpExporter::builder_from_env()
+    ///     .header("x-tenant", "shop") // on top of OTEL_EXPORTER_OTLP_HEADERS
+    ///     .build()?;
+    /// # let _ = http;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder_from_env() -> HttpExporterBuilder {
+        HttpExporterBuilder::from_env()
     }
 
     pub(crate) fn start(config: Config) -> Result<HttpExporter, Error> {
@@ -120,6 +163,7 @@ impl HttpExporter {
                     thread,
                 })),
                 self_metrics,
+                warned: Mutex::new(HashSet::new()),
             }),
         })
     }
@@ -140,7 +184,7 @@ impl HttpExporter {
         self.shared.config.format
     }
 
-    /// The body `export` would queue for `batch` (before any gzip), for
+    /// The body `export` would queue for `batch` (before gzip or snappy), for
     /// inspecting the format or measuring its cost. Sends nothing.
     ///
     /// # Errors
@@ -148,7 +192,36 @@ impl HttpExporter {
     /// An [`ExportError`] if the batch cannot be serialised, which the
     /// formats in this crate never cause.
     pub fn encode(&self, batch: &[ViewData]) -> Result<Vec<u8>, ExportError> {
-        self.shared.encoder.encode(batch)
+        self.shared.encoder.encode(batch).map(|(body, _)| body)
+    }
+}
+
+impl Shared {
+    /// Counts what an encoding left out, and logs each view's reason once.
+    fn count_omissions(&self, omitted: Omissions) {
+        DeliveryStats::add(&self.stats.omitted_views, omitted.views.len() as u64);
+        DeliveryStats::add(&self.stats.omitted_rows, omitted.rows);
+        if omitted.views.is_empty() && omitted.rows == 0 {
+            return;
+        }
+        let new: Vec<(String, String)> = {
+            let mut warned = self.warned.lock();
+            omitted
+                .views
+                .into_iter()
+                .filter(|(view, _)| warned.insert(view.clone()))
+                .collect()
+        };
+        for (view, reason) in new {
+            log::warn!("{}: view {view:?} is left out: {reason}", self.name);
+        }
+        if omitted.rows > 0 {
+            log::debug!(
+                "{}: {} rows left out of a batch (see HttpExporterMetrics::omitted_rows)",
+                self.name,
+                omitted.rows
+            );
+        }
     }
 }
 
@@ -182,7 +255,8 @@ impl Exporter for HttpExporter {
                 batch.len()
             )));
         }
-        let body = shared.encoder.encode(batch)?;
+        let (body, omitted) = shared.encoder.encode(batch)?;
+        shared.count_omissions(omitted);
         // Relaxed: the counter only has to hand out distinct numbers.
         let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
         let dropped = shared.queue.push(Batch {
@@ -249,6 +323,35 @@ impl Exporter for HttpExporter {
             )));
         }
         Ok(())
+    }
+
+    /// With [`HttpFormat::PrometheusRemoteWrite`], refuses a view whose
+    /// Prometheus names would clash, by the Prometheus exporter's rules: two
+    /// tag keys that become one label, a key that becomes a reserved label
+    /// (`le`, `quantile`, `census_overflow`, `__...`) or `job`/`instance`,
+    /// or a metric or sample name that a registered view already uses.
+    /// Every other format accepts every view.
+    fn check_view(&self, view: &View, registered: &[View]) -> Result<(), ExportError> {
+        if self.shared.config.format != HttpFormat::PrometheusRemoteWrite {
+            return Ok(());
+        }
+        let labels = self.shared.encoder.const_labels();
+        let family = Family::plan(view, "", labels)?;
+        let mut table = NameTable::default();
+        let own = self.shared.self_metrics.iter().flat_map(|m| m.views());
+        let others = registered
+            .iter()
+            .filter(|other| other.name() != view.name())
+            .chain(own);
+        for other in others {
+            // Registered views passed this check already; a clash among
+            // them can only come from views registered before this
+            // exporter, and encoding leaves those out.
+            if let Ok(f) = Family::plan(other, "", labels) {
+                let _ = table.claim(other.name(), &f);
+            }
+        }
+        table.claim(view.name(), &family).map_err(ExportError::from)
     }
 
     fn self_metrics(&self) -> Option<Arc<dyn Producer>> {

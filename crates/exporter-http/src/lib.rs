@@ -47,6 +47,7 @@
 
 mod builder;
 mod delivery_stats;
+mod env;
 mod exporter;
 mod format;
 mod queue;

@@ -4,6 +4,8 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::format::HttpFormat;
+
 /// Exponential backoff with full jitter: before retry `n` (1 for the first
 /// retry) wait a uniformly random time in `[0, min(cap, base * 2^(n-1))]`.
 ///
@@ -43,9 +45,14 @@ impl Backoff {
 }
 
 /// Whether a response status is worth retrying: the server may answer
-/// differently later (timeout, rate limit, overload, outage).
-pub(crate) fn status_is_retryable(status: u16) -> bool {
-    status == 408 || status == 429 || (500..=599).contains(&status)
+/// differently later (timeout, rate limit, overload, outage). Remote write
+/// 1.0 says which: 5xx and 429, never another 4xx (so not 408 either).
+pub(crate) fn status_is_retryable(status: u16, format: HttpFormat) -> bool {
+    let server = (500..=599).contains(&status) || status == 429;
+    match format {
+        HttpFormat::PrometheusRemoteWrite => server,
+        _ => server || status == 408,
+    }
 }
 
 /// Parses `Retry-After` (RFC 9110 section 10.2.3): delay seconds, or an
@@ -273,12 +280,19 @@ mod tests {
 
     #[test]
     fn retryable_statuses() {
-        for s in [408, 429, 500, 502, 503, 504, 599] {
-            assert!(status_is_retryable(s), "{s}");
+        use HttpFormat::{Json, OtlpJson, OtlpProtobuf, PrometheusRemoteWrite};
+        for format in [Json, OtlpJson, OtlpProtobuf, PrometheusRemoteWrite] {
+            for s in [429, 500, 502, 503, 504, 599] {
+                assert!(status_is_retryable(s, format), "{s} {format:?}");
+            }
+            for s in [200, 204, 301, 400, 401, 403, 404, 409, 413, 415, 422] {
+                assert!(!status_is_retryable(s, format), "{s} {format:?}");
+            }
         }
-        for s in [200, 204, 301, 400, 401, 403, 404, 409, 413, 415, 422] {
-            assert!(!status_is_retryable(s), "{s}");
-        }
+        // Remote write 1.0 retries no 4xx but 429.
+        assert!(status_is_retryable(408, Json));
+        assert!(status_is_retryable(408, OtlpProtobuf));
+        assert!(!status_is_retryable(408, PrometheusRemoteWrite));
     }
 
     #[test]

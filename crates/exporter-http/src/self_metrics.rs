@@ -26,9 +26,11 @@ enum Counter {
     Errors,
     Pending,
     Responses,
+    RejectedPoints,
+    Omitted,
 }
 
-const COUNTERS: [(Counter, &str, &str); 8] = [
+const COUNTERS: [(Counter, &str, &str); 10] = [
     (Counter::Sent, "sent", "batches the endpoint accepted"),
     (
         Counter::Retried,
@@ -60,6 +62,16 @@ const COUNTERS: [(Counter, &str, &str); 8] = [
         Counter::Responses,
         "responses",
         "responses by HTTP status code",
+    ),
+    (
+        Counter::RejectedPoints,
+        "rejected_points",
+        "data points an OTLP receiver reported rejected in a partial success",
+    ),
+    (
+        Counter::Omitted,
+        "omitted_views",
+        "views left out of a body because the format cannot carry them",
     ),
 ];
 
@@ -111,6 +123,13 @@ impl SelfMetrics {
     }
 }
 
+impl SelfMetrics {
+    /// The views this producer reports.
+    pub(crate) fn views(&self) -> impl Iterator<Item = &View> {
+        self.views.iter().map(|(_, view)| view)
+    }
+}
+
 /// The endpoint as a tag value: tag values are at most 255 bytes of
 /// printable ASCII, which a checked URL is, apart from its length.
 fn endpoint_tag(endpoint: &str) -> Result<TagValue, Error> {
@@ -156,6 +175,8 @@ impl Producer for SelfMetrics {
                             Counter::Failed => &stats.failed,
                             Counter::Dropped => &stats.dropped,
                             Counter::Abandoned => &stats.abandoned,
+                            Counter::RejectedPoints => &stats.rejected_points,
+                            Counter::Omitted => &stats.omitted_views,
                             _ => &stats.errors,
                         };
                         vec![Row::new(

@@ -9,8 +9,13 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender, TryRecvError
 
 use crate::builder::Config;
 use crate::delivery_stats::DeliveryStats;
+use crate::format::{ExportMetricsServiceResponse, HttpFormat};
 use crate::queue::{Batch, Queue};
 use crate::retry::{parse_retry_after, status_is_retryable, Jitter};
+
+/// The remote write protocol version header and the version census speaks.
+const REMOTE_WRITE_VERSION_HEADER: &str = "x-prometheus-remote-write-version";
+const REMOTE_WRITE_VERSION: &str = "0.1.0";
 
 /// How much of an error response's body goes into logs and `last_error`.
 const EXCERPT_BYTES: u64 = 512;
@@ -151,21 +156,17 @@ impl SenderThread {
     }
 
     fn attempts(&mut self, batch: Batch) -> End {
-        let body = if self.config.gzip {
-            match gzip(&batch.body) {
-                Ok(body) => body,
-                Err(e) => {
-                    let message = format!(
-                        "census http exporter to {}: batch {} not sent: gzip failed: {e}",
-                        self.config.endpoint, batch.id
-                    );
-                    log::warn!("{message}");
-                    self.stats.error(message);
-                    return End::Failed;
-                }
+        let body = match compress(&self.config, batch.body) {
+            Ok(body) => body,
+            Err(e) => {
+                let message = format!(
+                    "census http exporter to {}: batch {} not sent: compression failed: {e}",
+                    self.config.endpoint, batch.id
+                );
+                log::warn!("{message}");
+                self.stats.error(message);
+                return End::Failed;
             }
-        } else {
-            batch.body
         };
         let max = self.config.backoff.max_attempts;
         let mut attempt = 1;
@@ -253,9 +254,13 @@ impl SenderThread {
         let mut request = self
             .agent
             .post(&config.url)
-            .header("content-type", "application/json")
+            .header("content-type", config.format.content_type())
             .header("idempotency-key", id);
-        if config.gzip {
+        if config.format == HttpFormat::PrometheusRemoteWrite {
+            request = request
+                .header("content-encoding", "snappy")
+                .header(REMOTE_WRITE_VERSION_HEADER, REMOTE_WRITE_VERSION);
+        } else if config.gzip {
             request = request.header("content-encoding", "gzip");
         }
         for (name, value) in &config.headers {
@@ -289,12 +294,23 @@ impl SenderThread {
         let status = response.status().as_u16();
         self.stats.status(status);
         if (200..300).contains(&status) {
-            let mut sink = Vec::new();
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let mut answer = Vec::new();
             let _ = response
                 .body_mut()
                 .as_reader()
                 .take(DRAIN_BYTES)
-                .read_to_end(&mut sink);
+                .read_to_end(&mut answer);
+            if config.format.is_otlp() {
+                if let Some(partial) = partial_success(config.format, &content_type, &answer) {
+                    self.partial(id, partial);
+                }
+            }
             return Outcome::Delivered;
         }
         let retry_after = response
@@ -309,7 +325,7 @@ impl SenderThread {
         );
         log::debug!("{message}");
         self.stats.error(message.clone());
-        if status_is_retryable(status) {
+        if status_is_retryable(status, config.format) {
             Outcome::Retry {
                 retry_after,
                 message,
@@ -317,6 +333,99 @@ impl SenderThread {
         } else {
             Outcome::Permanent { message }
         }
+    }
+}
+
+impl SenderThread {
+    /// Counts and logs what an OTLP receiver said it rejected. The batch is
+    /// delivered: OTLP says a partial success must not be retried.
+    fn partial(&self, id: &str, partial: PartialSuccess) {
+        if partial.rejected == 0 && partial.message.is_empty() {
+            return;
+        }
+        let message = format!(
+            "census http exporter to {}: batch {id}: the receiver rejected {} data points: {}",
+            self.config.endpoint,
+            partial.rejected,
+            if partial.message.is_empty() {
+                "(no message)"
+            } else {
+                partial.message.as_str()
+            }
+        );
+        log::warn!("{message}");
+        self.stats.partial(partial.rejected, message);
+    }
+}
+
+/// What an OTLP receiver's `partial_success` said.
+#[derive(Debug, PartialEq)]
+struct PartialSuccess {
+    rejected: u64,
+    message: String,
+}
+
+/// Reads `partial_success` from an OTLP response body: protobuf when the
+/// response says `application/x-protobuf` (or says nothing and the request
+/// was protobuf), JSON otherwise. A body that does not parse, or has no
+/// `partial_success`, reports nothing: the batch was accepted.
+fn partial_success(format: HttpFormat, content_type: &str, body: &[u8]) -> Option<PartialSuccess> {
+    if body.is_empty() {
+        return None;
+    }
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let protobuf = match media.as_str() {
+        "application/x-protobuf" | "application/protobuf" => true,
+        "" => format == HttpFormat::OtlpProtobuf,
+        _ => false,
+    };
+    if protobuf {
+        use prost::Message;
+        let response = ExportMetricsServiceResponse::decode(body).ok()?;
+        let partial = response.partial_success?;
+        return Some(PartialSuccess {
+            rejected: u64::try_from(partial.rejected_data_points).unwrap_or(0),
+            message: partial.error_message,
+        });
+    }
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let partial = json
+        .get("partialSuccess")
+        .or_else(|| json.get("partial_success"))?;
+    // proto3 JSON writes int64 as a string; accept a number too.
+    let rejected = partial
+        .get("rejectedDataPoints")
+        .or_else(|| partial.get("rejected_data_points"))
+        .and_then(|v| match v {
+            serde_json::Value::String(s) => s.parse::<u64>().ok(),
+            other => other.as_u64(),
+        })
+        .unwrap_or(0);
+    let message = partial
+        .get("errorMessage")
+        .or_else(|| partial.get("error_message"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_owned();
+    Some(PartialSuccess { rejected, message })
+}
+
+/// The body as it goes on the wire: snappy for remote write (which
+/// requires it), gzip when asked for, or as it is.
+fn compress(config: &Config, body: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    if config.format == HttpFormat::PrometheusRemoteWrite {
+        snap::raw::Encoder::new()
+            .compress_vec(&body)
+            .map_err(std::io::Error::other)
+    } else if config.gzip {
+        gzip(&body)
+    } else {
+        Ok(body)
     }
 }
 
@@ -374,5 +483,56 @@ mod tests {
         flate2::read::GzDecoder::new(&packed[..]).read_to_end(&mut out)?;
         assert_eq!(out, body);
         Ok(())
+    }
+
+    #[test]
+    fn partial_success_is_read_from_json_and_protobuf() {
+        use prost::Message;
+        let json = br#"{"partialSuccess":{"rejectedDataPoints":"3","errorMessage":"bad unit"}}"#;
+        assert_eq!(
+            partial_success(HttpFormat::OtlpJson, "application/json", json),
+            Some(PartialSuccess {
+                rejected: 3,
+                message: "bad unit".into()
+            })
+        );
+        let snake = br#"{"partial_success":{"rejected_data_points":2}}"#;
+        assert_eq!(
+            partial_success(
+                HttpFormat::OtlpJson,
+                "application/json; charset=utf-8",
+                snake
+            )
+            .map(|p| p.rejected),
+            Some(2)
+        );
+        let proto = ExportMetricsServiceResponse {
+            partial_success: Some(crate::format::ExportMetricsPartialSuccess {
+                rejected_data_points: 5,
+                error_message: "too old".into(),
+            }),
+        }
+        .encode_to_vec();
+        assert_eq!(
+            partial_success(HttpFormat::OtlpProtobuf, "application/x-protobuf", &proto),
+            Some(PartialSuccess {
+                rejected: 5,
+                message: "too old".into()
+            })
+        );
+        // No content type: the request's encoding decides.
+        assert_eq!(
+            partial_success(HttpFormat::OtlpProtobuf, "", &proto).map(|p| p.rejected),
+            Some(5)
+        );
+        assert_eq!(
+            partial_success(HttpFormat::OtlpJson, "application/json", b"{}"),
+            None
+        );
+        assert_eq!(partial_success(HttpFormat::OtlpJson, "", b""), None);
+        assert_eq!(
+            partial_success(HttpFormat::OtlpJson, "text/plain", b"ok"),
+            None
+        );
     }
 }

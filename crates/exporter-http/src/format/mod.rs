@@ -1,24 +1,35 @@
-//! Body formats: census's own JSON schema and OTLP/HTTP JSON.
+//! Body formats: census's own JSON schema, OTLP/HTTP (JSON or protobuf) and
+//! Prometheus remote write.
 
 mod census_json;
 mod json_number;
 mod otlp_json;
+mod otlp_mapping;
+mod otlp_messages;
+mod otlp_proto;
+mod remote_write;
+mod remote_write_messages;
 
 use census_core::{ExportError, ViewData};
 
-/// The body format an [`HttpExporter`](crate::HttpExporter) POSTs, always
-/// with `Content-Type: application/json`.
+#[cfg(test)]
+pub(crate) use otlp_messages::ExportMetricsPartialSuccess;
+pub(crate) use otlp_messages::ExportMetricsServiceResponse;
+
+/// The body format an [`HttpExporter`](crate::HttpExporter) POSTs.
 ///
-/// Both formats write 64-bit integers (counts, integer sums, times in Unix
-/// nanoseconds) as JSON strings, so that every JSON parser reads them
+/// The JSON formats write 64-bit integers (counts, integer sums, times in
+/// Unix nanoseconds) as JSON strings, so that every JSON parser reads them
 /// exactly, and non-finite floats as the strings `"NaN"`, `"Infinity"` and
-/// `"-Infinity"`. `docs/http-exporter.md` has an example body of each.
+/// `"-Infinity"`. `docs/http-exporter.md` has an example body of each
+/// format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum HttpFormat {
     /// census's own versioned schema:
     /// `{"schema":"census.v1","resource":{...},"views":[...]}`, one entry
     /// per view with every row, its tags by key, and its value.
+    /// `Content-Type: application/json`.
     #[default]
     Json,
     /// An OTLP/HTTP JSON `ExportMetricsServiceRequest`, as an OpenTelemetry
@@ -26,7 +37,52 @@ pub enum HttpFormat {
     /// Sum become cumulative monotonic sums, LastValue a gauge, and
     /// Distribution a cumulative histogram. The overflow row carries the
     /// attribute `otel.metric.overflow=true`.
+    /// `Content-Type: application/json`.
     OtlpJson,
+    /// The same `ExportMetricsServiceRequest` as [`OtlpJson`](Self::OtlpJson),
+    /// as protobuf: `Content-Type: application/x-protobuf`, the default of
+    /// OpenTelemetry Collectors and most vendors' OTLP endpoints.
+    OtlpProtobuf,
+    /// Prometheus remote write 1.0: a protobuf `WriteRequest`, snappy
+    /// block compressed (`Content-Encoding: snappy`,
+    /// `X-Prometheus-Remote-Write-Version: 0.1.0`), for Prometheus's
+    /// remote write receiver, Cortex, Mimir, Thanos Receive or
+    /// VictoriaMetrics. Views are named as the Prometheus exporter names
+    /// them (`_total`, `_bucket`/`le`, `_sum`, `_count`, the overflow
+    /// label), each series gets one sample at the export time, and `job`
+    /// (and `instance`, from `service.instance.id`) label every series.
+    /// Delta views are left out (counted in
+    /// [`HttpExporterMetrics::omitted_views`](crate::HttpExporterMetrics::omitted_views)):
+    /// Prometheus holds cumulative counters. Only 429 and 5xx are retried.
+    PrometheusRemoteWrite,
+}
+
+impl HttpFormat {
+    /// The `Content-Type` of the body.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            HttpFormat::Json | HttpFormat::OtlpJson => "application/json",
+            HttpFormat::OtlpProtobuf | HttpFormat::PrometheusRemoteWrite => {
+                "application/x-protobuf"
+            }
+        }
+    }
+
+    /// Whether the receiver answers with an OTLP `ExportMetricsServiceResponse`
+    /// that may report a partial success.
+    pub(crate) fn is_otlp(self) -> bool {
+        matches!(self, HttpFormat::OtlpJson | HttpFormat::OtlpProtobuf)
+    }
+}
+
+/// What an encoding left out, so the exporter can log and count it.
+#[derive(Debug, Default)]
+pub(crate) struct Omissions {
+    /// Views left out whole, with the reason.
+    pub(crate) views: Vec<(String, String)>,
+    /// Rows left out: their data does not fit their view, or they are one
+    /// series with another row and cannot be added (gauges).
+    pub(crate) rows: u64,
 }
 
 /// Serialises batches in one format, with the resource attributes fixed at
@@ -35,21 +91,35 @@ pub enum HttpFormat {
 pub(crate) struct Encoder {
     format: HttpFormat,
     resource: Vec<(String, String)>,
+    /// Remote write's `job` and `instance`, sorted by name.
+    const_labels: Vec<(String, String)>,
 }
 
 impl Encoder {
     pub(crate) fn new(format: HttpFormat, resource: Vec<(String, String)>) -> Encoder {
-        Encoder { format, resource }
+        Encoder {
+            format,
+            const_labels: remote_write::const_labels(&resource),
+            resource,
+        }
     }
 
-    /// The body for one batch.
-    pub(crate) fn encode(&self, batch: &[ViewData]) -> Result<Vec<u8>, ExportError> {
+    /// The labels remote write puts on every series (`job`, `instance`).
+    pub(crate) fn const_labels(&self) -> &[(String, String)] {
+        &self.const_labels
+    }
+
+    /// The body for one batch (before compression), and what it left out.
+    pub(crate) fn encode(&self, batch: &[ViewData]) -> Result<(Vec<u8>, Omissions), ExportError> {
+        let mut omitted = Omissions::default();
         // Measured body sizes per row (tags, times, value) are about 190
-        // bytes for census.v1 and 250 for OTLP; reserving that up front
-        // saves the doubling copies of a multi-megabyte buffer.
+        // bytes for census.v1 and 250 for OTLP JSON; reserving that up front
+        // saves the doubling copies of a multi-megabyte buffer. The
+        // protobuf encoders size their buffer exactly.
         let per_row = match self.format {
             HttpFormat::Json => 200,
             HttpFormat::OtlpJson => 260,
+            HttpFormat::OtlpProtobuf | HttpFormat::PrometheusRemoteWrite => 0,
         };
         let rows: usize = batch.iter().map(|v| v.rows.len() + 1).sum();
         let mut out = Vec::with_capacity(512 + rows * per_row);
@@ -68,8 +138,16 @@ impl Encoder {
                     views: batch,
                 },
             ),
+            HttpFormat::OtlpProtobuf => {
+                otlp_proto::encode(&self.resource, batch, &mut out);
+                Ok(())
+            }
+            HttpFormat::PrometheusRemoteWrite => {
+                remote_write::encode(&self.const_labels, batch, &mut out, &mut omitted);
+                Ok(())
+            }
         };
         result.map_err(|e| ExportError::new(format!("could not serialise the batch: {e}")))?;
-        Ok(out)
+        Ok((out, omitted))
     }
 }

@@ -1,26 +1,14 @@
 //! OTLP/HTTP JSON: an `ExportMetricsServiceRequest` in the protobuf JSON
 //! mapping (camelCase keys, 64-bit integers as strings, enums as numbers).
 
-use census_core::{AggregationData, Number, Row, Temporality, ViewData};
+use census_core::{AggregationData, Number, Row, ViewData};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 
 use super::json_number::{unix_nanos, Float, IntStr};
-
-/// OTLP's `AggregationTemporality` numbers (OTLP/JSON writes enums as
-/// integers): a view manager's values run from the view's start; a delta
-/// processor's cover one interval.
-fn temporality(t: Temporality) -> u8 {
-    match t {
-        Temporality::Delta => 1,
-        Temporality::Cumulative => 2,
-    }
-}
-
-/// The attribute OpenTelemetry SDKs put on the data point that collects
-/// measurements past a cardinality limit: the same meaning as census's
-/// overflow row.
-const OVERFLOW_ATTRIBUTE: &str = "otel.metric.overflow";
+use super::otlp_mapping::{
+    has_start, min_max, temporality, Shape, OVERFLOW_ATTRIBUTE, SCOPE_NAME, SCOPE_VERSION,
+};
 
 pub(super) struct Request<'a> {
     pub(super) resource: &'a [(String, String)],
@@ -73,8 +61,8 @@ impl Serialize for ScopeMetrics<'_> {
         m.serialize_entry(
             "scope",
             &Scope {
-                name: "census",
-                version: env!("CARGO_PKG_VERSION"),
+                name: SCOPE_NAME,
+                version: SCOPE_VERSION,
             },
         )?;
         // A view with no rows has nothing to say, and a metric without
@@ -102,21 +90,22 @@ impl Serialize for Metric<'_> {
         m.serialize_entry("description", view.description())?;
         m.serialize_entry("unit", view.measure().unit())?;
         let points = Points(self.0);
-        match view.aggregation() {
-            census_core::Aggregation::Count | census_core::Aggregation::Sum => {
+        // OTLP/JSON writes enums as integers.
+        match Shape::of(view.aggregation()) {
+            Shape::Sum { monotonic } => {
                 m.serialize_entry(
                     "sum",
                     &SumJson {
                         points,
                         aggregation_temporality: temporality(self.0.temporality),
-                        is_monotonic: true,
+                        is_monotonic: monotonic,
                     },
                 )?;
             }
-            census_core::Aggregation::LastValue => {
+            Shape::Gauge => {
                 m.serialize_entry("gauge", &GaugeJson { points })?;
             }
-            census_core::Aggregation::Distribution(_) => {
+            Shape::Histogram => {
                 m.serialize_entry(
                     "histogram",
                     &HistogramJson {
@@ -125,10 +114,6 @@ impl Serialize for Metric<'_> {
                     },
                 )?;
             }
-            // Aggregation is not non_exhaustive today; if it grows, the
-            // new kind is left out of OTLP until it has a mapping.
-            #[allow(unreachable_patterns)]
-            _ => {}
         }
         m.end()
     }
@@ -139,7 +124,7 @@ impl Serialize for Metric<'_> {
 struct SumJson<'a> {
     #[serde(rename = "dataPoints")]
     points: Points<'a>,
-    aggregation_temporality: u8,
+    aggregation_temporality: i32,
     is_monotonic: bool,
 }
 
@@ -154,7 +139,7 @@ struct GaugeJson<'a> {
 struct HistogramJson<'a> {
     #[serde(rename = "dataPoints")]
     points: Points<'a>,
-    aggregation_temporality: u8,
+    aggregation_temporality: i32,
 }
 
 struct Points<'a>(&'a ViewData);
@@ -187,9 +172,7 @@ impl Serialize for Point<'_> {
             .then_some((OVERFLOW_ATTRIBUTE, Value::Bool(true)));
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("attributes", &Attributes(tags.chain(overflow)))?;
-        let gauge = matches!(row.data, AggregationData::LastValue(_));
-        if !gauge {
-            // A gauge has no start: it is a reading, not a running total.
+        if has_start(row) {
             m.serialize_entry("startTimeUnixNano", &unix_nanos(row.start))?;
         }
         m.serialize_entry("timeUnixNano", &unix_nanos(data.end))?;
@@ -211,14 +194,9 @@ impl Serialize for Point<'_> {
                     &Seq(d.bucket_counts.iter().map(|c| IntStr(*c))),
                 )?;
                 m.serialize_entry("explicitBounds", &Seq(d.bounds.iter().map(|b| Float(*b))))?;
-                // census reports min and max as 0 for an empty row; OTLP
-                // says "unset", which is what an empty row means. Under
-                // delta temporality census's min and max still span the
-                // whole cumulative history, which OTLP would read as the
-                // interval's: leave them out rather than mislead.
-                if d.count > 0 && data.temporality == Temporality::Cumulative {
-                    m.serialize_entry("min", &Float(d.min))?;
-                    m.serialize_entry("max", &Float(d.max))?;
+                if let Some((min, max)) = min_max(d, data.temporality) {
+                    m.serialize_entry("min", &Float(min))?;
+                    m.serialize_entry("max", &Float(max))?;
                 }
             }
         }
@@ -286,7 +264,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use census_core::{Aggregation, MeasureI64, View};
+    use census_core::{Aggregation, MeasureI64, Temporality, View};
     use std::time::{Duration, UNIX_EPOCH};
 
     fn encode(data: ViewData) -> serde_json::Value {
