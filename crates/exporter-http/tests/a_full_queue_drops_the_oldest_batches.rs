@@ -1,18 +1,24 @@
 //! When the queue is full the oldest batches go first, so the freshest
-//! data is what arrives once the endpoint is back (issue #4).
+//! data is what arrives once the endpoint is back (issue #4), in every
+//! format (issue #14).
 
 mod support;
 
 use std::time::Duration;
 
 use census_core::Exporter;
-use census_exporter_http::HttpExporter;
-use support::{census_json_batch_number, closed_port, sample_batch, wait_until, Reply, TestServer};
+use census_exporter_http::{HttpExporter, HttpFormat};
+use support::{closed_port, each_delivery_format, sample_batch, wait_until, Reply, TestServer};
 
 #[test]
 fn a_full_queue_drops_the_oldest_batches() -> Result<(), Box<dyn std::error::Error>> {
+    each_delivery_format(drops_the_oldest)
+}
+
+fn drops_the_oldest(format: HttpFormat) -> Result<(), Box<dyn std::error::Error>> {
     let addr = closed_port();
     let http = HttpExporter::builder(format!("http://{addr}/v1/metrics"))
+        .format(format)
         .queue_capacity(3)
         .backoff_base(Duration::from_millis(20))
         .backoff_cap(Duration::from_millis(50))
@@ -33,10 +39,7 @@ fn a_full_queue_drops_the_oldest_batches() -> Result<(), Box<dyn std::error::Err
     let requests = server.take(4, Duration::from_secs(10));
     http.shutdown()?;
     assert!(server.drain().is_empty());
-    let numbers: Vec<u64> = requests
-        .iter()
-        .map(|r| census_json_batch_number(&r.json()))
-        .collect();
+    let numbers: Vec<u64> = requests.iter().map(|r| r.batch_number()).collect();
     assert_eq!(numbers, [0, 7, 8, 9]);
     let m = http.metrics();
     assert_eq!((m.sent, m.dropped, m.abandoned), (4, 6, 0));

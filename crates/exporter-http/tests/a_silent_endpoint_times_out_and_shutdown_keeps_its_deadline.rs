@@ -1,22 +1,28 @@
 //! An endpoint that accepts connections and never answers: each attempt
 //! ends at the timeout, the sender moves on to the next batch, export()
-//! never waits, and shutdown returns within its deadline (issue #4).
+//! never waits, and shutdown returns within its deadline (issue #4), in
+//! every format (issue #14).
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use census_core::Exporter;
-use census_exporter_http::HttpExporter;
-use support::{census_json_batch_number, sample_batch, Reply, TestServer};
+use census_exporter_http::{HttpExporter, HttpFormat};
+use support::{each_delivery_format, sample_batch, Reply, TestServer};
 
 #[test]
 fn a_silent_endpoint_times_out_and_shutdown_keeps_its_deadline(
 ) -> Result<(), Box<dyn std::error::Error>> {
+    each_delivery_format(times_out)
+}
+
+fn times_out(format: HttpFormat) -> Result<(), Box<dyn std::error::Error>> {
     let server = TestServer::start(|_| Reply::Hang);
     let timeout = Duration::from_millis(300);
     let deadline = Duration::from_millis(500);
     let http = HttpExporter::builder(server.url())
+        .format(format)
         .timeout(timeout)
         .max_attempts(2)
         .backoff_base(Duration::from_millis(1))
@@ -41,11 +47,7 @@ fn a_silent_endpoint_times_out_and_shutdown_keeps_its_deadline(
     let gap = next[0].at - first[0].at;
     assert!(gap >= timeout, "retried after {gap:?}, before the timeout");
     assert_eq!(next[0].idempotency_key(), first[0].idempotency_key());
-    assert_eq!(
-        census_json_batch_number(&next[1].json()),
-        1,
-        "the sender did not move on"
-    );
+    assert_eq!(next[1].batch_number(), 1, "the sender did not move on");
     let m = http.metrics();
     assert_eq!((m.failed, m.sent), (1, 0));
     assert!(m.errors >= 2);

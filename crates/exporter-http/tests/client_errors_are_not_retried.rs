@@ -1,22 +1,28 @@
 //! A 4xx other than 408 and 429 is a permanent failure: counted, logged
-//! with status and body excerpt, never retried (issue #4).
+//! with status and body excerpt, never retried (issue #4), in every
+//! format; remote write does not retry 408 either (issue #14).
 
 mod support;
 
 use std::time::Duration;
 
 use census_core::Exporter;
-use census_exporter_http::HttpExporter;
-use support::{census_json_batch_number, sample_batch, Reply, TestServer};
+use census_exporter_http::{HttpExporter, HttpFormat};
+use support::{each_delivery_format, sample_batch, Reply, TestServer};
 
 #[test]
 fn client_errors_are_not_retried() -> Result<(), Box<dyn std::error::Error>> {
+    each_delivery_format(not_retried)
+}
+
+fn not_retried(format: HttpFormat) -> Result<(), Box<dyn std::error::Error>> {
     let server = TestServer::start(|req| match req.index {
         0 => Reply::StatusBody(400, "metric name 'x y' is invalid\n".into()),
         1 => Reply::Status(404),
         _ => Reply::Status(200),
     });
     let http = HttpExporter::builder(server.url())
+        .format(format)
         .backoff_base(Duration::from_millis(1))
         .backoff_cap(Duration::from_millis(2))
         .build()?;
@@ -26,10 +32,7 @@ fn client_errors_are_not_retried() -> Result<(), Box<dyn std::error::Error>> {
     let requests = server.take(3, Duration::from_secs(10));
     http.shutdown()?;
     assert!(server.drain().is_empty(), "a client error was retried");
-    let numbers: Vec<u64> = requests
-        .iter()
-        .map(|r| census_json_batch_number(&r.json()))
-        .collect();
+    let numbers: Vec<u64> = requests.iter().map(|r| r.batch_number()).collect();
     assert_eq!(numbers, [0, 1, 2]);
     let m = http.metrics();
     assert_eq!((m.sent, m.failed, m.retried, m.errors), (1, 2, 0, 2));
@@ -49,5 +52,35 @@ fn the_error_names_the_status_and_quotes_the_body() -> Result<(), Box<dyn std::e
     let last = http.metrics().last_error.unwrap_or_default();
     assert!(last.contains("status 400"), "{last}");
     assert!(last.contains("metric name 'x y' is invalid"), "{last}");
+    Ok(())
+}
+
+/// Remote write 1.0: "MUST NOT retry write requests on HTTP 2xx and 4xx
+/// responses other than 429", so a 408 fails the batch.
+#[test]
+fn remote_write_does_not_retry_a_request_timeout() -> Result<(), Box<dyn std::error::Error>> {
+    let server = TestServer::start(|req| match req.index {
+        0 => Reply::Status(408),
+        _ => Reply::Status(200),
+    });
+    let http = HttpExporter::builder(server.url())
+        .format(HttpFormat::PrometheusRemoteWrite)
+        .backoff_base(Duration::from_millis(1))
+        .backoff_cap(Duration::from_millis(2))
+        .build()?;
+    http.export(&sample_batch(0))?;
+    http.export(&sample_batch(1))?;
+    let requests = server.take(2, Duration::from_secs(10));
+    http.shutdown()?;
+    assert!(server.drain().is_empty(), "the 408 was retried");
+    assert_eq!(
+        requests
+            .iter()
+            .map(|r| r.batch_number())
+            .collect::<Vec<_>>(),
+        [0, 1]
+    );
+    let m = http.metrics();
+    assert_eq!((m.sent, m.failed, m.retried), (1, 1, 0));
     Ok(())
 }

@@ -1,22 +1,27 @@
-//! A Retry-After in seconds sets the wait before the next attempt,
-//! cut to the backoff cap (issue #4).
+//! A Retry-After in seconds or as a date sets the wait before the next
+//! attempt, cut to the backoff cap (issue #4), in every format (#14).
 
 mod support;
 
 use std::time::Duration;
 
 use census_core::Exporter;
-use census_exporter_http::HttpExporter;
-use support::{sample_batch, Reply, TestServer};
+use census_exporter_http::{HttpExporter, HttpFormat};
+use support::{each_delivery_format, sample_batch, Reply, TestServer};
 
 #[test]
 fn retry_after_is_honoured() -> Result<(), Box<dyn std::error::Error>> {
+    each_delivery_format(seconds)
+}
+
+fn seconds(format: HttpFormat) -> Result<(), Box<dyn std::error::Error>> {
     let server = TestServer::start(|req| match req.index {
         0 => Reply::RetryAfter(503, 1),
         _ => Reply::Status(200),
     });
     // Without the header the retry would come within 2 ms.
     let http = HttpExporter::builder(server.url())
+        .format(format)
         .backoff_base(Duration::from_millis(1))
         .backoff_cap(Duration::from_millis(2) * 2_000)
         .build()?;
@@ -38,11 +43,16 @@ fn retry_after_is_honoured() -> Result<(), Box<dyn std::error::Error>> {
 
 #[test]
 fn a_long_retry_after_is_cut_to_the_backoff_cap() -> Result<(), Box<dyn std::error::Error>> {
+    each_delivery_format(cut_to_the_cap)
+}
+
+fn cut_to_the_cap(format: HttpFormat) -> Result<(), Box<dyn std::error::Error>> {
     let server = TestServer::start(|req| match req.index {
         0 => Reply::RetryAfter(429, 3_600),
         _ => Reply::Status(200),
     });
     let http = HttpExporter::builder(server.url())
+        .format(format)
         .backoff_base(Duration::from_millis(1))
         .backoff_cap(Duration::from_millis(300))
         .build()?;
@@ -67,12 +77,17 @@ fn a_retry_after_date_is_honoured() -> Result<(), Box<dyn std::error::Error>> {
         support::http_date(784_111_777),
         "Sun, 06 Nov 1994 08:49:37 GMT"
     );
+    each_delivery_format(date)
+}
+
+fn date(format: HttpFormat) -> Result<(), Box<dyn std::error::Error>> {
     // Two seconds past the current whole second: between 1 and 2 s away.
     let server = TestServer::start(|req| match req.index {
         0 => Reply::RetryAfterDate(503, 2),
         _ => Reply::Status(200),
     });
     let http = HttpExporter::builder(server.url())
+        .format(format)
         .backoff_base(Duration::from_millis(1))
         .backoff_cap(Duration::from_secs(10))
         .build()?;

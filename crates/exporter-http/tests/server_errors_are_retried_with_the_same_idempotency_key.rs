@@ -1,23 +1,34 @@
 //! 503, 429, 408 and 500 are retried until the endpoint accepts, with the
-//! same Idempotency-Key and body on every attempt (issue #4).
+//! same Idempotency-Key and body on every attempt (issue #4), in every
+//! format; remote write retries 5xx and 429 but not 408 (issue #14).
 
 mod support;
 
 use std::time::Duration;
 
 use census_core::Exporter;
-use census_exporter_http::HttpExporter;
-use support::{census_json_batch_number, sample_batch, Reply, TestServer};
+use census_exporter_http::{HttpExporter, HttpFormat};
+use support::{each_delivery_format, sample_batch, Reply, TestServer};
 
 #[test]
 fn server_errors_are_retried_with_the_same_idempotency_key(
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let failures = [503, 429, 408, 500];
+    each_delivery_format(retried_until_accepted)
+}
+
+fn retried_until_accepted(format: HttpFormat) -> Result<(), Box<dyn std::error::Error>> {
+    // Remote write 1.0 forbids retrying a 4xx other than 429.
+    let failures = if format == HttpFormat::PrometheusRemoteWrite {
+        [503, 429, 502, 500]
+    } else {
+        [503, 429, 408, 500]
+    };
     let server = TestServer::start(move |req| match failures.get(req.index) {
         Some(code) => Reply::Status(*code),
         None => Reply::Status(200),
     });
     let http = HttpExporter::builder(server.url())
+        .format(format)
         .backoff_base(Duration::from_millis(1))
         .backoff_cap(Duration::from_millis(20))
         .max_attempts(10)
@@ -29,6 +40,9 @@ fn server_errors_are_retried_with_the_same_idempotency_key(
     http.shutdown()?;
     assert!(server.drain().is_empty());
 
+    for request in &requests {
+        request.assert_format_headers(format);
+    }
     let first_key = requests[0].idempotency_key();
     assert!(!first_key.is_empty());
     for retry in &requests[1..5] {
@@ -44,9 +58,9 @@ fn server_errors_are_retried_with_the_same_idempotency_key(
             retry.index
         );
     }
-    assert_eq!(census_json_batch_number(&requests[4].json()), 0);
-    assert_eq!(census_json_batch_number(&requests[5].json()), 1);
-    assert_eq!(census_json_batch_number(&requests[6].json()), 2);
+    assert_eq!(requests[4].batch_number(), 0);
+    assert_eq!(requests[5].batch_number(), 1);
+    assert_eq!(requests[6].batch_number(), 2);
     assert_ne!(requests[5].idempotency_key(), first_key);
     assert_ne!(requests[5].idempotency_key(), requests[6].idempotency_key());
 
@@ -64,6 +78,10 @@ fn server_errors_are_retried_with_the_same_idempotency_key(
 #[test]
 fn a_batch_fails_after_max_attempts_and_the_next_one_goes_out(
 ) -> Result<(), Box<dyn std::error::Error>> {
+    each_delivery_format(fails_after_max_attempts)
+}
+
+fn fails_after_max_attempts(format: HttpFormat) -> Result<(), Box<dyn std::error::Error>> {
     let server = TestServer::start(|req| {
         if req.index < 3 {
             Reply::Status(502)
@@ -72,6 +90,7 @@ fn a_batch_fails_after_max_attempts_and_the_next_one_goes_out(
         }
     });
     let http = HttpExporter::builder(server.url())
+        .format(format)
         .backoff_base(Duration::from_millis(1))
         .backoff_cap(Duration::from_millis(5))
         .max_attempts(3)
@@ -80,10 +99,8 @@ fn a_batch_fails_after_max_attempts_and_the_next_one_goes_out(
     http.export(&sample_batch(1))?;
     let requests = server.take(4, Duration::from_secs(10));
     http.shutdown()?;
-    assert!(requests[..3]
-        .iter()
-        .all(|r| census_json_batch_number(&r.json()) == 0));
-    assert_eq!(census_json_batch_number(&requests[3].json()), 1);
+    assert!(requests[..3].iter().all(|r| r.batch_number() == 0));
+    assert_eq!(requests[3].batch_number(), 1);
     let m = http.metrics();
     assert_eq!((m.sent, m.failed, m.retried, m.errors), (1, 1, 2, 3));
     Ok(())

@@ -282,10 +282,7 @@ mod tests {
     /// One decoded series: labels, its one value and timestamp.
     type Decoded = (Vec<(String, String)>, f64, i64);
 
-    fn decode(
-        views: &[ViewData],
-        omitted: &mut Omissions,
-    ) -> Vec<Decoded> {
+    fn decode(views: &[ViewData], omitted: &mut Omissions) -> Vec<Decoded> {
         let mut out = Vec::new();
         let labels = const_labels(&[("service.name".into(), "shop".into())]);
         encode(&labels, views, &mut out, omitted);

@@ -1,5 +1,7 @@
 //! Shared test fakes: a scriptable HTTP endpoint on 127.0.0.1, sample
-//! batches with known values, and the independent OTLP parser.
+//! batches with known values, the independent OTLP parser (protobuf's own,
+//! in Python), a remote write decoder written from the specification, and
+//! the real Prometheus server of the Prometheus exporter's tests.
 //!
 //! Each test file uses a part of this module.
 #![allow(dead_code)]
@@ -17,7 +19,53 @@ use census_core::{
     Aggregation, AggregationData, DistributionData, MeasureF64, MeasureI64, Number, Row, TagKey,
     TagValue, View, ViewData,
 };
+use census_exporter_http::HttpFormat;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+// The same Prometheus server the Prometheus exporter's end-to-end test
+// starts, from that crate's test support (one copy of it).
+#[path = "../../../exporter-prometheus/tests/support/prometheus_server.rs"]
+mod prometheus_server;
+#[allow(unused_imports)]
+pub use prometheus_server::PrometheusServer;
+
+/// The formats the delivery tests (retries, backoff, Retry-After, queue
+/// drops, shutdown deadline) run with: census's own JSON and both protobuf
+/// formats (OTLP JSON shares the JSON path).
+pub const DELIVERY_FORMATS: [HttpFormat; 3] = [
+    HttpFormat::Json,
+    HttpFormat::OtlpProtobuf,
+    HttpFormat::PrometheusRemoteWrite,
+];
+
+/// Runs `check` once per format of [`DELIVERY_FORMATS`], each on a thread
+/// named for its format (so a failed assertion says which), and fails with
+/// the first error or panic.
+pub fn each_delivery_format(
+    check: impl Fn(HttpFormat) -> Result<(), Box<dyn std::error::Error>> + Sync,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let check = &check;
+    std::thread::scope(|s| {
+        let runs: Vec<_> = DELIVERY_FORMATS
+            .iter()
+            .map(|&format| {
+                std::thread::Builder::new()
+                    .name(format!("{format:?}"))
+                    .spawn_scoped(s, move || {
+                        check(format).map_err(|e| format!("{format:?}: {e}"))
+                    })
+                    .expect("spawn a test thread")
+            })
+            .collect();
+        for run in runs {
+            match run.join() {
+                Ok(result) => result?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(())
+    })
+}
 
 /// One request the endpoint received.
 #[derive(Debug, Clone)]
@@ -28,7 +76,8 @@ pub struct Received {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
-    /// The body, gunzipped when it came with `Content-Encoding: gzip`.
+    /// The body, gunzipped or snappy-decoded when it came with
+    /// `Content-Encoding: gzip` or `snappy`.
     pub body: Vec<u8>,
     pub raw_len: usize,
 }
@@ -43,6 +92,54 @@ impl Received {
 
     pub fn idempotency_key(&self) -> String {
         self.header("Idempotency-Key").unwrap_or("").to_owned()
+    }
+
+    /// The `n` of the `sample_batch(n)` this request carries, whatever its
+    /// format: read from the GET row of `test/requests_count` in the body
+    /// (JSON formats and remote write), or, for OTLP protobuf, whose values
+    /// the Python tests check, from the batch's sequence number at the end
+    /// of its Idempotency-Key (tests export batch n as the n-th).
+    pub fn batch_number(&self) -> u64 {
+        let content_type = self.header("Content-Type").unwrap_or("");
+        if content_type == "application/json" {
+            let json = self.json();
+            if json.get("schema").is_some() {
+                return census_json_batch_number(&json);
+            }
+            return otlp_json_batch_number(&json);
+        }
+        if self.header("Content-Encoding") == Some("snappy") {
+            return remote_write::decode(&self.body)
+                .into_iter()
+                .find(|s| {
+                    s.label("__name__") == Some("test_requests_count_total")
+                        && s.label("method") == Some("GET")
+                })
+                .map(|s| s.value as u64)
+                .expect("test_requests_count_total{method=GET} in the write request");
+        }
+        let key = self.idempotency_key();
+        key.rsplit('-')
+            .next()
+            .and_then(|seq| seq.parse().ok())
+            .unwrap_or_else(|| panic!("no sequence number in Idempotency-Key {key:?}"))
+    }
+
+    /// Fails unless the request carries its format's content headers.
+    pub fn assert_format_headers(&self, format: HttpFormat) {
+        assert_eq!(
+            self.header("Content-Type"),
+            Some(format.content_type()),
+            "request {}",
+            self.index
+        );
+        if format == HttpFormat::PrometheusRemoteWrite {
+            assert_eq!(self.header("Content-Encoding"), Some("snappy"));
+            assert_eq!(
+                self.header("X-Prometheus-Remote-Write-Version"),
+                Some("0.1.0")
+            );
+        }
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -123,17 +220,22 @@ impl TestServer {
                         .iter()
                         .map(|h| (h.field.as_str().to_string(), h.value.as_str().to_string()))
                         .collect();
-                    let gzipped = headers
+                    let encoding = headers
                         .iter()
-                        .any(|(n, v)| n.eq_ignore_ascii_case("content-encoding") && v == "gzip");
-                    let body = if gzipped {
-                        let mut out = Vec::new();
-                        flate2::read::GzDecoder::new(&raw[..])
-                            .read_to_end(&mut out)
-                            .expect("gzip body decodes");
-                        out
-                    } else {
-                        raw.clone()
+                        .find(|(n, _)| n.eq_ignore_ascii_case("content-encoding"))
+                        .map(|(_, v)| v.clone());
+                    let body = match encoding.as_deref() {
+                        Some("gzip") => {
+                            let mut out = Vec::new();
+                            flate2::read::GzDecoder::new(&raw[..])
+                                .read_to_end(&mut out)
+                                .expect("gzip body decodes");
+                            out
+                        }
+                        Some("snappy") => snap::raw::Decoder::new()
+                            .decompress_vec(&raw)
+                            .expect("snappy block body decodes"),
+                        _ => raw.clone(),
                     };
                     let received = Received {
                         index,
@@ -405,6 +507,95 @@ pub fn census_json_batch_number(body: &serde_json::Value) -> u64 {
         .expect("count string")
 }
 
+/// The `n` an OTLP JSON body made by `sample_batch(n)` carries.
+pub fn otlp_json_batch_number(body: &serde_json::Value) -> u64 {
+    let metric = body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["name"] == "test/requests_count"))
+        .expect("test/requests_count in body");
+    let point = metric["sum"]["dataPoints"]
+        .as_array()
+        .and_then(|ps| {
+            ps.iter()
+                .find(|p| p["attributes"][0]["value"]["stringValue"] == "GET")
+        })
+        .expect("GET point");
+    point["asInt"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("asInt string")
+}
+
+/// A remote write `WriteRequest` decoder written from the remote write 1.0
+/// specification's message definitions, independently of the exporter's.
+pub mod remote_write {
+    /// One series as the test sees it.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Series {
+        pub labels: Vec<(String, String)>,
+        pub value: f64,
+        pub timestamp_ms: i64,
+    }
+
+    impl Series {
+        pub fn label(&self, name: &str) -> Option<&str> {
+            self.labels
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct WriteRequest {
+        #[prost(message, repeated, tag = "1")]
+        timeseries: Vec<TimeSeries>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct TimeSeries {
+        #[prost(message, repeated, tag = "1")]
+        labels: Vec<Label>,
+        #[prost(message, repeated, tag = "2")]
+        samples: Vec<Sample>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Label {
+        #[prost(string, tag = "1")]
+        name: String,
+        #[prost(string, tag = "2")]
+        value: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Sample {
+        #[prost(double, tag = "1")]
+        value: f64,
+        #[prost(int64, tag = "2")]
+        timestamp: i64,
+    }
+
+    /// Decodes an uncompressed `WriteRequest`; each series must hold
+    /// exactly one sample.
+    pub fn decode(body: &[u8]) -> Vec<Series> {
+        use prost::Message;
+        let request = WriteRequest::decode(body).expect("a WriteRequest");
+        request
+            .timeseries
+            .into_iter()
+            .map(|s| {
+                assert_eq!(s.samples.len(), 1, "one sample per series");
+                Series {
+                    labels: s.labels.into_iter().map(|l| (l.name, l.value)).collect(),
+                    value: s.samples[0].value,
+                    timestamp_ms: s.samples[0].timestamp,
+                }
+            })
+            .collect()
+    }
+}
+
 /// The python with opentelemetry-proto and protobuf (env `CENSUS_PYTHON`).
 /// `None` (with a note on stderr) when it is missing locally; a failure
 /// when it is missing in CI, where .ci/run installs it.
@@ -452,9 +643,37 @@ msg = ExportMetricsServiceRequest()
 json_format.Parse(sys.stdin.buffer.read().decode("utf-8"), msg, ignore_unknown_fields=False)
 print(json_format.MessageToJson(msg, preserving_proto_field_name=True))
 "#;
+    run_python(python, SCRIPT, body)
+}
+
+/// Parses `body` as a binary `ExportMetricsServiceRequest` with protobuf's
+/// own parser, strictly: the bytes must be exactly what protobuf writes for
+/// the message it read, after a round trip through JSON that keeps no
+/// unknown field (so no unknown or misnumbered field, no non-canonical
+/// encoding). Returns the message printed as `parse_otlp` prints one, or
+/// the parser's error.
+pub fn parse_otlp_protobuf(python: &PathBuf, body: &[u8]) -> Result<serde_json::Value, String> {
+    const SCRIPT: &str = r#"
+import sys
+from google.protobuf import json_format
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+data = sys.stdin.buffer.read()
+msg = ExportMetricsServiceRequest()
+msg.ParseFromString(data)
+text = json_format.MessageToJson(msg, preserving_proto_field_name=True)
+again = ExportMetricsServiceRequest()
+json_format.Parse(text, again, ignore_unknown_fields=False)
+if again.SerializeToString(deterministic=True) != data:
+    sys.exit("the body is not the canonical encoding of the message protobuf read (unknown or misencoded fields)")
+print(text)
+"#;
+    run_python(python, SCRIPT, body)
+}
+
+fn run_python(python: &PathBuf, script: &str, body: &[u8]) -> Result<serde_json::Value, String> {
     use std::io::Write;
     let mut child = Command::new(python)
-        .args(["-c", SCRIPT])
+        .args(["-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

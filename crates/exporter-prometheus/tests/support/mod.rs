@@ -1,6 +1,6 @@
 //! Shared test support: a fake producer, hand-built view data with awkward
 //! values, an exposition parser written independently of the encoder,
-//! promtool, and a small HTTP client.
+//! promtool, a small HTTP client, and a real Prometheus server.
 
 #![allow(dead_code)]
 
@@ -18,6 +18,13 @@ use census_core::{
     Producer, Row, TagKey, TagValue, View, ViewData,
 };
 use parking_lot::Mutex;
+
+// The Prometheus server and the tool finder live in a file of their own,
+// which the HTTP exporter's tests include too (remote write needs the same
+// real Prometheus).
+mod prometheus_server;
+#[allow(unused_imports)]
+pub use prometheus_server::{find_tool, PrometheusServer};
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -637,24 +644,6 @@ pub fn promtool_check(text: &str) -> Option<Result<String, String>> {
     })
 }
 
-/// Finds a tool on PATH. Missing is a failure when CI=true, and a logged
-/// skip elsewhere.
-pub fn find_tool(name: &str) -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{name} is not on PATH; CI must install Debian's prometheus package"
-        );
-        eprintln!("skipping: {name} is not on PATH (install Debian's prometheus package)");
-    }
-    found
-}
-
 /// A GET answer: status, content type, body.
 pub struct Answer {
     pub status: u16,
@@ -690,136 +679,4 @@ pub fn http(method: &str, url: &str, accept: Option<&str>) -> Result<Answer, ure
 
 pub fn get(url: &str, accept: Option<&str>) -> Result<Answer, ureq::Error> {
     http("GET", url, accept)
-}
-
-/// One series of a query answer: its labels and value.
-pub type QueryResult = (BTreeMap<String, String>, f64);
-
-/// A real Prometheus server scraping one target every second, started in a
-/// temporary directory and killed by its own process id when dropped.
-pub struct PrometheusServer {
-    child: std::process::Child,
-    dir: std::path::PathBuf,
-    pub api: String,
-}
-
-impl PrometheusServer {
-    /// Starts `prometheus` scraping `target` (`host:port`). `None` when the
-    /// binary is missing outside CI.
-    pub fn start(target: &str) -> Result<Option<PrometheusServer>, Box<dyn std::error::Error>> {
-        let Some(binary) = find_tool("prometheus") else {
-            return Ok(None);
-        };
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "census-prometheus-e2e-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(dir.join("data"))?;
-        let config = dir.join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-                 scrape_configs:\n  - job_name: census\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )?;
-        // Prometheus binds its own port; a port the OS just handed out and
-        // released is the best that can be passed to another process.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let log = std::fs::File::create(dir.join("prometheus.log"))?;
-        let child = Command::new(binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()?;
-        Ok(Some(PrometheusServer {
-            child,
-            dir,
-            api: format!("http://127.0.0.1:{port}/api/v1"),
-        }))
-    }
-
-    /// Runs an instant query; returns the value of each result series,
-    /// with its labels.
-    pub fn query(&self, promql: &str) -> Result<Vec<QueryResult>, Box<dyn std::error::Error>> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
-        let body = agent
-            .get(&format!("{}/query", self.api))
-            .query("query", promql)
-            .call()?
-            .body_mut()
-            .read_to_string()?;
-        let json: serde_json::Value = serde_json::from_str(&body)?;
-        if json["status"] != "success" {
-            return Err(format!("query {promql:?} failed: {body}").into());
-        }
-        let mut out = Vec::new();
-        for result in json["data"]["result"].as_array().into_iter().flatten() {
-            let labels = result["metric"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect();
-            let value = result["value"][1]
-                .as_str()
-                .ok_or_else(|| format!("no value in {result}"))?;
-            out.push((labels, parse_value(value)?));
-        }
-        Ok(out)
-    }
-
-    /// Queries until `promql` has exactly one series whose value satisfies
-    /// `want`, or `deadline` passes. Prometheus offers no notification of a
-    /// completed scrape, so this polls, a few times a second.
-    pub fn wait_for(
-        &mut self,
-        promql: &str,
-        deadline: std::time::Instant,
-        want: impl Fn(f64) -> bool,
-    ) -> Result<f64, Box<dyn std::error::Error>> {
-        let mut last = String::from("no answer yet");
-        while std::time::Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                return Err(format!("prometheus exited with {status}: {}", self.log()).into());
-            }
-            match self.query(promql) {
-                Ok(results) => match results.as_slice() {
-                    [(_, v)] if want(*v) => return Ok(*v),
-                    other => last = format!("{other:?}"),
-                },
-                Err(err) => last = err.to_string(),
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        Err(format!(
-            "{promql:?} never matched; last answer: {last}\n{}",
-            self.log()
-        )
-        .into())
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for PrometheusServer {
-    fn drop(&mut self) {
-        // Killed by its own pid (Child::kill), then reaped.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }

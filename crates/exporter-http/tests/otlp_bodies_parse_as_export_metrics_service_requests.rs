@@ -1,6 +1,8 @@
-//! OTLP JSON bodies are valid `ExportMetricsServiceRequest`s for
-//! protobuf's own JSON parser (unknown fields refused), and hold the
-//! recorded values with the documented mapping (issue #4).
+//! OTLP bodies, JSON and protobuf, are valid `ExportMetricsServiceRequest`s
+//! for protobuf's own parsers (unknown fields refused; the protobuf bytes
+//! exactly the canonical encoding), hold the recorded values with the
+//! documented mapping (issue #4), and say the same thing field by field
+//! for the same batch (issue #14).
 
 mod support;
 
@@ -10,7 +12,7 @@ use census_core::Exporter;
 use census_core::{Aggregation, AggregationData, MeasureF64, Number, Row, View, ViewData};
 use census_exporter_http::{HttpExporter, HttpFormat};
 use serde_json::{json, Value};
-use support::{otlp_python, parse_otlp, sample_batch, Reply, TestServer};
+use support::{otlp_python, parse_otlp, parse_otlp_protobuf, sample_batch, Reply, TestServer};
 
 fn metric<'a>(parsed: &'a Value, name: &str) -> &'a Value {
     parsed["resource_metrics"][0]["scope_metrics"][0]["metrics"]
@@ -36,17 +38,21 @@ fn attrs(point: &Value) -> Vec<(String, Value)> {
 }
 
 #[test]
-fn otlp_json_bodies_parse_as_export_metrics_service_request(
-) -> Result<(), Box<dyn std::error::Error>> {
+fn otlp_json_and_protobuf_bodies_parse_and_agree() -> Result<(), Box<dyn std::error::Error>> {
     let Some(python) = otlp_python() else {
         return Ok(());
     };
     let server = TestServer::start(|_| Reply::Status(200));
-    let http = HttpExporter::builder(server.url())
-        .format(HttpFormat::OtlpJson)
-        .service_name("checkout-test")
-        .resource_attribute("deployment.environment", "test")
-        .build()?;
+    let exporter = |format: HttpFormat, gzip: bool| {
+        HttpExporter::builder(server.url())
+            .format(format)
+            .gzip(gzip)
+            .service_name("checkout-test")
+            .resource_attribute("deployment.environment", "test")
+            .build()
+    };
+    let json = exporter(HttpFormat::OtlpJson, false)?;
+    let protobuf = exporter(HttpFormat::OtlpProtobuf, true)?;
     let mut batch = sample_batch(7);
     // Non-finite values and a view with no rows yet.
     let odd = MeasureF64::new("test/odd", "odd values", "1")?;
@@ -82,13 +88,37 @@ fn otlp_json_bodies_parse_as_export_metrics_service_request(
         )],
     ));
     batch.push(ViewData::new(empty, start, now, vec![]));
-    http.export(&batch)?;
-    let req = server.take(1, Duration::from_secs(10)).remove(0);
-    http.shutdown()?;
-    assert_eq!(req.header("Content-Type"), Some("application/json"));
+    json.export(&batch)?;
+    let json_request = server.take(1, Duration::from_secs(10)).remove(0);
+    protobuf.export(&batch)?;
+    let protobuf_request = server.take(1, Duration::from_secs(10)).remove(0);
+    json.shutdown()?;
+    protobuf.shutdown()?;
+    assert_eq!(
+        json_request.header("Content-Type"),
+        Some("application/json")
+    );
+    assert_eq!(
+        protobuf_request.header("Content-Type"),
+        Some("application/x-protobuf")
+    );
+    assert_eq!(protobuf_request.header("Content-Encoding"), Some("gzip"));
 
-    let parsed =
-        parse_otlp(&python, &req.body).map_err(|e| format!("protobuf refused the body: {e}"))?;
+    let from_json = parse_otlp(&python, &json_request.body)
+        .map_err(|e| format!("protobuf refused the JSON body: {e}"))?;
+    let from_protobuf = parse_otlp_protobuf(&python, &protobuf_request.body)
+        .map_err(|e| format!("protobuf refused the protobuf body: {e}"))?;
+    check_recorded_values(&from_json)?;
+    check_recorded_values(&from_protobuf)?;
+    // Every field, not only those checked above: the two encodings of one
+    // batch are one message.
+    assert_eq!(from_json, from_protobuf);
+    Ok(())
+}
+
+/// Every field of `sample_batch(7)` and the odd views, as protobuf read it.
+fn check_recorded_values(parsed: &Value) -> Result<(), Box<dyn std::error::Error>> {
+    let parsed = parsed.clone();
     let resource = &parsed["resource_metrics"][0]["resource"];
     let resource_attrs = attrs(resource);
     assert!(resource_attrs.contains(&(
@@ -172,9 +202,19 @@ fn otlp_json_bodies_parse_as_export_metrics_service_request(
 }
 
 #[test]
-fn the_validator_refuses_a_malformed_body() {
-    // Guards the test above: the parser really rejects unknown fields.
+fn the_validators_refuse_malformed_bodies() {
+    // Guards the test above: the parsers really reject unknown fields.
     let Some(python) = otlp_python() else { return };
     let err = parse_otlp(&python, br#"{"resourceMetrics":[{"bogus":1}]}"#);
     assert!(err.is_err(), "{err:?}");
+    // resource_metrics (field 1) holding a message with an unknown field
+    // 15 (a varint): protobuf keeps it as unknown, which the strict
+    // check refuses.
+    let err = parse_otlp_protobuf(&python, &[0x0a, 0x02, 0x78, 0x01]);
+    assert!(err.is_err(), "{err:?}");
+    // Not protobuf at all.
+    let err = parse_otlp_protobuf(&python, b"\xff\xff\xff");
+    assert!(err.is_err(), "{err:?}");
+    // And the well-formed empty request passes.
+    assert!(parse_otlp_protobuf(&python, b"").is_ok());
 }
