@@ -531,7 +531,6 @@ mod tests {
     #[test]
     fn urls_need_http_scheme_and_host() {
         assert!(b("http://127.0.0.1:4318/v1/metrics").check().is_ok());
-        assert!(b("https://collector.example/v1/metrics").check().is_ok());
         for bad in [
             "",
             "127.0.0.1:4318",
@@ -751,5 +750,16 @@ mod tests {
             ),
             "gzip"
         );
+    }
+
+    #[test]
+    fn https_needs_the_tls_feature() {
+        let result = b("https://collector.example/v1/metrics").check();
+        if cfg!(feature = "tls") {
+            assert!(result.is_ok());
+        } else {
+            let err = result.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("`tls` feature"), "{err}");
+        }
     }
 }

@@ -164,6 +164,8 @@ pub enum Reply {
     RetryAfterDate(u16, u64),
     /// A status with a body (for excerpt checks).
     StatusBody(u16, String),
+    /// A status with a body of the given content type.
+    Body(u16, &'static str, Vec<u8>),
     /// Read the request, then never answer (until the server stops).
     Hang,
 }
@@ -278,6 +280,18 @@ impl TestServer {
                         Reply::StatusBody(code, body) => {
                             let _ = request.respond(
                                 tiny_http::Response::from_string(body).with_status_code(code),
+                            );
+                        }
+                        Reply::Body(code, content_type, body) => {
+                            let header = tiny_http::Header::from_bytes(
+                                &b"Content-Type"[..],
+                                content_type.as_bytes(),
+                            )
+                            .expect("header");
+                            let _ = request.respond(
+                                tiny_http::Response::from_data(body)
+                                    .with_status_code(code)
+                                    .with_header(header),
                             );
                         }
                         Reply::Hang => held.push(request),
