@@ -2,7 +2,12 @@
 //!
 //! - `http/serialise/<format>/1000x10`: encoding 1,000 views of 10 rows
 //!   (a quarter each Count, Sum, LastValue and an 8-bucket Distribution,
-//!   two tag keys) into each body format.
+//!   two tag keys) into each body format: census JSON, OTLP JSON, OTLP
+//!   protobuf and remote write (before compression, which the sender
+//!   thread does). The run prints each body's size, raw and as sent
+//!   compressed (gzip for the first three, snappy for remote write).
+//! - `http/compress/<format>/1000x10`: that compression, on the sender
+//!   thread.
 //! - `http/export/<format>/<views>x10`: a whole `export()` call, which is
 //!   that encoding plus an enqueue. The endpoint is a closed port and the
 //!   sender sits in a long backoff, so no I/O happens on the measured
@@ -101,13 +106,24 @@ fn benches(c: &mut Criterion) {
     for (name, format) in [
         ("json", HttpFormat::Json),
         ("otlp_json", HttpFormat::OtlpJson),
+        ("otlp_protobuf", HttpFormat::OtlpProtobuf),
+        ("remote_write", HttpFormat::PrometheusRemoteWrite),
     ] {
         let http = match idle_exporter(format) {
             Ok(h) => h,
             Err(e) => panic!("exporter: {e}"),
         };
         if let Ok(body) = http.encode(&big) {
-            eprintln!("{name}: 1000x10 body is {} bytes", body.len());
+            let snappy = format == HttpFormat::PrometheusRemoteWrite;
+            let packed = compress(&body, snappy).len();
+            eprintln!(
+                "{name}: 1000x10 body is {} bytes, {packed} bytes {}",
+                body.len(),
+                if snappy { "snappy" } else { "gzip" }
+            );
+            c.bench_function(&format!("http/compress/{name}/1000x10"), |b| {
+                b.iter(|| black_box(compress(black_box(&body), snappy)))
+            });
         }
         c.bench_function(&format!("http/serialise/{name}/1000x10"), |b| {
             b.iter(|| black_box(http.encode(black_box(&big))))
@@ -121,6 +137,20 @@ fn benches(c: &mut Criterion) {
         // The shutdown error (everything abandoned) is expected here.
         let _ = http.shutdown();
     }
+}
+
+/// The body as the sender thread compresses it (gzip at the exporter's
+/// `Compression::fast()`, or remote write's snappy block).
+fn compress(body: &[u8], snappy: bool) -> Vec<u8> {
+    use std::io::Write;
+    if snappy {
+        return snap::raw::Encoder::new()
+            .compress_vec(body)
+            .unwrap_or_default();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = gz.write_all(body);
+    gz.finish().unwrap_or_default()
 }
 
 criterion_group!(http, benches);

@@ -5,7 +5,8 @@
 //!
 //! Start `examples/receiver.rs` first, then run
 //! `cargo run --features http --example push`. Options:
-//! `--url http://127.0.0.1:4318/v1/metrics`, `--format json|otlp`,
+//! `--url http://127.0.0.1:4318/v1/metrics`,
+//! `--format json|otlp|otlp-protobuf`,
 //! `--gzip`, `--seconds 5`.
 
 use std::sync::Arc;
@@ -116,7 +117,10 @@ fn options() -> Result<Options, String> {
                 options.format = match value()?.as_str() {
                     "json" => HttpFormat::Json,
                     "otlp" => HttpFormat::OtlpJson,
-                    other => return Err(format!("--format {other}: use json or otlp")),
+                    "otlp-protobuf" => HttpFormat::OtlpProtobuf,
+                    other => {
+                        return Err(format!("--format {other}: use json, otlp or otlp-protobuf"))
+                    }
                 }
             }
             "--gzip" => options.gzip = true,

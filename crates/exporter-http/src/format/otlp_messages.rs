@@ -13,6 +13,9 @@
 #![allow(missing_docs)]
 
 /// `ExportMetricsServiceRequest`, the body of an OTLP/HTTP metrics POST.
+/// The encoder frames it and the two messages below by hand (see
+/// `otlp_proto::encode`); these types check that framing in tests.
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct ExportMetricsServiceRequest {
     #[prost(message, repeated, tag = "1")]
@@ -34,6 +37,7 @@ pub(crate) struct ExportMetricsPartialSuccess {
     pub(crate) error_message: String,
 }
 
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct ResourceMetrics {
     #[prost(message, optional, tag = "1")]
@@ -48,6 +52,7 @@ pub(crate) struct Resource {
     pub(crate) attributes: Vec<KeyValue>,
 }
 
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct ScopeMetrics {
     #[prost(message, optional, tag = "1")]

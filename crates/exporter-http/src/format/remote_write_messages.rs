@@ -8,12 +8,19 @@
 
 #![allow(missing_docs)]
 
+/// The body: its only field is the repeated `timeseries`, so the encoder
+/// writes each series as that field in turn (the same bytes) rather than
+/// building the whole request; tests decode bodies with this type.
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct WriteRequest {
     #[prost(message, repeated, tag = "1")]
     pub(crate) timeseries: Vec<TimeSeries>,
 }
 
+/// The encoder frames each series from encoded labels and its sample (see
+/// `remote_write::SeriesWriter`); tests decode bodies with this type.
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct TimeSeries {
     /// Sorted by name, `__name__` among them.
@@ -23,7 +30,7 @@ pub(crate) struct TimeSeries {
     pub(crate) samples: Vec<Sample>,
 }
 
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, prost::Message)]
+#[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct Label {
     #[prost(string, tag = "1")]
     pub(crate) name: String,
