@@ -1,6 +1,7 @@
 //! A census exporter that pushes view data to an HTTP endpoint: census's
-//! own JSON schema (`census.v1`) or OTLP/HTTP JSON, through a bounded queue
-//! with retries, so `export()` never waits on the network.
+//! own JSON schema (`census.v1`), OTLP/HTTP (JSON or protobuf) or
+//! Prometheus remote write, through a bounded queue with retries, so
+//! `export()` never waits on the network.
 //!
 //! ```
 //! # fn main() -> Result<(), census_core::Error> {
@@ -28,7 +29,8 @@
 //! **oldest** batch is dropped and counted in
 //! [`HttpExporterMetrics::dropped`]. Connection errors, timeouts, 408, 429
 //! and 5xx are retried with exponential backoff and full jitter, honouring
-//! `Retry-After`; any other status is a permanent failure. Every request
+//! `Retry-After`; any other status is a permanent failure (remote write
+//! does not retry 408, as its specification says). Every request
 //! carries `Idempotency-Key: <batch id>`, the same for every attempt of one
 //! batch, so a receiver can drop duplicates.
 //!
@@ -40,7 +42,20 @@
 //!
 //! # Formats
 //!
-//! See [`HttpFormat`] and `docs/http-exporter.md` for both schemas.
+//! See [`HttpFormat`] and `docs/http-exporter.md` for every format, with
+//! example bodies.
+//!
+//! # Configuration from the environment
+//!
+//! [`HttpExporter::builder_from_env`] reads the `OTEL_EXPORTER_OTLP_*`,
+//! `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` variables as
+//! OpenTelemetry SDKs do; explicit builder calls win.
+//!
+//! # Features
+//!
+//! `tls` (default): `https://` endpoints, through rustls with the Mozilla
+//! roots. Without it the crate builds without rustls, ring and
+//! webpki-roots, and `build()` refuses `https://` URLs.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]

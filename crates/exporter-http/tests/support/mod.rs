@@ -38,26 +38,23 @@ pub const DELIVERY_FORMATS: [HttpFormat; 3] = [
     HttpFormat::PrometheusRemoteWrite,
 ];
 
-/// Runs `check` once per format of [`DELIVERY_FORMATS`], each on a thread
-/// named for its format (so a failed assertion says which), and fails with
-/// the first error or panic.
+/// Runs `check` once per format of [`DELIVERY_FORMATS`], one after the
+/// other (these tests time retries and deadlines, which formats running
+/// side by side on a busy machine would blur), each on a thread named for
+/// its format so that a failed assertion says which. Fails with the first
+/// error or panic.
 pub fn each_delivery_format(
     check: impl Fn(HttpFormat) -> Result<(), Box<dyn std::error::Error>> + Sync,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let check = &check;
     std::thread::scope(|s| {
-        let runs: Vec<_> = DELIVERY_FORMATS
-            .iter()
-            .map(|&format| {
-                std::thread::Builder::new()
-                    .name(format!("{format:?}"))
-                    .spawn_scoped(s, move || {
-                        check(format).map_err(|e| format!("{format:?}: {e}"))
-                    })
-                    .expect("spawn a test thread")
-            })
-            .collect();
-        for run in runs {
+        for format in DELIVERY_FORMATS {
+            let run = std::thread::Builder::new()
+                .name(format!("{format:?}"))
+                .spawn_scoped(s, move || {
+                    check(format).map_err(|e| format!("{format:?}: {e}"))
+                })
+                .expect("spawn a test thread");
             match run.join() {
                 Ok(result) => result?,
                 Err(panic) => std::panic::resume_unwind(panic),
