@@ -35,6 +35,14 @@ fn prometheus_inputs() -> (prometheus::IntCounterVec, Vec<[String; 3]>) {
     (c, vals)
 }
 
+/// The tag map a request handler builds, as the peers bench builds it.
+fn per_call_tags(keys: &[TagKey; 3], v: [&str; 3]) -> Result<TagMap, census_core::Error> {
+    TagMap::new()
+        .with(&keys[0], v[0])?
+        .with(&keys[1], v[1])?
+        .with(&keys[2], v[2])
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let case = args.get(1).map(String::as_str).unwrap_or("a");
@@ -199,11 +207,7 @@ fn main() {
             x ^= x >> 7;
             x ^= x << 17;
             let v = black_box(&vals[(x % 1000) as usize]);
-            let tags = TagMap::new()
-                .with(&keys[0], v[0].as_str())
-                .and_then(|t| t.with(&keys[1], v[1].as_str()))
-                .and_then(|t| t.with(&keys[2], v[2].as_str()));
-            if let Ok(tags) = tags {
+            if let Ok(tags) = per_call_tags(&keys, [&v[0], &v[1], &v[2]]) {
                 MeasurementMap::new()
                     .put(&m, black_box(12.5))
                     .record_to(&vm, &tags);

@@ -106,7 +106,7 @@ impl TagMap {
     ///
     /// [`Error::InvalidTagValue`] (naming the key) unless the value is 0 to
     /// 255 bytes of printable ASCII.
-    #[inline(always)]
+    #[inline]
     pub fn with(mut self, key: &TagKey, value: impl AsRef<str>) -> Result<TagMap, Error> {
         let value = value.as_ref();
         if !is_valid(value) {
@@ -202,11 +202,20 @@ impl TagMap {
     /// The value of `key`, if the map has one.
     #[inline]
     pub fn get(&self, key: &TagKey) -> Option<&TagValue> {
-        let found = match &self.entries {
-            Entries::Inline(_, slots) => slots.iter().flatten().find(|(k, _)| k == key),
-            Entries::Heap(entries) => entries.iter().find(|(k, _)| k == key),
-        };
-        found.map(|(_, v)| v)
+        match &self.entries {
+            Entries::Inline(_, slots) => {
+                for slot in slots {
+                    match slot {
+                        Some((k, v)) if k == key => return Some(v),
+                        Some(_) => {}
+                        // Slots fill from the front: the rest are empty.
+                        None => return None,
+                    }
+                }
+                None
+            }
+            Entries::Heap(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        }
     }
 
     /// The number of tags.
