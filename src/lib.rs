@@ -111,6 +111,11 @@ pub mod pipeline {
 #[doc = include_str!("../docs/pipeline.md")]
 struct PipelineGuide;
 
+// Runs README.md's examples as doc tests: they are what crates.io shows.
+#[cfg(all(doctest, feature = "stdout"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The built-in exporters, each behind the cargo feature named for it
 /// (the HTTP exporter behind `http`, with https, or `http-plain`, without
 /// TLS and its dependencies).
