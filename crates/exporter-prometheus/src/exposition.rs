@@ -310,7 +310,7 @@ fn write_histogram(
     // OpenMetrics keeps `_sum` (and with it `_count`) only while the sum is
     // a counter: no negative bucket bound, no negative or NaN sum.
     let sum_is_counter =
-        d.bounds.first().map_or(true, |b| *b >= 0.0) && d.sum >= 0.0 && !d.sum.is_nan();
+        d.bounds.first().is_none_or(|b| *b >= 0.0) && d.sum >= 0.0 && !d.sum.is_nan();
     if openmetrics && !sum_is_counter {
         return;
     }

@@ -572,7 +572,7 @@ fn check_view(
                 // OpenMetrics keeps _sum and _count only while the sum is a
                 // counter (documented): no negative bound, sum not negative.
                 let sum_kept = !openmetrics
-                    || (spec.bounds.first().map_or(true, |b| *b >= 0.0)
+                    || (spec.bounds.first().is_none_or(|b| *b >= 0.0)
                         && merged_sum >= 0.0
                         && !merged_sum.is_nan());
                 let sum = find(&format!("{base}_sum"), None);

@@ -276,7 +276,7 @@ fn parse_value(text: &str) -> Result<f64, String> {
     let well_formed = digits(int)
         && digits(frac)
         && !(int.is_empty() && frac.is_empty())
-        && exponent.map_or(true, |e| !e.is_empty() && digits(e));
+        && exponent.is_none_or(|e| !e.is_empty() && digits(e));
     if !well_formed {
         return Err(format!("bad value {text:?}"));
     }
