@@ -83,6 +83,8 @@
 //! exporter down and joins the thread. `std::process::exit` skips
 //! destructors, so call `shutdown` before it.
 
+// On docs.rs, label each item behind a feature with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
