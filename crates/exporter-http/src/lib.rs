@@ -57,6 +57,8 @@
 //! roots. Without it the crate builds without rustls, ring and
 //! webpki-roots, and `build()` refuses `https://` URLs.
 
+// On docs.rs, label each item behind a feature with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
