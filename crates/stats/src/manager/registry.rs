@@ -164,7 +164,7 @@ impl ViewManager {
     /// Each exporter gets a thread of its own that feeds it batches, so a
     /// slow or stuck exporter delays neither recording, nor the worker, nor
     /// any other exporter; while it is busy, newer batches replace the one
-    /// waiting for it (counted in [`ManagerStats::skipped_batches`]).
+    /// waiting for it (counted in [`ManagerStats::skipped_batches`](crate::ManagerStats::skipped_batches)).
     ///
     /// The exporter's [`attach`](Exporter::attach) receives a producer for
     /// on-demand snapshots, and any [`self_metrics`](Exporter::self_metrics)

@@ -13,7 +13,7 @@ use crate::view::Audience;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ShutdownReport {
-    /// Exporters (by [`Exporter::name`]) that had not finished the final
+    /// Exporters (by [`Exporter::name`](census_core::Exporter::name)) that had not finished the final
     /// export and their shutdown when the shutdown timeout ran out. Their
     /// threads are left running; nothing waits for them.
     pub unfinished: Vec<String>,
@@ -35,7 +35,7 @@ impl ViewManager {
     /// Exporters still busy then are named in the [`ShutdownReport`] and
     /// left behind. Longer than the HTTP exporter's own 5 s delivery
     /// deadline, so its report of what it could not deliver arrives in
-    /// time. Default: 10 s ([`DEFAULT_SHUTDOWN_TIMEOUT`]).
+    /// time. Default: 10 s ([`DEFAULT_SHUTDOWN_TIMEOUT`](crate::DEFAULT_SHUTDOWN_TIMEOUT)).
     pub fn set_shutdown_timeout(&self, timeout: Duration) {
         *self.inner.shutdown_timeout.lock() = timeout;
     }
