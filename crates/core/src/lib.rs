@@ -26,7 +26,8 @@
 //! - [`MeasureI64`] / [`MeasureF64`]: what is measured, with a unit.
 //! - [`TagKey`], [`TagValue`], [`TagMap`]: the dimensions of a measurement.
 //! - [`View`]: measure + tag keys + [`Aggregation`]; the unit of export.
-//! - [`ViewData`] / [`Row`] / [`AggregationData`]: a snapshot of a view.
+//! - [`ViewData`] / [`Row`] / [`AggregationData`]: a snapshot of a view;
+//!   [`Exemplar`]: a recorded value kept with its attachments.
 //! - [`Exporter`]: receives snapshots; its contract is stated on the trait.
 //! - [`Processor`]: one step that changes view data on its way to an exporter.
 //! - [`Error`]: every way input can be refused.
@@ -41,6 +42,7 @@ struct ReadmeDoctests;
 
 mod aggregation;
 mod error;
+mod exemplar;
 mod exporter;
 mod measure;
 mod merge;
@@ -52,6 +54,7 @@ mod view_data;
 
 pub use aggregation::{Aggregation, Bounds};
 pub use error::{Error, ExportError, InvalidReason};
+pub use exemplar::Exemplar;
 pub use exporter::{Exporter, Producer};
 pub use measure::{Measure, MeasureF64, MeasureI64, MeasureType, TypedMeasure};
 pub use merge::Mismatch;

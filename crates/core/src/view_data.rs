@@ -5,6 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 
+use crate::exemplar::Exemplar;
 use crate::tag::TagValue;
 use crate::view::View;
 
@@ -90,6 +91,14 @@ pub struct Row {
     /// `tags` are all `None`, except columns a processor added to every
     /// row (such as the pipeline's constant tags).
     pub overflow: bool,
+    /// Values recorded with attachments (such as a trace id), kept as
+    /// examples of the row: in a Distribution row, at most one per bucket,
+    /// the most recent value recorded into that bucket with attachments,
+    /// in bucket order (each exemplar's bucket is the one its value falls
+    /// in). Empty for other rows and for rows that never received
+    /// attachments; left out of the JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exemplars: Vec<Exemplar>,
 }
 
 impl Row {
@@ -100,6 +109,7 @@ impl Row {
             data,
             start,
             overflow: false,
+            exemplars: Vec::new(),
         }
     }
 
@@ -110,6 +120,7 @@ impl Row {
             data,
             start,
             overflow: true,
+            exemplars: Vec::new(),
         }
     }
 }
@@ -193,7 +204,7 @@ pub fn unix_nanos(time: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-fn serialize_unix_nanos<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_unix_nanos<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(unix_nanos(*time))
 }
 

@@ -93,10 +93,13 @@ impl Default for Entries {
 }
 
 impl TagMap {
-    /// An empty map.
+    /// An empty map. A `const fn`, so that a map can start a `static` or
+    /// a thread-local without a lazy initialiser.
     #[inline]
-    pub fn new() -> TagMap {
-        TagMap::default()
+    pub const fn new() -> TagMap {
+        TagMap {
+            entries: Entries::Inline(Count::Zero, [None, None, None]),
+        }
     }
 
     /// Sets `key` to `value` (any text: `&str`, `String`, `&String`),
