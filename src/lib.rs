@@ -99,6 +99,49 @@ pub use census_stats::{
     ShutdownGuard, ShutdownReport, ViewManager, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 
+/// The current tag context: the tags of the work a thread is doing,
+/// entered once where they are known (a request handler) and recorded
+/// under by code that never sees a tag map (a database client, a cache),
+/// through [`MeasurementMap::record_current`].
+///
+/// - [`scope`](tags::scope)`(&tags, || work())` runs `work` with `tags`
+///   merged over the current context (an inner scope adds keys or
+///   overrides their values) and restores the outer context on the way
+///   out, panics included;
+/// - [`current`](tags::current)`()` is the merged context now (empty
+///   outside any scope);
+/// - [`WithTags::with_tags`](tags::WithTags::with_tags) wraps any future
+///   so that every poll, on whatever thread, runs inside its tags; no
+///   async runtime is involved.
+///
+/// `record(&tags)` with an explicit map ignores the context. The context
+/// does not follow work to another thread by itself: take
+/// `tags::current()` before spawning and enter it with `tags::scope`
+/// inside. `docs/semantics.md` has the rules.
+///
+/// ```
+/// use census::{tags, Aggregation, MeasureF64, MeasurementMap, TagKey, TagMap, View, ViewManager};
+///
+/// # fn main() -> Result<(), census::Error> {
+/// let latency = MeasureF64::new("db/latency", "query latency", "ms")?;
+/// let route = TagKey::new("route")?;
+/// let vm = ViewManager::new();
+/// vm.register_view(View::builder("db/latency_by_route", &latency)
+///     .tag_keys([route.clone()]).aggregation(Aggregation::Count).build()?)?;
+///
+/// // Library code: no tags in sight.
+/// let query = |ms: f64| MeasurementMap::new().put(&latency, ms).record_current_to(&vm);
+///
+/// // The handler enters the request's tags once.
+/// tags::scope(&TagMap::new().with(&route, "/checkout")?, || query(3.5));
+/// let rows = vm.retrieve_data("db/latency_by_route")?.rows;
+/// assert_eq!(rows[0].tags[0].as_ref().map(|v| v.as_str()), Some("/checkout"));
+/// # Ok(()) }
+/// ```
+pub mod tags {
+    pub use census_stats::tags::{current, scope, Tagged, WithTags};
+}
+
 /// Export pipelines: processors between the views and one exporter that
 /// filter, enrich, relabel or turn cumulative data into deltas. The chain
 /// model and each processor's exact semantics are in `docs/pipeline.md`.

@@ -204,7 +204,10 @@ pub fn unix_nanos(time: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-pub(crate) fn serialize_unix_nanos<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_unix_nanos<S: Serializer>(
+    time: &SystemTime,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.serialize_u64(unix_nanos(*time))
 }
 

@@ -40,6 +40,7 @@ struct ReadmeDoctests;
 
 mod bound_measure;
 mod cells;
+mod context;
 mod delivery;
 mod global;
 mod manager;
@@ -57,3 +58,10 @@ pub use manager::{
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use measurement_map::MeasurementMap;
+
+/// The current tag context: tags entered for a stretch of work (a
+/// [`scope`](tags::scope), or every poll of a [`Tagged`](tags::Tagged)
+/// future) that [`MeasurementMap::record_current`] records under.
+pub mod tags {
+    pub use crate::context::{current, scope, Tagged, WithTags};
+}

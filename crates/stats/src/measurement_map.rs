@@ -15,8 +15,13 @@ const INLINE: usize = 4;
 ///
 /// Build it with [`put`](MeasurementMap::put) and hand it to
 /// [`record`](MeasurementMap::record) (the global manager) or
-/// [`record_to`](MeasurementMap::record_to) (a given one). Recording is a
-/// no-op for a measure no view uses, and after the manager has shut down.
+/// [`record_to`](MeasurementMap::record_to) (a given one) with the tags
+/// to record under, or to
+/// [`record_current`](MeasurementMap::record_current) /
+/// [`record_current_to`](MeasurementMap::record_current_to) to record
+/// under the current tag context ([`crate::tags`]); an explicit map
+/// ignores the context. Recording is a no-op for a measure no view uses,
+/// and after the manager has shut down.
 ///
 /// ```
 /// # fn main() -> Result<(), census_core::Error> {
@@ -74,6 +79,44 @@ impl<'m> MeasurementMap<'m> {
             [(measure, value)] => manager.record_one(measure, *value, tags),
             values => manager.record(values, tags),
         }
+    }
+
+    /// Records every value into the global manager
+    /// ([`crate::view_manager`]) under the current tag context of this
+    /// thread ([`tags::current`](crate::tags::current)): the tags of the
+    /// [`tags::scope`](crate::tags::scope)s it runs in, or of the tagged
+    /// future being polled; no tags outside any.
+    ///
+    /// Costs what [`record`](MeasurementMap::record) with a kept map costs,
+    /// plus one thread-local read: the context is not copied.
+    #[inline]
+    pub fn record_current(&self) {
+        self.record_current_to(crate::global::view_manager());
+    }
+
+    /// [`record_current`](MeasurementMap::record_current) into `manager`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), census_core::Error> {
+    /// use census_core::{Aggregation, MeasureI64, TagKey, TagMap, View};
+    /// use census_stats::{tags, MeasurementMap, ViewManager};
+    ///
+    /// let queries = MeasureI64::new("db/queries", "queries run", "1")?;
+    /// let route = TagKey::new("route")?;
+    /// let vm = ViewManager::new();
+    /// vm.register_view(View::builder("db/queries_by_route", &queries)
+    ///     .tag_keys([route.clone()]).aggregation(Aggregation::Sum).build()?)?;
+    /// // A library records without seeing any tag map...
+    /// let run_query = || MeasurementMap::new().put(&queries, 1).record_current_to(&vm);
+    /// // ...and its caller's tags apply.
+    /// tags::scope(&TagMap::new().with(&route, "/cart")?, run_query);
+    /// let rows = vm.retrieve_data("db/queries_by_route")?.rows;
+    /// assert_eq!(rows[0].tags[0].as_ref().map(|v| v.as_str()), Some("/cart"));
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn record_current_to(&self, manager: &ViewManager) {
+        crate::context::with_current(|tags| self.record_to(manager, tags));
     }
 
     /// The number of measurements in the map.
