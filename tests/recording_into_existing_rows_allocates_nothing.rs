@@ -2,11 +2,11 @@
 //! tag map built per call from `&str` values the way a request handler
 //! builds it, kept maps, values made by `from_static` and `new_lossy`, and
 //! Sum, Count, Distribution and LastValue views. A counting global
-//! allocator sees every allocation of this process's threads; the test
-//! counts on one thread between two readings.
+//! allocator sees every allocation of this process's threads; each test
+//! counts its own thread's, so the tests of this file can run at once.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
 use census::{
     Aggregation, MeasureF64, MeasurementMap, TagKey, TagMap, TagValue, View, ViewManager,
@@ -14,33 +14,30 @@ use census::{
 
 struct Counting;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
 thread_local! {
-    /// Whether this thread's allocations count: the test harness's own
-    /// threads allocate at any time.
-    static COUNTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// This thread's allocations while it counts, `None` while it does
+    /// not: the test harness's own threads allocate at any time.
+    static COUNTED: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Adds one to this thread's count, if it is counting.
+fn count() {
+    let _ = COUNTED.try_with(|c| c.set(c.get().map(|n| n + 1)));
 }
 
 // SAFETY: every method forwards to the system allocator unchanged; the
-// counter is a plain atomic on the side, and the thread-local read is a
-// const-initialised Cell that never allocates.
+// count is a const-initialised thread-local Cell on the side, which never
+// allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTED.try_with(|c| c.get()).unwrap_or(false) {
-            // Relaxed: read on the counting thread after its own calls.
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         System.alloc(layout)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         System.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTED.try_with(|c| c.get()).unwrap_or(false) {
-            // Relaxed: as above.
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         System.realloc(ptr, layout, new_size)
     }
 }
@@ -50,13 +47,9 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made by `f` on this thread.
 fn allocations(f: impl FnOnce()) -> u64 {
-    COUNTED.with(|c| c.set(true));
-    // Relaxed: only this thread adds while it is counted.
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTED.with(|c| c.set(Some(0)));
     f();
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
-    COUNTED.with(|c| c.set(false));
-    after - before
+    COUNTED.with(|c| c.take()).unwrap_or(0)
 }
 
 #[test]
@@ -158,5 +151,65 @@ fn records_into_existing_rows_allocate_nothing() -> Result<(), census::Error> {
         })
         .sum();
     assert_eq!(total, 50 * 21 + 50 * 20 + 1);
+    Ok(())
+}
+
+// Issue #13: recording under the current tag context, and with a trace id
+// attached once the bucket holds an exemplar of the same size, allocates
+// nothing either; a first exemplar does (its slots are made lazily).
+#[test]
+fn records_under_the_context_or_with_a_trace_id_allocate_nothing() -> Result<(), census::Error> {
+    let latency = MeasureF64::new("alloc/latency", "latency", "s")?;
+    let route = TagKey::new("route")?;
+    let vm = ViewManager::new();
+    vm.register_view(
+        View::builder("alloc/exemplars", &latency)
+            .tag_keys([route.clone()])
+            .aggregation(Aggregation::distribution([0.01, 0.1, 1.0])?)
+            .build()?,
+    )?;
+    let tags = TagMap::new().with(&route, "/cart")?;
+    let ids: Vec<String> = (0..100).map(|i| format!("{i:032x}")).collect();
+    let first = allocations(|| {
+        MeasurementMap::new()
+            .put(&latency, 0.05)
+            .record_to(&vm, &tags);
+    });
+    assert!(first > 0, "the row's first record makes it: {first}");
+    let first_exemplar = allocations(|| {
+        MeasurementMap::new()
+            .put(&latency, 0.05)
+            .attach("trace_id", &ids[0])
+            .record_to(&vm, &tags);
+    });
+    assert!(first_exemplar > 0, "the first exemplar makes its slots");
+    let attached = allocations(|| {
+        for id in &ids {
+            MeasurementMap::new()
+                .put(&latency, 0.05)
+                .attach("trace_id", id)
+                .record_to(&vm, &tags);
+        }
+    });
+    assert_eq!(attached, 0, "records with a trace id into a kept bucket");
+    let in_context = allocations(|| {
+        census::tags::scope(&tags, || {
+            // Entering the scope above clones the map, inline: no heap.
+            for _ in 0..100 {
+                MeasurementMap::new()
+                    .put(&latency, 0.5)
+                    .record_current_to(&vm);
+            }
+        })
+    });
+    assert_eq!(in_context, 0, "records under the current context");
+    let data = vm.retrieve_data("alloc/exemplars")?;
+    assert_eq!(data.rows.len(), 1);
+    let row = &data.rows[0];
+    assert_eq!(row.exemplars.len(), 1);
+    assert_eq!(
+        row.exemplars[0].attachment("trace_id"),
+        Some(ids[99].as_str())
+    );
     Ok(())
 }

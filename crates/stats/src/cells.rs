@@ -14,7 +14,12 @@
 use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use census_core::{Aggregation, AggregationData, Bounds, DistributionData, MeasureType, Number};
+use census_core::{
+    Aggregation, AggregationData, Bounds, DistributionData, Exemplar, MeasureType, Number, Row,
+};
+use once_cell::race::OnceBox;
+
+use crate::exemplar::{Attachment, Exemplars};
 
 /// What a view aggregates, fixed when it is registered, so the record
 /// path matches on a small tag instead of re-reading the view.
@@ -46,6 +51,10 @@ impl Kind {
 
     pub(crate) fn is_last_value(&self) -> bool {
         matches!(self, Kind::LastInt | Kind::LastFloat)
+    }
+
+    pub(crate) fn is_distribution(&self) -> bool {
+        matches!(self, Kind::Distribution(_))
     }
 }
 
@@ -241,6 +250,18 @@ impl Share {
         }
     }
 
+    /// Keeps `v`, recorded with `attachments`, as its bucket's exemplar
+    /// (a Distribution share only). Called by the owner after a record
+    /// that succeeded.
+    #[inline(never)]
+    pub(crate) fn keep_exemplar(&self, v: f64, attachments: &[Attachment<'_>]) {
+        match self {
+            Share::Distribution(d) => d.keep_exemplar(v, attachments),
+            Share::Expiring(e) => e.cells.keep_exemplar(v, attachments),
+            _ => {}
+        }
+    }
+
     #[inline(always)]
     fn add(&self, value: Number) {
         match self {
@@ -406,6 +427,9 @@ pub(crate) struct DistributionShare {
     dsq: AtomicU64,
     search: Arc<BucketSearch>,
     buckets: Buckets,
+    /// Made by the first record with attachments; one pointer until then,
+    /// which fits in the padding the alignment leaves anyway.
+    exemplars: OnceBox<Exemplars>,
 }
 
 /// A consistent reading of one distribution share, or the merge of many.
@@ -426,6 +450,8 @@ pub(crate) struct DistributionAcc {
     max: f64,
     ssd: f64,
     buckets: Vec<u64>,
+    /// One entry per bucket once any share had an exemplar; empty before.
+    exemplars: Vec<Option<Exemplar>>,
 }
 
 /// One share's reading without its bucket counts, which the reader keeps
@@ -463,7 +489,20 @@ impl DistributionShare {
             dsq: zero(),
             search: Arc::clone(search),
             buckets,
+            exemplars: OnceBox::new(),
         }
+    }
+
+    /// See [`Share::keep_exemplar`].
+    fn keep_exemplar(&self, v: f64, attachments: &[Attachment<'_>]) {
+        let bucket = match &self.buckets {
+            Buckets::Inline(_) => self.search.short_index(v),
+            Buckets::Boxed(_) => self.search.bounds.bucket_index(v),
+        };
+        let buckets = self.search.bounds.bucket_count();
+        self.exemplars
+            .get_or_init(|| Box::new(Exemplars::new(buckets)))
+            .keep(bucket, v, attachments);
     }
 
     #[inline]
@@ -583,6 +622,9 @@ impl DistributionShare {
             Buckets::Boxed(_) => &long,
         };
         acc.merge(&moments, buckets);
+        if let Some(exemplars) = self.exemplars.get() {
+            exemplars.merge_into(&mut acc.exemplars);
+        }
     }
 }
 
@@ -597,6 +639,7 @@ impl DistributionAcc {
             max: 0.0,
             ssd: 0.0,
             buckets: vec![0; buckets],
+            exemplars: Vec::new(),
         }
     }
 
@@ -657,6 +700,22 @@ impl Acc {
                 Acc::Distribution(Box::new(DistributionAcc::empty(s.bounds.bucket_count())))
             }
         }
+    }
+
+    /// The row `row` makes of the finished value, with the exemplars the
+    /// shares kept.
+    pub(crate) fn finish_row(
+        mut self,
+        kind: &Kind,
+        row: impl FnOnce(AggregationData) -> Row,
+    ) -> Row {
+        let exemplars = match &mut self {
+            Acc::Distribution(d) => std::mem::take(&mut d.exemplars),
+            _ => Vec::new(),
+        };
+        let mut row = row(self.finish(kind));
+        row.exemplars = exemplars.into_iter().flatten().collect();
+        row
     }
 
     pub(crate) fn finish(self, kind: &Kind) -> AggregationData {
@@ -867,6 +926,13 @@ mod tests {
             );
             assert_eq!(share.records(), made as u64);
         }
+    }
+
+    // Issue #13: the exemplar pointer fits in the padding the alignment
+    // leaves, so rows without attachments cost not a byte more.
+    #[test]
+    fn a_distribution_share_stays_four_cache_lines() {
+        assert_eq!(std::mem::size_of::<DistributionShare>(), 256);
     }
 
     /// The floats either side of `x` (finite), without `f64::next_up`,

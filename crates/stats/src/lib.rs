@@ -42,6 +42,7 @@ mod bound_measure;
 mod cells;
 mod context;
 mod delivery;
+mod exemplar;
 mod global;
 mod manager;
 mod measurement_map;

@@ -4,11 +4,15 @@
 use census_core::{Measure, Number, TagMap, TypedMeasure};
 use smallvec::SmallVec;
 
+use crate::exemplar::Attachment;
 use crate::manager::ViewManager;
 
 /// Measurements kept inline before spilling to the heap: most call sites
 /// record one to three values at once, so building a map allocates nothing.
 const INLINE: usize = 4;
+
+/// Attachments kept inline: a trace id and a span id.
+const INLINE_ATTACHMENTS: usize = 2;
 
 /// Values of one or more measures, recorded together under one
 /// [`TagMap`].
@@ -39,6 +43,7 @@ const INLINE: usize = 4;
 #[must_use = "a measurement map records nothing until .record(..) or .record_to(..)"]
 pub struct MeasurementMap<'m> {
     values: SmallVec<[(&'m Measure, Number); INLINE]>,
+    attachments: SmallVec<[Attachment<'m>; INLINE_ATTACHMENTS]>,
 }
 
 impl<'m> MeasurementMap<'m> {
@@ -60,6 +65,48 @@ impl<'m> MeasurementMap<'m> {
         self
     }
 
+    /// Attaches `key: value` to every value of the map, such as the trace
+    /// id of the request (OpenCensus `measure_put_attachment`). Attaching a
+    /// key twice keeps both, in order.
+    ///
+    /// A value recorded with attachments into a Distribution view becomes
+    /// the exemplar of its bucket in its row, until a later value with
+    /// attachments lands in the same bucket:
+    /// [`Row::exemplars`](census_core::Row::exemplars) holds the latest one
+    /// per bucket, with the value, its time and the attachments.
+    /// Exporters that carry exemplars (Prometheus in OpenMetrics, OTLP,
+    /// census.v1) show them; other views ignore attachments. An exemplar
+    /// keeps the first 8 attachments, within 256 bytes of keys and values
+    /// together; the rest are dropped and counted in
+    /// [`ManagerStats::dropped_attachments`](crate::ManagerStats::dropped_attachments).
+    /// Attaching costs nothing until the map is recorded, and a map
+    /// without attachments records as fast as it did before they existed.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), census_core::Error> {
+    /// use census_core::{Aggregation, MeasureF64, TagMap, View};
+    /// use census_stats::{MeasurementMap, ViewManager};
+    ///
+    /// let latency = MeasureF64::new("demo/latency", "request latency", "ms")?;
+    /// let vm = ViewManager::new();
+    /// vm.register_view(View::builder("demo/latency", &latency)
+    ///     .aggregation(Aggregation::distribution([10.0, 100.0])?).build()?)?;
+    /// let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    /// MeasurementMap::new()
+    ///     .put(&latency, 250.0)
+    ///     .attach("trace_id", trace_id)
+    ///     .record_to(&vm, &TagMap::new());
+    /// let row = &vm.retrieve_data("demo/latency")?.rows[0];
+    /// assert_eq!(row.exemplars[0].value, 250.0);
+    /// assert_eq!(row.exemplars[0].attachment("trace_id"), Some(trace_id));
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn attach(mut self, key: &'m str, value: &'m str) -> Self {
+        self.attachments.push((key, value));
+        self
+    }
+
     /// Records every value into the global manager
     /// ([`crate::view_manager`]).
     #[inline]
@@ -75,6 +122,9 @@ impl<'m> MeasurementMap<'m> {
     /// [`ManagerStats::rejected_values`](crate::ManagerStats::rejected_values).
     #[inline(always)]
     pub fn record_to(&self, manager: &ViewManager, tags: &TagMap) {
+        if !self.attachments.is_empty() {
+            return manager.record_attached(&self.values, tags, &self.attachments);
+        }
         match self.values.as_slice() {
             [(measure, value)] => manager.record_one(measure, *value, tags),
             values => manager.record(values, tags),

@@ -10,6 +10,9 @@
 //!    [`ViewState::record`]: find this thread's own share of the row in
 //!    its index, and add the value to the share (`cells.rs`).
 //!
+//! A map with attachments records the same way, and then keeps each value
+//! as its bucket's exemplar (`exemplar.rs`).
+//!
 //! A thread that has no share of the row yet (its first record of the
 //! combination, a new row, a full view, an expired row) leaves step 4
 //! through `ViewState::record_new` (`view/table.rs`), the one slow path.
@@ -19,6 +22,7 @@ use std::sync::Arc;
 use census_core::{Measure, Number, TagMap, TagValue};
 
 use crate::cells::Share;
+use crate::exemplar::{self, Attachment};
 use crate::manager::{Inner, Routes};
 use crate::view::{Index, ViewState, INLINE_KEYS};
 use crate::ViewManager;
@@ -33,6 +37,31 @@ impl ViewManager {
         self.inner().with_routes(|routes| {
             for &(measure, value) in values {
                 routes.record(self.inner(), measure, value, tags);
+            }
+        });
+    }
+
+    /// [`record`](ViewManager::record) for a map with attachments, kept
+    /// apart so that maps without any run exactly the code they did.
+    #[inline(never)]
+    pub(crate) fn record_attached(
+        &self,
+        values: &[(&Measure, Number)],
+        tags: &TagMap,
+        attachments: &[Attachment<'_>],
+    ) {
+        if self.inner().is_shut_down() {
+            return;
+        }
+        let kept = exemplar::kept(attachments);
+        if kept < attachments.len() {
+            self.inner().drop_attachments(attachments.len() - kept);
+        }
+        let attachments = attachments.get(..kept).unwrap_or_default();
+        self.inner().with_routes(|routes| {
+            for &(measure, value) in values {
+                routes.record(self.inner(), measure, value, tags);
+                routes.keep_exemplars(measure, value, tags, attachments);
             }
         });
     }

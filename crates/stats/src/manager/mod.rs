@@ -92,6 +92,7 @@ pub(crate) struct Inner {
     /// What the first shutdown found, handed to later callers too.
     pub(super) report: Mutex<Option<ShutdownReport>>,
     pub(super) rejected_values: AtomicU64,
+    pub(super) dropped_attachments: AtomicU64,
     pub(super) counters: Arc<DeliveryCounters>,
 }
 
@@ -110,6 +111,10 @@ pub struct ManagerStats {
     /// measure whose type or unit differs from the registered measure of
     /// the same name.
     pub rejected_values: u64,
+    /// Attachments not kept with their exemplar: past the first 8 of a
+    /// measurement map, or past 256 bytes of keys and values together
+    /// (see `MeasurementMap::attach`).
+    pub dropped_attachments: u64,
     /// Batches handed to exporters (one per exporter per period).
     pub exports: u64,
     /// Exports that returned an error.
@@ -140,6 +145,7 @@ impl ViewManager {
                 shutdown_timeout: Mutex::new(DEFAULT_SHUTDOWN_TIMEOUT),
                 report: Mutex::new(None),
                 rejected_values: AtomicU64::new(0),
+                dropped_attachments: AtomicU64::new(0),
                 counters: Arc::new(DeliveryCounters::default()),
             }),
         }
@@ -150,6 +156,7 @@ impl ViewManager {
         let c = &self.inner.counters;
         ManagerStats {
             rejected_values: self.inner.rejected_values.load(Ordering::Relaxed),
+            dropped_attachments: self.inner.dropped_attachments.load(Ordering::Relaxed),
             exports: c.exports.load(Ordering::Relaxed),
             export_errors: c.export_errors.load(Ordering::Relaxed),
             export_panics: c.export_panics.load(Ordering::Relaxed),
@@ -181,6 +188,13 @@ impl Inner {
     pub(crate) fn reject(&self) {
         // Relaxed: a statistic.
         self.rejected_values.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[cold]
+    pub(crate) fn drop_attachments(&self, n: usize) {
+        // Relaxed: a statistic.
+        self.dropped_attachments
+            .fetch_add(n as u64, Ordering::Relaxed);
     }
 }
 

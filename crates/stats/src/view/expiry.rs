@@ -195,7 +195,7 @@ impl ViewState {
                 // What this batch shows; the cells read hold at least it.
                 age.exported = records.get(id).copied().unwrap_or(0);
             }
-            rows.push(Row::new(key.to_vec(), acc.finish(&self.kind), age.start));
+            rows.push(acc.finish_row(&self.kind, |data| Row::new(key.to_vec(), data, age.start)));
         }
         drop(table);
         self.finish(end, rows, overflow)

@@ -37,6 +37,11 @@ impl Index {
             .map(|e| &e.share)
     }
 
+    /// This thread's share of the overflow row, if it has one.
+    pub(crate) fn overflow(&self) -> Option<&Arc<Share>> {
+        self.overflow.as_ref()
+    }
+
     /// Remembers this thread's new share of the row `key`; `rehash` hashes
     /// a stored key when the table grows.
     pub(super) fn insert(

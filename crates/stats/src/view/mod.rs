@@ -94,6 +94,10 @@ impl ViewState {
         self.view.tag_keys()
     }
 
+    pub(crate) fn kind(&self) -> &Kind {
+        &self.kind
+    }
+
     /// Hashes a row's values by content (rows are keyed by the full tag
     /// values, never by pointer or hash alone), seeded per manager.
     #[inline]

@@ -67,7 +67,9 @@ impl ViewState {
             // A row with no share yet is one whose first value is still on
             // its way; it appears in the next snapshot, with the value.
             if let (Some(key), Some(acc)) = (key, acc) {
-                rows.push(Row::new(key.to_vec(), acc.finish(&self.kind), self.start));
+                rows.push(
+                    acc.finish_row(&self.kind, |data| Row::new(key.to_vec(), data, self.start)),
+                );
             }
         }
         drop(table);
@@ -84,11 +86,8 @@ impl ViewState {
         if let Some(acc) = overflow {
             // The overflow row never expires: it is one row per view and
             // it starts with the view.
-            rows.push(Row::overflow(
-                self.view.tag_keys().len(),
-                acc.finish(&self.kind),
-                self.start,
-            ));
+            let keys = self.view.tag_keys().len();
+            rows.push(acc.finish_row(&self.kind, |data| Row::overflow(keys, data, self.start)));
         }
         let mut data = ViewData::new(self.view.clone(), self.start, end, rows);
         // Relaxed: a statistic; see share_for.
