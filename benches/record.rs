@@ -2,7 +2,9 @@
 //! series) into 1, 3 and 10 views, on one and two threads, existing rows
 //! (hit) and new rows (miss) apart, with tag maps kept or built per call
 //! (from `&str` values, the way a request handler does), a pre-bound
-//! handle, and tag maps whose key order differs from the view's. Before
+//! handle, and tag maps whose key order differs from the view's; one kept
+//! map against the same tags recorded under the current tag context; and
+//! Distribution records carrying a trace id (exemplars). Before
 //! timing, each hit case counts the allocations one record makes with a
 //! counting global allocator, prints them and fails if a hit allocates,
 //! building the map included.
@@ -18,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use census::{Aggregation, MeasureF64, MeasurementMap, TagKey, TagMap, View, ViewManager};
+use census::{tags, Aggregation, MeasureF64, MeasurementMap, TagKey, TagMap, View, ViewManager};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 /// Counts every allocation, so a bench can prove a path allocates nothing.
@@ -299,6 +301,48 @@ fn existing_rows(c: &mut Criterion) {
     // through the same steps and must cost the same. Both
     // managers are built side by side, so their rows interleave in memory
     // and neither gets a tidier heap than the other.
+    // Issue #13: one kept map, and the same tags entered once as the
+    // current context, which each record reads (one thread-local access).
+    // Same manager, same row: the difference is the context's cost.
+    let vm = w.manager(1, &w.keys, None);
+    let map = &w.maps[0];
+    let kept = |_: usize| {
+        MeasurementMap::new()
+            .put(&w.measure, black_box(12.5))
+            .record_to(&vm, black_box(map))
+    };
+    let allocs = allocations_per_op("existing_row/1_view_one_kept_map", kept);
+    assert_eq!(allocs, 0.0, "a kept map must not allocate");
+    group.bench_function("1_view_one_kept_map", |b| b.iter(|| kept(0)));
+    let current = |_: usize| {
+        MeasurementMap::new()
+            .put(&w.measure, black_box(12.5))
+            .record_current_to(black_box(&vm))
+    };
+    tags::scope(map, || {
+        let allocs = allocations_per_op("existing_row/1_view_current_context", current);
+        assert_eq!(allocs, 0.0, "recording under the context must not allocate");
+        group.bench_function("1_view_current_context", |b| b.iter(|| current(0)));
+    });
+    // Case B with a trace id attached to every record: each keeps its
+    // bucket's exemplar. Once every bucket holds one, no allocation.
+    let vm = w.manager(1, &w.keys, Some(distribution()));
+    let ids: Vec<String> = (0..SEQUENCE).map(|i| format!("{i:032x}")).collect();
+    let attached = |i: usize| {
+        let map = &w.maps[w.order[i % SEQUENCE]];
+        MeasurementMap::new()
+            .put(&w.measure, black_box(12.5))
+            .attach("trace_id", &ids[i % SEQUENCE])
+            .record_to(&vm, black_box(map))
+    };
+    let allocs = allocations_per_op("existing_row/1_view_distribution_trace_id", attached);
+    assert_eq!(allocs, 0.0, "a kept exemplar slot must not allocate");
+    group.bench_function("1_view_distribution_trace_id", |b| {
+        b.iter(|| {
+            i += 1;
+            attached(i)
+        })
+    });
     let reversed: Vec<TagKey> = w.keys.iter().rev().cloned().collect();
     let pair = [
         ("1_view_keys_in_map_order", w.keys.to_vec()),
