@@ -1,6 +1,7 @@
 //! The exporter a service registers, and its builder.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -55,6 +56,10 @@ pub(crate) struct Shared {
     // Views already reported as left out, so a clash is logged once, not on
     // every scrape (it is counted on every scrape).
     warned: Mutex<HashSet<String>>,
+    // Whether exemplar attachments left off for OpenMetrics' label limit
+    // were reported: once, since a service attaching long values does so
+    // on every scrape.
+    warned_attachments: AtomicBool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -102,6 +107,15 @@ impl Shared {
         };
         for (view, reason) in new {
             log::warn!("view {view:?} is left out of Prometheus scrapes: {reason}");
+        }
+        // Relaxed: only decides whether to log once more.
+        if omitted.attachments > 0 && !self.warned_attachments.swap(true, Ordering::Relaxed) {
+            log::warn!(
+                "{} exemplar attachments were left out of an OpenMetrics scrape: an exemplar's \
+                 label names and values may hold at most 128 characters together (attachments \
+                 are kept in the order attached while they fit); attach shorter values",
+                omitted.attachments
+            );
         }
         if omitted.rows > 0 {
             log::warn!(
@@ -395,6 +409,7 @@ impl PrometheusExporterBuilder {
                 self_metrics: Arc::new(SelfMetrics::new()?),
                 servers: Mutex::new(Vec::new()),
                 warned: Mutex::new(HashSet::new()),
+                warned_attachments: AtomicBool::new(false),
             }),
         })
     }

@@ -2,11 +2,13 @@
 
 use std::borrow::Cow;
 
-use census_core::{Aggregation, AggregationData, DistributionData, Number, Row, ViewData};
+use census_core::{
+    unix_nanos, Aggregation, AggregationData, DistributionData, Exemplar, Number, Row, ViewData,
+};
 use census_prometheus_model::{
-    check_cumulative, cumulative_counts, fits, merge_same_series, row_labels as own_labels,
-    samples_per_row, total_count, write_f64, write_i64, write_openmetrics_le, write_u64, Family,
-    NameTable,
+    check_cumulative, cumulative_counts, fits, label_name, merge_same_series,
+    row_labels as own_labels, samples_per_row, total_count, write_f64, write_i64,
+    write_openmetrics_le, write_u64, Family, NameTable,
 };
 
 use crate::format::PrometheusFormat;
@@ -33,7 +35,15 @@ pub(crate) struct Omissions {
     /// another row of the view (an empty tag value beside an absent tag):
     /// gauges cannot be added, so one of the two is left out.
     pub(crate) rows: u64,
+    /// Exemplar attachments left off a bucket line: past OpenMetrics'
+    /// 128-character limit on an exemplar's labels, or with a key that
+    /// makes no label name.
+    pub(crate) attachments: u64,
 }
+
+/// OpenMetrics: "The combined length of the label names and values of an
+/// Exemplar's LabelSet MUST NOT exceed 128 UTF-8 character code points."
+const EXEMPLAR_LABELS_MAX: usize = 128;
 
 /// Encodes `batch` in `format`.
 ///
@@ -149,7 +159,9 @@ fn write_family(
                 // Counts, sums and histograms add exactly; a gauge cannot,
                 // so the first (absent-tag) row stays and the other is
                 // counted as left out.
-                if !merge_same_series(&mut last.3, &entry.3) {
+                if merge_same_series(&mut last.3, &entry.3) {
+                    last.3.to_mut().merge_exemplars(&entry.3.exemplars);
+                } else {
                     omitted.rows += 1;
                 }
             }
@@ -220,11 +232,22 @@ fn write_family(
                 out.push('\n');
             }
             AggregationData::Distribution(d) => {
+                // Exemplars exist in OpenMetrics only; the text format has
+                // no syntax for them.
+                let exemplars = match format {
+                    PrometheusFormat::OpenMetrics => by_bucket(d, &row.exemplars),
+                    PrometheusFormat::Text => Vec::new(),
+                };
+                let histogram = Histogram {
+                    name,
+                    labels,
+                    exemplars: &exemplars,
+                };
                 if *d.bounds == *view_bounds {
-                    write_histogram(out, name, labels, d, &view_les, format);
+                    histogram.write(out, d, &view_les, format, omitted);
                 } else {
                     let les = le_values(&d.bounds, format);
-                    write_histogram(out, name, labels, d, &les, format);
+                    histogram.write(out, d, &les, format, omitted);
                 }
             }
         }
@@ -278,35 +301,123 @@ fn le_values(bounds: &[f64], format: PrometheusFormat) -> Vec<String> {
         .collect()
 }
 
-/// Writes one histogram row; `les` holds the `le` value of each of
-/// `d.bounds`.
-fn write_histogram(
+/// The exemplar of each bucket of `d` (one entry per bucket), the latest
+/// of a row's exemplars whose value falls in it; empty when there are none.
+fn by_bucket<'r>(d: &DistributionData, exemplars: &'r [Exemplar]) -> Vec<Option<&'r Exemplar>> {
+    if exemplars.is_empty() {
+        return Vec::new();
+    }
+    let mut kept: Vec<Option<&Exemplar>> = vec![None; d.bucket_counts.len()];
+    for e in exemplars {
+        // Upper-inclusive, as the buckets are: the bounds below the value.
+        let bucket = d.bounds.partition_point(|b| *b < e.value);
+        if let Some(slot) = kept.get_mut(bucket) {
+            if slot.is_none_or(|k| k.time < e.time) {
+                *slot = Some(e);
+            }
+        }
+    }
+    kept
+}
+
+/// One histogram row's names, labels and exemplars (per bucket).
+struct Histogram<'a> {
+    name: &'a str,
+    labels: &'a str,
+    exemplars: &'a [Option<&'a Exemplar>],
+}
+
+impl Histogram<'_> {
+    /// Writes the row; `les` holds the `le` value of each of `d.bounds`.
+    fn write(
+        &self,
+        out: &mut String,
+        d: &DistributionData,
+        les: &[String],
+        format: PrometheusFormat,
+        omitted: &mut Omissions,
+    ) {
+        let (name, labels) = (self.name, self.labels);
+        let openmetrics = format == PrometheusFormat::OpenMetrics;
+        let mut bucket = |out: &mut String, i: usize, le: &str, count: u64| {
+            out.push_str(name);
+            out.push_str("_bucket{");
+            out.push_str(labels);
+            if !labels.is_empty() {
+                out.push(',');
+            }
+            out.push_str("le=\"");
+            out.push_str(le);
+            out.push_str("\"} ");
+            write_u64(out, count);
+            if let Some(Some(exemplar)) = self.exemplars.get(i) {
+                write_exemplar(out, exemplar, omitted);
+            }
+            out.push('\n');
+        };
+        for (i, (le, cumulative)) in les.iter().zip(cumulative_counts(d)).enumerate() {
+            bucket(out, i, le, cumulative);
+        }
+        let total = total_count(d);
+        bucket(out, les.len(), "+Inf", total);
+        write_sum_and_count(out, name, labels, d, total, openmetrics);
+    }
+}
+
+/// Appends ` # {labels} value timestamp` to a bucket line (OpenMetrics).
+///
+/// The attachments become the labels, keys turned into label names as tag
+/// keys are, in the order they were attached, for as long as their names
+/// and values together stay within OpenMetrics' 128 characters; the first
+/// that would pass the limit and every one after it are left off (and
+/// counted), and an exemplar none of whose attachments fits is not
+/// written. The timestamp is in seconds, to the millisecond Prometheus
+/// keeps.
+fn write_exemplar(out: &mut String, exemplar: &Exemplar, omitted: &mut Omissions) {
+    let mut length = 0;
+    let mut labels = String::new();
+    let mut kept = 0;
+    for (key, value) in &exemplar.attachments {
+        let name = label_name(key);
+        length += name.chars().count() + value.chars().count();
+        if name.is_empty() || length > EXEMPLAR_LABELS_MAX {
+            break;
+        }
+        if kept > 0 {
+            labels.push(',');
+        }
+        labels.push_str(&name);
+        labels.push_str("=\"");
+        write_label_value(&mut labels, value);
+        labels.push('"');
+        kept += 1;
+    }
+    omitted.attachments += (exemplar.attachments.len() - kept) as u64;
+    if kept == 0 {
+        return;
+    }
+    out.push_str(" # {");
+    out.push_str(&labels);
+    out.push_str("} ");
+    write_f64(out, exemplar.value);
+    out.push(' ');
+    let millis = unix_nanos(exemplar.time) / 1_000_000;
+    write_u64(out, millis / 1000);
+    out.push('.');
+    let fraction = millis % 1000;
+    for digit in [fraction / 100, fraction / 10 % 10, fraction % 10] {
+        out.push(char::from(b'0' + digit as u8));
+    }
+}
+
+fn write_sum_and_count(
     out: &mut String,
     name: &str,
     labels: &str,
     d: &DistributionData,
-    les: &[String],
-    format: PrometheusFormat,
+    total: u64,
+    openmetrics: bool,
 ) {
-    let openmetrics = format == PrometheusFormat::OpenMetrics;
-    let bucket = |out: &mut String, le: &str, count: u64| {
-        out.push_str(name);
-        out.push_str("_bucket{");
-        out.push_str(labels);
-        if !labels.is_empty() {
-            out.push(',');
-        }
-        out.push_str("le=\"");
-        out.push_str(le);
-        out.push_str("\"} ");
-        write_u64(out, count);
-        out.push('\n');
-    };
-    for (le, cumulative) in les.iter().zip(cumulative_counts(d)) {
-        bucket(out, le, cumulative);
-    }
-    let total = total_count(d);
-    bucket(out, "+Inf", total);
     // OpenMetrics keeps `_sum` (and with it `_count`) only while the sum is
     // a counter: no negative bucket bound, no negative or NaN sum.
     let sum_is_counter =
@@ -380,6 +491,94 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    fn exemplar(value: f64, millis: u64, pairs: &[(&str, &str)]) -> Exemplar {
+        let time = UNIX_EPOCH + std::time::Duration::from_millis(millis);
+        let pairs = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Exemplar::new(value, time, pairs.collect())
+    }
+
+    #[test]
+    fn openmetrics_writes_each_exemplar_on_its_bucket_line_only() {
+        let mut data = histogram(&[1.0, 10.0], 5.0);
+        data.rows[0].exemplars = vec![
+            exemplar(1.0, 1_700_000_000_123, &[("trace_id", "a\"b")]),
+            exemplar(50.0, 1_700_000_000_005, &[("trace.id", "c")]),
+        ];
+        let (om, omitted) = render(&[data.clone()], PrometheusFormat::OpenMetrics);
+        assert!(
+            om.contains("temp_bucket{le=\"1.0\"} 1 # {trace_id=\"a\\\"b\"} 1 1700000000.123\n"),
+            "{om}"
+        );
+        assert!(om.contains("temp_bucket{le=\"10.0\"} 2\n"), "{om}");
+        assert!(
+            om.contains("temp_bucket{le=\"+Inf\"} 2 # {trace_id=\"c\"} 50 1700000000.005\n"),
+            "{om}"
+        );
+        assert_eq!(omitted.attachments, 0);
+        let (text, _) = render(&[data], PrometheusFormat::Text);
+        assert!(!text.contains("# {"), "{text}");
+        assert!(!text.contains("trace"), "{text}");
+    }
+
+    #[test]
+    fn exemplar_labels_stop_at_the_openmetrics_limit() {
+        let mut data = histogram(&[1.0], 0.5);
+        let long = "x".repeat(100);
+        data.rows[0].exemplars = vec![exemplar(
+            0.5,
+            0,
+            &[
+                ("trace_id", &"0".repeat(32)),
+                ("note", &long),
+                ("span_id", "ab"),
+            ],
+        )];
+        let (om, omitted) = render(&[data.clone()], PrometheusFormat::OpenMetrics);
+        // 8 + 32 fit; the note would pass 128, so it and what follows go.
+        let want = format!("# {{trace_id=\"{}\"}} 0.5 0.000\n", "0".repeat(32));
+        assert!(om.contains(&want), "{om}");
+        assert_eq!(omitted.attachments, 2);
+        // Nothing fits: no exemplar at all.
+        data.rows[0].exemplars = vec![exemplar(0.5, 0, &[("note", &"y".repeat(125))])];
+        let (om, omitted) = render(&[data], PrometheusFormat::OpenMetrics);
+        assert!(!om.contains("# {"), "{om}");
+        assert_eq!(omitted.attachments, 1);
+    }
+
+    #[test]
+    fn rows_merged_for_their_labels_keep_the_latest_exemplar() {
+        let m = MeasureF64::new("m", "d", "1").expect("valid measure");
+        let k = TagKey::new("k").expect("key");
+        let view = View::builder("h", &m)
+            .tag_keys([k.clone()])
+            .aggregation(Aggregation::distribution([1.0]).expect("bounds"))
+            .build()
+            .expect("valid view");
+        let row = |tag: Option<TagValue>, e: Exemplar| {
+            let AggregationData::Distribution(d) = histogram(&[1.0], 0.5).rows[0].data.clone()
+            else {
+                unreachable!()
+            };
+            let mut row = Row::new(vec![tag], AggregationData::Distribution(d), UNIX_EPOCH);
+            row.exemplars = vec![e];
+            row
+        };
+        let rows = vec![
+            row(None, exemplar(0.5, 1000, &[("trace_id", "old")])),
+            row(
+                TagValue::new("").ok(),
+                exemplar(0.7, 2000, &[("trace_id", "new")]),
+            ),
+        ];
+        let data = ViewData::new(view, UNIX_EPOCH, UNIX_EPOCH, rows);
+        let (om, _) = render(&[data], PrometheusFormat::OpenMetrics);
+        assert!(
+            om.contains("h_bucket{le=\"1.0\"} 2 # {trace_id=\"new\"} 0.7 2.000\n"),
+            "{om}"
+        );
+        assert!(!om.contains("old"), "{om}");
     }
 
     #[test]

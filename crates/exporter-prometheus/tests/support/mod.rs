@@ -199,6 +199,9 @@ pub struct Sample {
     pub value: f64,
     /// The value exactly as written, for integers past 2^53.
     pub raw: String,
+    /// An OpenMetrics exemplar on the line: its labels, value and
+    /// timestamp in seconds.
+    pub exemplar: Option<(BTreeMap<String, String>, f64, f64)>,
 }
 
 impl Sample {
@@ -429,7 +432,17 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Parsed, String> {
         if help_pending.is_some() {
             return Err(err("sample between HELP and TYPE".into()));
         }
-        let (name, labels, raw) = parse_sample(line).map_err(err)?;
+        let (name, labels, raw, exemplar) = parse_sample(line).map_err(err)?;
+        let exemplar = match exemplar {
+            None => None,
+            Some(_) if !openmetrics => {
+                return Err(err("an exemplar in the text format".into()));
+            }
+            Some(_) if !name.ends_with("_bucket") => {
+                return Err(err("an exemplar on a line that is not a bucket".into()));
+            }
+            Some(text) => Some(parse_exemplar(text).map_err(err)?),
+        };
         let value = parse_value(raw).map_err(err)?;
         if !is_name(name, true) {
             return Err(err(format!("bad metric name {name:?}")));
@@ -469,6 +482,7 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Parsed, String> {
             labels,
             value,
             raw: raw.to_owned(),
+            exemplar,
         });
     }
     histogram.finish(openmetrics)?;
@@ -481,9 +495,13 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Parsed, String> {
     Ok(parsed)
 }
 
-/// Splits a sample line into its name, its labels (unescaped) and the
-/// value text: `name{l="v",...} value` or `name value`, nothing more.
-fn parse_sample(line: &str) -> Result<(&str, BTreeMap<String, String>, &str), String> {
+/// A sample line's name, labels (unescaped), value text and exemplar text.
+type SampleParts<'a> = (&'a str, BTreeMap<String, String>, &'a str, Option<&'a str>);
+
+/// Splits a sample line into its name, its labels (unescaped), the value
+/// text and the exemplar text after ` # `, if any:
+/// `name{l="v",...} value` or `name value`, nothing more.
+fn parse_sample(line: &str) -> Result<SampleParts<'_>, String> {
     let end = line.find(['{', ' ']).ok_or_else(|| "no value".to_owned())?;
     let name = &line[..end];
     let (labels, rest) = if line[end..].starts_with('{') {
@@ -494,10 +512,41 @@ fn parse_sample(line: &str) -> Result<(&str, BTreeMap<String, String>, &str), St
     let value = rest
         .strip_prefix(' ')
         .ok_or_else(|| "no single space before the value".to_owned())?;
+    // After the labels no quoted text is left, so ` # ` can only start an
+    // exemplar.
+    let (value, exemplar) = match value.split_once(" # ") {
+        Some((value, exemplar)) => (value, Some(exemplar)),
+        None => (value, None),
+    };
     if value.contains(' ') {
         return Err("more than one value (timestamps are not written)".into());
     }
-    Ok((name, labels, value))
+    Ok((name, labels, value, exemplar))
+}
+
+/// Reads an OpenMetrics exemplar, `{l="v",...} value timestamp`: labels
+/// within the 128-character limit, a value, and a timestamp.
+fn parse_exemplar(text: &str) -> Result<(BTreeMap<String, String>, f64, f64), String> {
+    let body = text
+        .strip_prefix('{')
+        .ok_or_else(|| format!("exemplar without labels: {text:?}"))?;
+    let (labels, rest) = parse_labels(body)?;
+    let length: usize = labels
+        .iter()
+        .map(|(k, v)| k.chars().count() + v.chars().count())
+        .sum();
+    if length > 128 {
+        return Err(format!("exemplar labels of {length} characters, past 128"));
+    }
+    let fields: Vec<&str> = rest
+        .strip_prefix(' ')
+        .ok_or_else(|| "no space before the exemplar value".to_owned())?
+        .split(' ')
+        .collect();
+    let [value, timestamp] = fields[..] else {
+        return Err(format!("exemplar {rest:?} is not `value timestamp`"));
+    };
+    Ok((labels, parse_value(value)?, parse_value(timestamp)?))
 }
 
 /// Reads `l="v",...}` and returns the labels and the text after `}`.

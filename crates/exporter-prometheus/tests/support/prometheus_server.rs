@@ -42,12 +42,21 @@ impl PrometheusServer {
     /// Starts `prometheus` scraping `target` (`host:port`). `None` when the
     /// binary is missing outside CI.
     pub fn start(target: &str) -> Result<Option<PrometheusServer>, Box<dyn std::error::Error>> {
+        PrometheusServer::start_with(target, &[])
+    }
+
+    /// [`start`](PrometheusServer::start) with extra command-line flags,
+    /// such as `--enable-feature=exemplar-storage`.
+    pub fn start_with(
+        target: &str,
+        flags: &[&str],
+    ) -> Result<Option<PrometheusServer>, Box<dyn std::error::Error>> {
         PrometheusServer::launch(
             &format!(
                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
                  scrape_configs:\n  - job_name: census\n    static_configs:\n      - targets: ['{target}']\n"
             ),
-            &[],
+            flags,
         )
     }
 
@@ -199,6 +208,37 @@ impl PrometheusServer {
             self.log()
         )
         .into())
+    }
+
+    /// The `data` of an API answer to `GET {api}/{path}` with `params`,
+    /// or an error when its status is not success.
+    pub fn api_get(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        let mut request = agent.get(&format!("{}/{path}", self.api));
+        for (k, v) in params {
+            request = request.query(*k, *v);
+        }
+        let body = request.call()?.body_mut().read_to_string()?;
+        let json: serde_json::Value = serde_json::from_str(&body)?;
+        if json["status"] != "success" {
+            return Err(format!("{path} failed: {body}").into());
+        }
+        Ok(json["data"].clone())
+    }
+
+    /// Whether the server is still running; its log when it is not.
+    pub fn check_alive(&mut self) -> Result<(), Box<dyn std::error::Error>> {
+        match self.child.try_wait()? {
+            Some(status) => Err(format!("prometheus exited with {status}: {}", self.log()).into()),
+            None => Ok(()),
+        }
     }
 
     pub fn log(&self) -> String {
