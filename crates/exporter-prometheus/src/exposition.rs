@@ -371,29 +371,35 @@ impl Histogram<'_> {
 /// and values together stay within OpenMetrics' 128 characters; the first
 /// that would pass the limit and every one after it are left off (and
 /// counted), and an exemplar none of whose attachments fits is not
-/// written. The timestamp is in seconds, to the millisecond Prometheus
+/// written. A key that makes no label name (the empty key), or the name
+/// of an earlier key, is left off too. The timestamp is in seconds, to the millisecond Prometheus
 /// keeps.
 fn write_exemplar(out: &mut String, exemplar: &Exemplar, omitted: &mut Omissions) {
     let mut length = 0;
     let mut labels = String::new();
-    let mut kept = 0;
+    let mut names: Vec<String> = Vec::new();
     for (key, value) in &exemplar.attachments {
         let name = label_name(key);
+        // Two keys can make one label name (`trace.id`, `trace_id`): the
+        // first stays, as a label set holds a name once.
+        if name.is_empty() || names.contains(&name) {
+            continue;
+        }
         length += name.chars().count() + value.chars().count();
-        if name.is_empty() || length > EXEMPLAR_LABELS_MAX {
+        if length > EXEMPLAR_LABELS_MAX {
             break;
         }
-        if kept > 0 {
+        if !names.is_empty() {
             labels.push(',');
         }
         labels.push_str(&name);
         labels.push_str("=\"");
         write_label_value(&mut labels, value);
         labels.push('"');
-        kept += 1;
+        names.push(name);
     }
-    omitted.attachments += (exemplar.attachments.len() - kept) as u64;
-    if kept == 0 {
+    omitted.attachments += (exemplar.attachments.len() - names.len()) as u64;
+    if names.is_empty() {
         return;
     }
     out.push_str(" # {");

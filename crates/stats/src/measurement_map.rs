@@ -67,7 +67,7 @@ impl<'m> MeasurementMap<'m> {
 
     /// Attaches `key: value` to every value of the map, such as the trace
     /// id of the request (OpenCensus `measure_put_attachment`). Attaching a
-    /// key twice keeps both, in order.
+    /// key again replaces its value, in its place.
     ///
     /// A value recorded with attachments into a Distribution view becomes
     /// the exemplar of its bucket in its row, until a later value with
@@ -103,7 +103,10 @@ impl<'m> MeasurementMap<'m> {
     /// ```
     #[inline]
     pub fn attach(mut self, key: &'m str, value: &'m str) -> Self {
-        self.attachments.push((key, value));
+        match self.attachments.iter_mut().find(|(k, _)| *k == key) {
+            Some(attachment) => attachment.1 = value,
+            None => self.attachments.push((key, value)),
+        }
         self
     }
 
@@ -180,6 +183,11 @@ impl<'m> MeasurementMap<'m> {
     }
 
     #[cfg(test)]
+    fn attachments(&self) -> &[Attachment<'m>] {
+        &self.attachments
+    }
+
+    #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = (&'m Measure, Number)> + '_ {
         self.values.iter().copied()
     }
@@ -206,5 +214,14 @@ mod tests {
         assert_eq!(got[13], ("f".to_owned(), Number::Float(3.0)));
         assert!(MeasurementMap::new().is_empty());
         Ok(())
+    }
+
+    #[test]
+    fn attaching_a_key_again_replaces_its_value_in_place() {
+        let map = MeasurementMap::new()
+            .attach("trace_id", "a")
+            .attach("span_id", "b")
+            .attach("trace_id", "c");
+        assert_eq!(map.attachments(), [("trace_id", "c"), ("span_id", "b")]);
     }
 }
