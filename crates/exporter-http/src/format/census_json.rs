@@ -1,7 +1,7 @@
 //! census's own JSON schema, `census.v1` (documented with an example in
 //! docs/http-exporter.md).
 
-use census_core::{AggregationData, Row, ViewData};
+use census_core::{AggregationData, Exemplar, Row, ViewData};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 
@@ -131,6 +131,10 @@ impl Serialize for RowJson<'_> {
                 },
             )?,
         }
+        // A field added within census.v1: absent when the row has none.
+        if !row.exemplars.is_empty() {
+            m.serialize_entry("exemplars", &Exemplars(&row.exemplars))?;
+        }
         m.end()
     }
 }
@@ -159,6 +163,35 @@ struct Distribution<'a> {
     max: Float,
     sum_of_squared_deviation: Float,
     bucket_counts: Counts<'a>,
+}
+
+/// `[{"value":..,"time_unix_nano":"..","attachments":{"key":"value"}}]`,
+/// in bucket order.
+struct Exemplars<'a>(&'a [Exemplar]);
+
+impl Serialize for Exemplars<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|e| ExemplarJson {
+            value: Float(e.value),
+            time_unix_nano: unix_nanos(e.time),
+            attachments: Attachments(&e.attachments),
+        }))
+    }
+}
+
+#[derive(Serialize)]
+struct ExemplarJson<'a> {
+    value: Float,
+    time_unix_nano: IntStr<u64>,
+    attachments: Attachments<'a>,
+}
+
+struct Attachments<'a>(&'a [(String, String)]);
+
+impl Serialize for Attachments<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
 }
 
 struct Counts<'a>(&'a [u64]);

@@ -1,7 +1,7 @@
 //! OTLP/HTTP JSON: an `ExportMetricsServiceRequest` in the protobuf JSON
 //! mapping (camelCase keys, 64-bit integers as strings, enums as numbers).
 
-use census_core::{AggregationData, Number, Row, ViewData};
+use census_core::{AggregationData, Exemplar, Number, Row, ViewData};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 
@@ -198,7 +198,61 @@ impl Serialize for Point<'_> {
                     m.serialize_entry("min", &Float(min))?;
                     m.serialize_entry("max", &Float(max))?;
                 }
+                if !row.exemplars.is_empty() {
+                    m.serialize_entry("exemplars", &Exemplars(&row.exemplars))?;
+                }
             }
+        }
+        m.end()
+    }
+}
+
+/// A row's exemplars as OTLP `Exemplar`s. An attachment `trace_id` of 32
+/// hex digits becomes the exemplar's `traceId`, and `span_id` of 16 its
+/// `spanId` (hex, as OTLP/JSON writes ids), so a backend links the value
+/// to its trace; every other attachment is a string in
+/// `filteredAttributes`.
+struct Exemplars<'a>(&'a [Exemplar]);
+
+impl Serialize for Exemplars<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(ExemplarJson))
+    }
+}
+
+struct ExemplarJson<'a>(&'a Exemplar);
+
+/// Whether `value` is a valid OTLP id of `len` hex digits: not all zero.
+fn is_id(value: &str, len: usize) -> bool {
+    value.len() == len
+        && value.bytes().all(|b| b.is_ascii_hexdigit())
+        && value.bytes().any(|b| b != b'0')
+}
+
+impl Serialize for ExemplarJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let id = |key: &str, len: usize| {
+            e.attachment(key)
+                .filter(|v| is_id(v, len))
+                .map(str::to_ascii_lowercase)
+        };
+        let (trace, span) = (id("trace_id", 32), id("span_id", 16));
+        let filtered = e.attachments.iter().filter(|(k, _)| {
+            !(k == "trace_id" && trace.is_some() || k == "span_id" && span.is_some())
+        });
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry(
+            "filteredAttributes",
+            &Attributes(filtered.map(|(k, v)| (k.as_str(), Value::Str(v)))),
+        )?;
+        m.serialize_entry("timeUnixNano", &unix_nanos(e.time))?;
+        m.serialize_entry("asDouble", &Float(e.value))?;
+        if let Some(span) = span {
+            m.serialize_entry("spanId", &span)?;
+        }
+        if let Some(trace) = trace {
+            m.serialize_entry("traceId", &trace)?;
         }
         m.end()
     }
