@@ -42,6 +42,8 @@ use parking_lot::Mutex;
 ///   its cumulative start, copied unchanged. An exporter whose format
 ///   defines min/max over the interval (OTLP `HistogramDataPoint.min` and
 ///   `max`, both optional) must leave them out for delta data.
+/// - **Exemplars**: a row passed on keeps only the exemplars recorded at
+///   or after its interval's start; older ones went with their interval.
 /// - `ViewData::start` becomes the previous export's `end` (the view's
 ///   start the first time), `folded` the measurements folded into the
 ///   overflow row during the interval, and `temporality`
@@ -189,8 +191,13 @@ impl Delta {
                 }
             };
             if let Change::Changed(delta) = change {
-                let mut out = Row::new(row.tags, delta, interval_start(row.start));
+                let start = interval_start(row.start);
+                let mut out = Row::new(row.tags, delta, start);
                 out.overflow = row.overflow;
+                // Exemplars of this interval only: older ones went out
+                // with the interval they were recorded in.
+                out.exemplars = row.exemplars;
+                out.exemplars.retain(|e| e.time >= start);
                 rows.push(out);
             }
         }

@@ -27,6 +27,8 @@ use crate::view_shape::reshape;
 ///   all rows of a view share one), the row whose original tag values,
 ///   compared in the view's key order (absent before any value, values by
 ///   text), are greatest. The result does not depend on row order.
+/// - **Exemplars**: per bucket, the latest of the merged rows' exemplars
+///   ([`Row::merge_exemplars`](census_core::Row::merge_exemplars)).
 /// - The merged row's `start` is the earliest start among its rows.
 /// - The **overflow row** stays separate: it is never merged with ordinary
 ///   rows, even when their remaining tags are all absent; it only loses
@@ -162,6 +164,7 @@ impl Group {
         if later {
             self.last = rank;
         }
+        self.row.merge_exemplars(&other.exemplars);
         self.row.start = self.row.start.min(other.start);
         true
     }
