@@ -297,6 +297,16 @@ impl Share {
         }
     }
 
+    /// Adds this share's contents into a Distribution view's accumulator
+    /// (nothing for shares of other kinds, which that view has none of).
+    pub(crate) fn merge_distribution(&self, acc: &mut DistributionAcc) {
+        match self {
+            Share::Distribution(d) => d.merge_into(acc),
+            Share::Expiring(e) => e.cells.merge_distribution(acc),
+            _ => {}
+        }
+    }
+
     /// Adds this share's current contents into `acc`.
     pub(crate) fn merge_into(&self, acc: &mut Acc, kind: &Kind) {
         match (self, acc) {
@@ -704,18 +714,11 @@ impl Acc {
 
     /// The row `row` makes of the finished value, with the exemplars the
     /// shares kept.
-    pub(crate) fn finish_row(
-        mut self,
-        kind: &Kind,
-        row: impl FnOnce(AggregationData) -> Row,
-    ) -> Row {
-        let exemplars = match &mut self {
-            Acc::Distribution(d) => std::mem::take(&mut d.exemplars),
-            _ => Vec::new(),
-        };
-        let mut row = row(self.finish(kind));
-        row.exemplars = exemplars.into_iter().flatten().collect();
-        row
+    pub(crate) fn finish_row(self, kind: &Kind, row: impl FnOnce(AggregationData) -> Row) -> Row {
+        match self {
+            Acc::Distribution(d) => d.finish_row(kind, row),
+            other => row(other.finish(kind)),
+        }
     }
 
     pub(crate) fn finish(self, kind: &Kind) -> AggregationData {
@@ -727,20 +730,72 @@ impl Acc {
                 Kind::LastInt => Number::Int(0),
                 _ => Number::Float(0.0),
             })),
-            Acc::Distribution(mut d) => AggregationData::Distribution(DistributionData {
-                count: d.count,
-                sum: d.sum,
-                mean: d.shift + d.offset,
-                min: d.min,
-                max: d.max,
-                sum_of_squared_deviation: d.ssd,
-                bounds: match kind {
-                    Kind::Distribution(s) => s.bounds.shared(),
-                    _ => Arc::from(Vec::new()),
-                },
-                bucket_counts: std::mem::take(&mut d.buckets),
-            }),
+            Acc::Distribution(d) => d.finish(kind),
         }
+    }
+}
+
+/// What a snapshot merges a row's shares into: an [`Acc`] for any view, or
+/// for a Distribution view its accumulator itself, unboxed, so that a row
+/// costs one allocation less (a snapshot of 10,000 Distribution rows made
+/// 30,000).
+pub(crate) trait RowAcc: Sized {
+    fn new(kind: &Kind) -> Self;
+    /// Adds one share's contents.
+    fn add(&mut self, share: &Share, kind: &Kind);
+    /// The row `row` makes of the finished value.
+    fn finish_row(self, kind: &Kind, row: impl FnOnce(AggregationData) -> Row) -> Row;
+}
+
+impl RowAcc for Acc {
+    fn new(kind: &Kind) -> Acc {
+        Acc::new(kind)
+    }
+
+    fn add(&mut self, share: &Share, kind: &Kind) {
+        share.merge_into(self, kind);
+    }
+
+    fn finish_row(self, kind: &Kind, row: impl FnOnce(AggregationData) -> Row) -> Row {
+        Acc::finish_row(self, kind, row)
+    }
+}
+
+impl RowAcc for DistributionAcc {
+    fn new(kind: &Kind) -> DistributionAcc {
+        DistributionAcc::empty(match kind {
+            Kind::Distribution(s) => s.bounds.bucket_count(),
+            _ => 0,
+        })
+    }
+
+    fn add(&mut self, share: &Share, _kind: &Kind) {
+        share.merge_distribution(self);
+    }
+
+    fn finish_row(mut self, kind: &Kind, row: impl FnOnce(AggregationData) -> Row) -> Row {
+        let exemplars = std::mem::take(&mut self.exemplars);
+        let mut row = row(self.finish(kind));
+        row.exemplars = exemplars.into_iter().flatten().collect();
+        row
+    }
+}
+
+impl DistributionAcc {
+    fn finish(mut self, kind: &Kind) -> AggregationData {
+        AggregationData::Distribution(DistributionData {
+            count: self.count,
+            sum: self.sum,
+            mean: self.shift + self.offset,
+            min: self.min,
+            max: self.max,
+            sum_of_squared_deviation: self.ssd,
+            bounds: match kind {
+                Kind::Distribution(s) => s.bounds.shared(),
+                _ => Arc::from(Vec::new()),
+            },
+            bucket_counts: std::mem::take(&mut self.buckets),
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use census_core::{Row, ViewData};
 
 use super::{ViewState, OVERFLOW};
-use crate::cells::Acc;
+use crate::cells::{Acc, DistributionAcc, Kind, RowAcc};
 
 /// Who receives a snapshot, which decides whether an expired row may go
 /// in it.
@@ -39,12 +39,21 @@ impl ViewState {
     }
 
     fn snapshot_stable(&self, end: SystemTime) -> ViewData {
+        match self.kind {
+            Kind::Distribution(_) => self.merge_stable::<DistributionAcc>(end),
+            _ => self.merge_stable::<Acc>(end),
+        }
+    }
+
+    fn merge_stable<A: RowAcc>(&self, end: SystemTime) -> ViewData {
         // Held for reading throughout so row ids stay valid; recording into
         // existing rows never takes it, and a thread meeting a new
         // combination only waits if that combination is new to the view.
         let table = self.table.read();
-        let mut accs: Vec<Option<Acc>> = vec![None; table.keys.len()];
-        let mut overflow: Option<Acc> = None;
+        let mut accs: Vec<Option<A>> = std::iter::repeat_with(|| None)
+            .take(table.keys.len())
+            .collect();
+        let mut overflow: Option<A> = None;
         // Rows of this view are never dropped: every key is there.
         for list in self.shares.iter() {
             let list = list.lock();
@@ -59,7 +68,8 @@ impl ViewState {
                         None => continue,
                     }
                 };
-                share.merge_into(slot.get_or_insert_with(|| Acc::new(&self.kind)), &self.kind);
+                slot.get_or_insert_with(|| A::new(&self.kind))
+                    .add(share, &self.kind);
             }
         }
         let mut rows = Vec::with_capacity(accs.len() + 1);
@@ -77,11 +87,11 @@ impl ViewState {
     }
 
     /// Adds the overflow row and the folded count.
-    pub(super) fn finish(
+    pub(super) fn finish<A: RowAcc>(
         &self,
         end: SystemTime,
         mut rows: Vec<Row>,
-        overflow: Option<Acc>,
+        overflow: Option<A>,
     ) -> ViewData {
         if let Some(acc) = overflow {
             // The overflow row never expires: it is one row per view and
