@@ -77,7 +77,9 @@ fn batch(series: usize) -> Vec<ViewData> {
                     let x = i as u64;
                     let data = match aggregation {
                         Aggregation::Count => AggregationData::Count(x * 3),
-                        Aggregation::Sum => AggregationData::Sum(Number::Float(x as f64 * 1.25)),
+                        Aggregation::Sum | Aggregation::UpDownSum => {
+                            AggregationData::Sum(Number::Float(x as f64 * 1.25))
+                        }
                         Aggregation::LastValue => AggregationData::LastValue(Number::Int(x as i64)),
                         Aggregation::Distribution(_) => {
                             let bucket_counts: Vec<u64> = (0..9).map(|b| (x + b) % 7).collect();

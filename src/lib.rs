@@ -51,11 +51,12 @@
 //! # Views and aggregations
 //!
 //! A [`View`] aggregates one measure with one [`Aggregation`]: `Count`,
-//! `Sum`, `LastValue` or `Distribution` (upper-inclusive buckets, as
-//! Prometheus `le`). Count, Sum and Distribution are cumulative since the
-//! view was registered; LastValue is a gauge. Each view keeps at most
-//! [`View::row_limit`] rows; further tag combinations fold into one
-//! overflow row and are counted in [`ViewData::folded`].
+//! `Sum`, `UpDownSum` (a sum that may go down, exported as a gauge or a
+//! non-monotonic sum), `LastValue` or `Distribution` (upper-inclusive
+//! buckets, as Prometheus `le`). Count, Sum, UpDownSum and Distribution are
+//! cumulative since the view was registered; LastValue is a gauge. Each
+//! view keeps at most [`View::row_limit`] rows; further tag combinations
+//! fold into one overflow row and are counted in [`ViewData::folded`].
 //!
 //! # The view manager
 //!

@@ -84,10 +84,11 @@ fn view_data(u: &mut Unstructured) -> Result<Option<ViewData>> {
         }
     }
     let mut bounds: Vec<f64> = Vec::new();
-    let aggregation = match u.int_in_range(0..=3)? {
+    let aggregation = match u.int_in_range(0..=4)? {
         0 => Aggregation::Count,
         1 => Aggregation::Sum,
         2 => Aggregation::LastValue,
+        4 => Aggregation::UpDownSum,
         _ => {
             for _ in 0..u.int_in_range(0..=4)? {
                 bounds.push(u.arbitrary()?);
@@ -131,7 +132,7 @@ fn view_data(u: &mut Unstructured) -> Result<Option<ViewData>> {
         } else {
             match aggregation {
                 Aggregation::Count => 0,
-                Aggregation::Sum => 1,
+                Aggregation::Sum | Aggregation::UpDownSum => 1,
                 Aggregation::LastValue => 2,
                 Aggregation::Distribution(_) => 3,
             }

@@ -8,8 +8,14 @@ use crate::error::Error;
 
 /// How a view aggregates the values recorded into each of its rows.
 ///
-/// Count, Sum and Distribution are cumulative from the moment the view was
-/// registered; LastValue is a gauge holding the latest value.
+/// Count, Sum, UpDownSum and Distribution are cumulative from the moment
+/// the view was registered; LastValue is a gauge holding the latest value.
+///
+/// Not `#[non_exhaustive]`, on purpose: every consumer of an aggregation
+/// is an encoder that must map each kind to a type of its wire format, and
+/// an exhaustive match turns a new kind into a compile error at exactly
+/// the place that needs a decision, where a wildcard arm would drop or
+/// misencode it silently.
 ///
 /// ```
 /// # fn main() -> Result<(), census_core::Error> {
@@ -26,7 +32,18 @@ pub enum Aggregation {
     /// The sum of the values: an exact `i64` for an integer measure (it
     /// wraps around past `i64::MAX`, as two's complement addition does), an
     /// `f64` for a float measure.
+    ///
+    /// Exported as a monotonic counter (Prometheus `counter`, OTLP
+    /// `isMonotonic: true`). Negative values are still added (the sum then
+    /// goes down, which a counter's reader takes for a reset); for a total
+    /// that goes up and down use [`Aggregation::UpDownSum`].
     Sum,
+    /// A sum that may go down: in-flight requests, checked-out connections,
+    /// a queue's length. Aggregates exactly as [`Aggregation::Sum`] does
+    /// (record `+1` and `-1`; its rows hold [`AggregationData::Sum`](crate::AggregationData::Sum)),
+    /// but is exported as a non-monotonic sum: a Prometheus `gauge`, an
+    /// OTLP sum with `isMonotonic: false`, `"up_down_sum"` in census.v1.
+    UpDownSum,
     /// The latest value recorded (with the measure's own type).
     LastValue,
     /// A histogram: count, sum, mean, min, max, sum of squared deviations
@@ -53,11 +70,13 @@ impl Aggregation {
         Bounds::new(bounds).map(Aggregation::Distribution)
     }
 
-    /// The aggregation's name: `count`, `sum`, `last_value` or `distribution`.
+    /// The aggregation's name: `count`, `sum`, `up_down_sum`, `last_value`
+    /// or `distribution`.
     pub fn kind(&self) -> &'static str {
         match self {
             Aggregation::Count => "count",
             Aggregation::Sum => "sum",
+            Aggregation::UpDownSum => "up_down_sum",
             Aggregation::LastValue => "last_value",
             Aggregation::Distribution(_) => "distribution",
         }
@@ -172,6 +191,8 @@ mod tests {
         let json = |a: &Aggregation| serde_json::to_string(a).unwrap_or_default();
         assert_eq!(json(&Aggregation::Count), r#"{"type":"count"}"#);
         assert_eq!(json(&Aggregation::LastValue), r#"{"type":"last_value"}"#);
+        assert_eq!(json(&Aggregation::UpDownSum), r#"{"type":"up_down_sum"}"#);
+        assert_eq!(Aggregation::UpDownSum.kind(), "up_down_sum");
         assert_eq!(
             json(&Aggregation::distribution([1.0, 2.5])?),
             r#"{"type":"distribution","bounds":[1.0,2.5]}"#

@@ -131,7 +131,11 @@ impl Row {
 pub enum AggregationData {
     /// How many values were recorded.
     Count(u64),
-    /// The sum of the values (an `Int` for an integer measure).
+    /// The sum of the values (an `Int` for an integer measure), for a
+    /// [`Sum`](crate::Aggregation::Sum) view and for an
+    /// [`UpDownSum`](crate::Aggregation::UpDownSum) view alike: whether it
+    /// may go down is the view's, read from
+    /// [`View::aggregation`](crate::View::aggregation).
     Sum(Number),
     /// The latest value.
     LastValue(Number),

@@ -111,7 +111,7 @@ fn view_data() -> impl Strategy<Value = ViewData> {
         "[!-~]{0,4}",
         any::<bool>(),
         prop::collection::vec("[!-~]{1,8}", 0..=3),
-        0u8..4,
+        0u8..5,
         prop::collection::vec(-1e6f64..1e6, 0..5),
     )
         .prop_flat_map(
@@ -131,7 +131,7 @@ fn view_data() -> impl Strategy<Value = ViewData> {
                 };
                 let data = match kind {
                     0 => count().prop_map(AggregationData::Count).boxed(),
-                    1 => number().prop_map(AggregationData::Sum).boxed(),
+                    1 | 4 => number().prop_map(AggregationData::Sum).boxed(),
                     2 => number().prop_map(AggregationData::LastValue).boxed(),
                     _ => distribution(bounds).boxed(),
                 };
@@ -187,6 +187,7 @@ fn build_view(
         0 => Aggregation::Count,
         1 => Aggregation::Sum,
         2 => Aggregation::LastValue,
+        4 => Aggregation::UpDownSum,
         _ => Aggregation::distribution(bounds.to_vec()).expect("sorted distinct finite bounds"),
     };
     let builder = if integer {
@@ -369,6 +370,9 @@ fn otlp_metrics(batch: &[ViewData]) -> Value {
         let body = match view.aggregation() {
             Aggregation::Count | Aggregation::Sum => json!({"sum": {
                 "dataPoints": points, "aggregationTemporality": temporality, "isMonotonic": true,
+            }}),
+            Aggregation::UpDownSum => json!({"sum": {
+                "dataPoints": points, "aggregationTemporality": temporality, "isMonotonic": false,
             }}),
             Aggregation::LastValue => json!({"gauge": {"dataPoints": points}}),
             Aggregation::Distribution(_) => json!({"histogram": {

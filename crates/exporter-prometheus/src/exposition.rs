@@ -8,7 +8,7 @@ use census_core::{
 use census_prometheus_model::{
     check_cumulative, cumulative_counts, fits, label_name, merge_same_series,
     row_labels as own_labels, samples_per_row, total_count, write_f64, write_i64,
-    write_openmetrics_le, write_u64, Family, NameTable,
+    write_openmetrics_le, write_u64, Family, Kind, NameTable,
 };
 
 use crate::format::PrometheusFormat;
@@ -222,7 +222,12 @@ fn write_family(
                 out.push('\n');
             }
             AggregationData::Sum(v) => {
-                open_sample(out, name, "_total", labels);
+                // An up-down sum is a gauge: no `_total`.
+                let suffix = match family.kind {
+                    Kind::Counter => "_total",
+                    Kind::Gauge | Kind::Histogram => "",
+                };
+                open_sample(out, name, suffix, labels);
                 write_number(out, *v);
                 out.push('\n');
             }

@@ -20,9 +20,9 @@ use parking_lot::Mutex;
 ///
 /// Rows are told apart by view name, tag values and the overflow flag.
 ///
-/// - **Count, Sum, bucket counts** become the change since the previous
-///   export, and the row's `start` becomes the previous export's `end`
-///   (its `end` is the batch's). The first time a row is seen its
+/// - **Count, Sum (and UpDownSum), bucket counts** become the change since
+///   the previous export, and the row's `start` becomes the previous
+///   export's `end` (its `end` is the batch's). The first time a row is seen its
 ///   cumulative value is the change, with its start unchanged (or the
 ///   previous `end` of its view, when the row appeared in a view already
 ///   exported).
@@ -55,8 +55,8 @@ use parking_lot::Mutex;
 /// when its view's `start` changed (the view was unregistered and
 /// registered again), the view's definition changed, the row's `start`
 /// changed (it was expired and recorded again), or a count or bucket went
-/// backwards. A Sum going down is a legitimate change (negative values),
-/// not a restart.
+/// backwards. A Sum or UpDownSum going down is a legitimate change
+/// (negative values), not a restart.
 ///
 /// # Memory
 ///

@@ -12,7 +12,9 @@ use crate::names::{label_name, label_problem, metric_name};
 pub enum Kind {
     /// From Count and Sum views.
     Counter,
-    /// From LastValue views.
+    /// From LastValue and UpDownSum views: a sum that may go down is a
+    /// gauge to Prometheus, whose `rate()` reads a counter's decrease as
+    /// a reset.
     Gauge,
     /// From Distribution views.
     Histogram,
@@ -23,7 +25,7 @@ impl Kind {
     pub fn of(aggregation: &Aggregation) -> Kind {
         match aggregation {
             Aggregation::Count | Aggregation::Sum => Kind::Counter,
-            Aggregation::LastValue => Kind::Gauge,
+            Aggregation::LastValue | Aggregation::UpDownSum => Kind::Gauge,
             Aggregation::Distribution(_) => Kind::Histogram,
         }
     }
@@ -198,6 +200,11 @@ mod tests {
         );
         let f = plan(&view("busy_total", &[], Aggregation::LastValue))?;
         assert_eq!(f.text_name(), "ns_busy_total");
+        let f = plan(&view("in_flight", &[], Aggregation::UpDownSum))?;
+        assert_eq!(
+            (f.kind, f.text_name()),
+            (Kind::Gauge, "ns_in_flight".into())
+        );
         Ok(())
     }
 

@@ -11,20 +11,21 @@ use crate::names::OVERFLOW_LABEL;
 
 /// Refuses view data that Prometheus cannot hold: counters and histograms
 /// are cumulative, and deltas (from a delta processor) would read as a
-/// reset at every sample. Gauges may be either.
+/// reset at every sample. A LastValue gauge may be either; an UpDownSum's
+/// gauge must show its level, which a delta (a change) is not.
 ///
 /// # Errors
 ///
 /// The reason, naming the view, when `data` holds delta values of a
-/// Count, Sum or Distribution view.
+/// Count, Sum, UpDownSum or Distribution view.
 pub fn check_cumulative(data: &ViewData) -> Result<(), String> {
     let gauge = matches!(data.view.aggregation(), Aggregation::LastValue);
     if gauge || data.temporality == Temporality::Cumulative {
         Ok(())
     } else {
         Err(format!(
-            "view {:?} holds delta values, and Prometheus counters and histograms must be \
-             cumulative; serve it from a manager without a delta processor",
+            "view {:?} holds delta values, and Prometheus counters, histograms and up-down \
+             sums must be cumulative; serve it from a manager without a delta processor",
             data.view.name()
         ))
     }
@@ -36,7 +37,7 @@ pub fn check_cumulative(data: &ViewData) -> Result<(), String> {
 pub fn fits(aggregation: &Aggregation, data: &AggregationData) -> bool {
     match (aggregation, data) {
         (Aggregation::Count, AggregationData::Count(_))
-        | (Aggregation::Sum, AggregationData::Sum(_))
+        | (Aggregation::Sum | Aggregation::UpDownSum, AggregationData::Sum(_))
         | (Aggregation::LastValue, AggregationData::LastValue(_)) => true,
         (Aggregation::Distribution(_), AggregationData::Distribution(d)) => {
             d.bucket_counts.len() == d.bounds.len() + 1

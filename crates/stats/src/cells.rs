@@ -39,8 +39,9 @@ impl Kind {
     pub(crate) fn new(aggregation: &Aggregation, measure_type: MeasureType) -> Kind {
         match (aggregation, measure_type) {
             (Aggregation::Count, _) => Kind::Count,
-            (Aggregation::Sum, MeasureType::Int64) => Kind::SumInt,
-            (Aggregation::Sum, MeasureType::Float64) => Kind::SumFloat,
+            // An up-down sum aggregates as a sum; only its export differs.
+            (Aggregation::Sum | Aggregation::UpDownSum, MeasureType::Int64) => Kind::SumInt,
+            (Aggregation::Sum | Aggregation::UpDownSum, MeasureType::Float64) => Kind::SumFloat,
             (Aggregation::LastValue, MeasureType::Int64) => Kind::LastInt,
             (Aggregation::LastValue, MeasureType::Float64) => Kind::LastFloat,
             (Aggregation::Distribution(bounds), _) => {

@@ -34,10 +34,10 @@ pub enum HttpFormat {
     Json,
     /// An OTLP/HTTP JSON `ExportMetricsServiceRequest`, as an OpenTelemetry
     /// Collector's OTLP/HTTP receiver accepts at `/v1/metrics`: Count and
-    /// Sum become cumulative monotonic sums, LastValue a gauge, and
-    /// Distribution a cumulative histogram. The overflow row carries the
-    /// attribute `otel.metric.overflow=true`.
-    /// `Content-Type: application/json`.
+    /// Sum become cumulative monotonic sums, UpDownSum a cumulative
+    /// non-monotonic sum, LastValue a gauge, and Distribution a cumulative
+    /// histogram. The overflow row carries the attribute
+    /// `otel.metric.overflow=true`. `Content-Type: application/json`.
     OtlpJson,
     /// The same `ExportMetricsServiceRequest` as [`OtlpJson`](Self::OtlpJson),
     /// as protobuf: `Content-Type: application/x-protobuf`, the default of
@@ -49,7 +49,8 @@ pub enum HttpFormat {
     /// remote write receiver, Cortex, Mimir, Thanos Receive or
     /// VictoriaMetrics. Views are named as the Prometheus exporter names
     /// them (`_total`, `_bucket`/`le`, `_sum`, `_count`, the overflow
-    /// label), each series gets one sample at the export time, and `job`
+    /// label; an UpDownSum is a gauge, without `_total`), each series gets
+    /// one sample at the export time, and `job`
     /// (and `instance`, from `service.instance.id`) label every series.
     /// Delta views are left out (counted in
     /// [`HttpExporterMetrics::omitted_views`](crate::HttpExporterMetrics::omitted_views)):

@@ -353,6 +353,24 @@ mod tests {
     }
 
     #[test]
+    fn up_down_sums_are_non_monotonic_sums() -> Result<(), census_core::Error> {
+        let m = MeasureI64::new("t/in_flight", "requests in flight", "1")?;
+        let view = View::builder("t/in_flight", &m)
+            .aggregation(Aggregation::UpDownSum)
+            .build()?;
+        let start = UNIX_EPOCH + Duration::from_secs(10);
+        let row = Row::new(vec![], AggregationData::Sum(Number::Int(-2)), start);
+        let data = ViewData::new(view, start, start + Duration::from_secs(1), vec![row]);
+        let body = encode(data);
+        let sum = &body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["sum"];
+        assert_eq!(sum["isMonotonic"], false);
+        assert_eq!(sum["aggregationTemporality"], 2);
+        assert_eq!(sum["dataPoints"][0]["asInt"], "-2");
+        assert_eq!(sum["dataPoints"][0]["startTimeUnixNano"], "10000000000");
+        Ok(())
+    }
+
+    #[test]
     fn delta_histograms_leave_out_the_cumulative_min_and_max() -> Result<(), census_core::Error> {
         let m = census_core::MeasureF64::new("t/latency", "latency", "ms")?;
         let view = View::builder("t/latency", &m)

@@ -24,8 +24,8 @@ pub(super) fn temporality(t: Temporality) -> i32 {
 /// The OTLP metric a view becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Shape {
-    /// Count and Sum: cumulative (or delta) sums. `monotonic` is false for
-    /// a sum that may go down.
+    /// Count, Sum and UpDownSum: cumulative (or delta) sums. `monotonic`
+    /// is false for a sum that may go down (UpDownSum).
     Sum { monotonic: bool },
     /// LastValue: a reading, not a running total.
     Gauge,
@@ -37,6 +37,9 @@ impl Shape {
     pub(super) fn of(aggregation: &Aggregation) -> Shape {
         match aggregation {
             Aggregation::Count | Aggregation::Sum => Shape::Sum { monotonic: true },
+            // An up-down sum may go down: OTLP's non-monotonic sum, an
+            // UpDownCounter's.
+            Aggregation::UpDownSum => Shape::Sum { monotonic: false },
             Aggregation::LastValue => Shape::Gauge,
             Aggregation::Distribution(_) => Shape::Histogram,
         }
@@ -56,4 +59,26 @@ pub(super) fn has_start(row: &Row) -> bool {
 /// read as the interval's: leave them out rather than mislead.
 pub(super) fn min_max(d: &DistributionData, temporality: Temporality) -> Option<(f64, f64)> {
     (d.count > 0 && temporality == Temporality::Cumulative).then_some((d.min, d.max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_up_down_sum_is_a_non_monotonic_sum() -> Result<(), census_core::Error> {
+        assert_eq!(
+            Shape::of(&Aggregation::Count),
+            Shape::Sum { monotonic: true }
+        );
+        assert_eq!(Shape::of(&Aggregation::Sum), Shape::Sum { monotonic: true });
+        assert_eq!(
+            Shape::of(&Aggregation::UpDownSum),
+            Shape::Sum { monotonic: false }
+        );
+        assert_eq!(Shape::of(&Aggregation::LastValue), Shape::Gauge);
+        let histogram = Aggregation::distribution([1.0])?;
+        assert_eq!(Shape::of(&histogram), Shape::Histogram);
+        Ok(())
+    }
 }
