@@ -58,6 +58,11 @@
 //! view keeps at most [`View::row_limit`] rows; further tag combinations
 //! fold into one overflow row and are counted in [`ViewData::folded`].
 //!
+//! # Turning recording off
+//!
+//! [`ViewManager::set_enabled`]`(false)` makes every record a counted
+//! no-op until `set_enabled(true)`; exports keep running.
+//!
 //! # The view manager
 //!
 //! [`view_manager`] is the process-wide [`ViewManager`]; [`ViewManager::new`]

@@ -100,6 +100,9 @@ impl<M: TypedMeasure> BoundMeasure<M> {
         if self.inner.is_shut_down() {
             return;
         }
+        if self.inner.switch.refuses() {
+            return;
+        }
         let number = M::number(value);
         if let Number::Float(v) = number {
             if !v.is_finite() {

@@ -49,6 +49,7 @@ mod measurement_map;
 mod padded;
 mod record;
 mod seed;
+mod switch;
 mod view;
 mod worker;
 

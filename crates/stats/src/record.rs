@@ -1,6 +1,7 @@
 //! The record path, whole: from a recorded value to the cell it lands in.
 //!
-//! 1. [`ViewManager::record`]: after shutdown, nothing (one relaxed load).
+//! 1. [`ViewManager::record`]: after shutdown, or while recording is off,
+//!    nothing (a relaxed load each; a disabled record is counted).
 //! 2. [`Inner::with_routes`]: this thread's copy of the routing table and
 //!    its row index of each view (one thread-local lookup for every view).
 //! 3. [`Routes::record`]: the measure's views (a float that is not finite,
@@ -34,6 +35,9 @@ impl ViewManager {
         if self.inner().is_shut_down() {
             return;
         }
+        if self.inner().switch.refuses() {
+            return;
+        }
         self.inner().with_routes(|routes| {
             for &(measure, value) in values {
                 routes.record(self.inner(), measure, value, tags);
@@ -51,6 +55,9 @@ impl ViewManager {
         attachments: &[Attachment<'_>],
     ) {
         if self.inner().is_shut_down() {
+            return;
+        }
+        if self.inner().switch.refuses() {
             return;
         }
         let kept = exemplar::kept(attachments);
@@ -72,6 +79,9 @@ impl ViewManager {
     #[inline(never)]
     pub(crate) fn record_one(&self, measure: &Measure, value: Number, tags: &TagMap) {
         if self.inner().is_shut_down() {
+            return;
+        }
+        if self.inner().switch.refuses() {
             return;
         }
         self.inner()

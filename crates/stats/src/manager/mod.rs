@@ -24,6 +24,7 @@ use thread_local::ThreadLocal;
 use crate::delivery::{Delivery, DeliveryCounters};
 use crate::padded::Padded;
 use crate::seed::Seed;
+use crate::switch::Switch;
 use crate::view::ViewState;
 use crate::worker::Worker;
 
@@ -94,6 +95,8 @@ pub(crate) struct Inner {
     pub(super) rejected_values: AtomicU64,
     pub(super) dropped_attachments: AtomicU64,
     pub(super) counters: Arc<DeliveryCounters>,
+    /// Recording on or off (issue #12).
+    pub(crate) switch: Switch,
 }
 
 #[derive(Default)]
@@ -125,6 +128,12 @@ pub struct ManagerStats {
     /// with an earlier one when a newer one arrived. Batches are
     /// cumulative, so the newer batch carried the skipped one's values.
     pub skipped_batches: u64,
+    /// Record calls (a [`MeasurementMap`](crate::MeasurementMap)'s
+    /// `record`/`record_to`, a [`BoundMeasure`](crate::BoundMeasure)'s
+    /// `record`) made while recording was off
+    /// ([`ViewManager::set_enabled`]): each changed nothing. A map of
+    /// several values counts once.
+    pub disabled_records: u64,
 }
 
 impl ViewManager {
@@ -147,6 +156,7 @@ impl ViewManager {
                 rejected_values: AtomicU64::new(0),
                 dropped_attachments: AtomicU64::new(0),
                 counters: Arc::new(DeliveryCounters::default()),
+                switch: Switch::new(),
             }),
         }
     }
@@ -161,6 +171,7 @@ impl ViewManager {
             export_errors: c.export_errors.load(Ordering::Relaxed),
             export_panics: c.export_panics.load(Ordering::Relaxed),
             skipped_batches: c.skipped_batches.load(Ordering::Relaxed),
+            disabled_records: self.inner.switch.refused(),
         }
     }
 
