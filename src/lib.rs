@@ -58,6 +58,14 @@
 //! view keeps at most [`View::row_limit`] rows; further tag combinations
 //! fold into one overflow row and are counted in [`ViewData::folded`].
 //!
+//! # Callback views
+//!
+//! [`ViewManager::register_callback`] registers a view whose rows a
+//! function reports through an [`Observer`] at every snapshot: queue
+//! depths, open connections, values read from elsewhere. It runs off the
+//! exporting thread within a budget, so one that panics or hangs delays
+//! nothing else.
+//!
 //! # Turning recording off
 //!
 //! [`ViewManager::set_enabled`]`(false)` makes every record a counted
@@ -101,8 +109,9 @@ pub use census_core::{
     DEFAULT_ROW_LIMIT,
 };
 pub use census_stats::{
-    shutdown, shutdown_guard, view_manager, BoundMeasure, ManagerStats, MeasurementMap,
-    ShutdownGuard, ShutdownReport, ViewManager, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
+    shutdown, shutdown_guard, view_manager, BoundMeasure, ManagerStats, MeasurementMap, Observer,
+    ShutdownGuard, ShutdownReport, ViewManager, DEFAULT_CALLBACK_BUDGET, DEFAULT_REPORTING_PERIOD,
+    DEFAULT_SHUTDOWN_TIMEOUT,
 };
 
 /// The current tag context: the tags of the work a thread is doing,

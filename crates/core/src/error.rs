@@ -125,6 +125,18 @@ pub enum Error {
         /// What the exporter said.
         reason: String,
     },
+    /// A view given to `register_callback` uses what only a recorded view
+    /// can: a Distribution (a callback reports one number per row, and a
+    /// histogram needs every value) or `expire_after` (a callback view's
+    /// rows are those its latest call reported, so there is nothing to
+    /// expire).
+    UnsupportedCallbackView {
+        /// The view's name.
+        view: String,
+        /// What the view uses that a callback cannot feed, and what to use
+        /// instead.
+        reason: String,
+    },
     /// The manager has been shut down and no longer accepts this operation.
     ShutDown,
     /// A configuration value an exporter or processor was built with is unusable.
@@ -216,6 +228,12 @@ impl fmt::Display for Error {
             Error::UnknownView { name } => write!(f, "no view named {name:?} is registered"),
             Error::ViewRejected { view, reason } => {
                 write!(f, "an exporter refused view {view:?}: {reason}")
+            }
+            Error::UnsupportedCallbackView { view, reason } => {
+                write!(
+                    f,
+                    "view {view:?} cannot take its rows from a callback: {reason}"
+                )
             }
             Error::ShutDown => f.write_str("the view manager has been shut down"),
             Error::InvalidConfig {

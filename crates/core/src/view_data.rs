@@ -144,6 +144,9 @@ pub enum AggregationData {
 }
 
 /// A recorded number: an exact integer, or a float.
+///
+/// Made from an `i64`, `i32`, `u32`, `f64` or `f32` with `From`/`Into`;
+/// a `u64` or `usize` (which may not fit) goes through `i64::try_from`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Number {
@@ -151,6 +154,40 @@ pub enum Number {
     Int(i64),
     /// From an `f64` measure.
     Float(f64),
+}
+
+// Exact conversions only, so that a callback view's `observe` takes an
+// `i64`, an `f64` or a bare literal (`3` is an `i32`) as it is. No u64 or
+// usize: those may not fit an i64, and what a value past i64::MAX means is
+// the caller's to decide.
+impl From<i64> for Number {
+    fn from(value: i64) -> Number {
+        Number::Int(value)
+    }
+}
+
+impl From<i32> for Number {
+    fn from(value: i32) -> Number {
+        Number::Int(value.into())
+    }
+}
+
+impl From<u32> for Number {
+    fn from(value: u32) -> Number {
+        Number::Int(value.into())
+    }
+}
+
+impl From<f64> for Number {
+    fn from(value: f64) -> Number {
+        Number::Float(value)
+    }
+}
+
+impl From<f32> for Number {
+    fn from(value: f32) -> Number {
+        Number::Float(value.into())
+    }
 }
 
 impl Number {
@@ -263,6 +300,17 @@ mod tests {
         assert_eq!(json["rows"][1]["overflow"], true);
         assert_eq!(json["rows"][1]["data"]["value"], 3);
         Ok(())
+    }
+
+    #[test]
+    fn numbers_come_from_every_exact_primitive() {
+        assert_eq!(Number::from(-3i64), Number::Int(-3));
+        assert_eq!(Number::from(i32::MIN), Number::Int(i64::from(i32::MIN)));
+        assert_eq!(Number::from(u32::MAX), Number::Int(i64::from(u32::MAX)));
+        assert_eq!(Number::from(2.5f64), Number::Float(2.5));
+        assert_eq!(Number::from(0.5f32), Number::Float(0.5));
+        let literal: Number = 7.into();
+        assert_eq!(literal, Number::Int(7));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! An up-down sum pushes as an OTLP sum with `isMonotonic: false` holding
 //! -2 after +3 and -5, which protobuf's own parser accepts, and as
-//! `up_down_sum` in census.v1 (issue #12).
+//! `up_down_sum` in census.v1; a callback view of one pushes the same way
+//! (issue #12).
 
 mod support;
 
@@ -12,8 +13,8 @@ use census_stats::{MeasurementMap, ViewManager};
 use serde_json::Value;
 use support::{otlp_python, parse_otlp, Reply, TestServer};
 
-/// Pushes +3 and -5 into an UpDownSum view through one manager's final
-/// batch in `format`.
+/// Pushes +3 and -5 into an UpDownSum view, and a callback UpDownSum view
+/// reading -7, through one manager's final batch in `format`.
 fn push(format: HttpFormat) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let server = TestServer::start(|_| Reply::Status(200));
     let http = HttpExporter::builder(server.url()).format(format).build()?;
@@ -27,6 +28,14 @@ fn push(format: HttpFormat) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
             .tag_keys([route.clone()])
             .aggregation(Aggregation::UpDownSum)
             .build()?,
+    )?;
+    let observed = home.clone();
+    vm.register_callback(
+        View::builder("pool/checked_out", &in_flight)
+            .tag_keys([route.clone()])
+            .aggregation(Aggregation::UpDownSum)
+            .build()?,
+        move |out| out.observe(&observed, -7),
     )?;
     vm.register_exporter(http);
     vm.bind(&in_flight, &home).record(3);
@@ -48,12 +57,14 @@ fn find<'a>(list: &'a Value, key: &str, name: &str) -> &'a Value {
 fn otlp_says_not_monotonic() -> Result<(), Box<dyn std::error::Error>> {
     let body: Value = serde_json::from_slice(&push(HttpFormat::OtlpJson)?)?;
     let metrics = &body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"];
-    let sum = &find(metrics, "name", "http/in_flight")["sum"];
-    assert_eq!(sum["isMonotonic"], false, "{sum:#}");
-    assert_eq!(sum["aggregationTemporality"], 2, "{sum:#}");
-    let point = &sum["dataPoints"][0];
-    assert_eq!(point["asInt"], "-2", "{sum:#}");
-    assert!(point["startTimeUnixNano"].is_string(), "{sum:#}");
+    for (name, want) in [("http/in_flight", "-2"), ("pool/checked_out", "-7")] {
+        let sum = &find(metrics, "name", name)["sum"];
+        assert_eq!(sum["isMonotonic"], false, "{name}: {sum:#}");
+        assert_eq!(sum["aggregationTemporality"], 2, "{name}: {sum:#}");
+        let point = &sum["dataPoints"][0];
+        assert_eq!(point["asInt"], want, "{name}: {sum:#}");
+        assert!(point["startTimeUnixNano"].is_string(), "{name}: {sum:#}");
+    }
     if let Some(python) = otlp_python() {
         let raw = serde_json::to_vec(&body)?;
         let parsed = parse_otlp(&python, &raw)?;
@@ -73,5 +84,8 @@ fn census_json_names_the_aggregation() -> Result<(), Box<dyn std::error::Error>>
     let view = find(&body["views"], "name", "http/in_flight");
     assert_eq!(view["aggregation"], "up_down_sum", "{view:#}");
     assert_eq!(view["rows"][0]["sum"], "-2", "{view:#}");
+    let view = find(&body["views"], "name", "pool/checked_out");
+    assert_eq!(view["aggregation"], "up_down_sum", "{view:#}");
+    assert_eq!(view["rows"][0]["sum"], "-7", "{view:#}");
     Ok(())
 }

@@ -29,6 +29,9 @@
 //! exporter registers: it snapshots every view each period. Each exporter
 //! has a delivery thread of its own (`census-export:<name>`) where its
 //! `export` and `shutdown` run, so one stuck exporter holds up no one else.
+//! The callbacks of callback views run on `census-callback` threads, started
+//! on first need and ended after a minute idle, so that a snapshot waits for
+//! them at most the callback budget.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -39,6 +42,7 @@
 struct ReadmeDoctests;
 
 mod bound_measure;
+mod callback;
 mod cells;
 mod context;
 mod delivery;
@@ -46,20 +50,24 @@ mod exemplar;
 mod global;
 mod manager;
 mod measurement_map;
+mod observer;
 mod padded;
 mod record;
+mod runner;
 mod seed;
 mod switch;
 mod view;
 mod worker;
 
 pub use bound_measure::BoundMeasure;
+pub use callback::DEFAULT_CALLBACK_BUDGET;
 pub use global::{shutdown, shutdown_guard, view_manager};
 pub use manager::{
     ManagerStats, ShutdownGuard, ShutdownReport, ViewManager, DEFAULT_REPORTING_PERIOD,
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use measurement_map::MeasurementMap;
+pub use observer::Observer;
 
 /// The current tag context: tags entered for a stretch of work (a
 /// [`scope`](tags::scope), or every poll of a [`Tagged`](tags::Tagged)

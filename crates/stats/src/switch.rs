@@ -69,8 +69,8 @@ impl ViewManager {
     /// record while on. Everything else keeps running: exports, scrapes
     /// and `retrieve_data` show the values recorded while on, unchanged
     /// (a disabled period reads as flat values, not a gap; see
-    /// docs/semantics.md). Turning it back on resumes recording into the
-    /// same rows.
+    /// docs/semantics.md), and callback views are still called. Turning it
+    /// back on resumes recording into the same rows.
     ///
     /// A record racing with this call on another thread may land either
     /// side of it; a record made after it returns, on any thread that

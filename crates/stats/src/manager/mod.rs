@@ -17,10 +17,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use census_core::Producer;
+use census_core::{Producer, View};
 use parking_lot::Mutex;
 use thread_local::ThreadLocal;
 
+use crate::callback::{CallbackView, Callbacks};
 use crate::delivery::{Delivery, DeliveryCounters};
 use crate::padded::Padded;
 use crate::seed::Seed;
@@ -97,6 +98,8 @@ pub(crate) struct Inner {
     pub(super) counters: Arc<DeliveryCounters>,
     /// Recording on or off (issue #12).
     pub(crate) switch: Switch,
+    /// Runs callback views' callbacks at each snapshot (issue #12).
+    pub(crate) callbacks: Callbacks,
 }
 
 #[derive(Default)]
@@ -104,15 +107,26 @@ pub(super) struct Registry {
     pub(super) views: Vec<Arc<ViewState>>,
     pub(super) deliveries: Vec<Arc<Delivery>>,
     pub(super) producers: Vec<Arc<dyn Producer>>,
+    /// Views whose rows a callback reports; never routed to (issue #12).
+    pub(super) callback_views: Vec<Arc<CallbackView>>,
+}
+
+impl Registry {
+    /// Every registered view, recorded ones first, then callback views.
+    pub(super) fn all_views(&self) -> impl Iterator<Item = &View> + '_ {
+        let recorded = self.views.iter().map(|s| s.view());
+        recorded.chain(self.callback_views.iter().map(|c| c.view()))
+    }
 }
 
 /// What a manager has counted about itself; see [`ViewManager::stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ManagerStats {
-    /// Values not aggregated: NaN or infinite floats, and values of a
+    /// Values not aggregated: NaN or infinite floats, values of a
     /// measure whose type or unit differs from the registered measure of
-    /// the same name.
+    /// the same name, and values a callback observed that do not fit its
+    /// view (see [`Observer::observe`](crate::Observer::observe)).
     pub rejected_values: u64,
     /// Attachments not kept with their exemplar: past the first 8 of a
     /// measurement map, or past 256 bytes of keys and values together
@@ -134,6 +148,15 @@ pub struct ManagerStats {
     /// ([`ViewManager::set_enabled`]): each changed nothing. A map of
     /// several values counts once.
     pub disabled_records: u64,
+    /// Calls of callback views' callbacks that panicked; each left its
+    /// view without new rows in that snapshot.
+    pub callback_panics: u64,
+    /// Snapshots in which a callback view got no new rows because its
+    /// callback had not returned within the callback budget
+    /// ([`ViewManager::set_callback_budget`]): once for the call that
+    /// overran, and once for each later snapshot that found it still
+    /// running (it is not called again until it returns).
+    pub callback_timeouts: u64,
 }
 
 impl ViewManager {
@@ -157,6 +180,7 @@ impl ViewManager {
                 dropped_attachments: AtomicU64::new(0),
                 counters: Arc::new(DeliveryCounters::default()),
                 switch: Switch::new(),
+                callbacks: Callbacks::new(),
             }),
         }
     }
@@ -165,13 +189,19 @@ impl ViewManager {
     pub fn stats(&self) -> ManagerStats {
         let c = &self.inner.counters;
         ManagerStats {
-            rejected_values: self.inner.rejected_values.load(Ordering::Relaxed),
+            rejected_values: self
+                .inner
+                .rejected_values
+                .load(Ordering::Relaxed)
+                .saturating_add(self.inner.callbacks.rejected()),
             dropped_attachments: self.inner.dropped_attachments.load(Ordering::Relaxed),
             exports: c.exports.load(Ordering::Relaxed),
             export_errors: c.export_errors.load(Ordering::Relaxed),
             export_panics: c.export_panics.load(Ordering::Relaxed),
             skipped_batches: c.skipped_batches.load(Ordering::Relaxed),
             disabled_records: self.inner.switch.refused(),
+            callback_panics: self.inner.callbacks.panics(),
+            callback_timeouts: self.inner.callbacks.timeouts(),
         }
     }
 

@@ -15,12 +15,17 @@ use crate::view::Audience;
 impl Inner {
     /// Every view's data, taken now, plus what exporters contribute.
     pub(crate) fn snapshot_all(&self, audience: Audience) -> Vec<ViewData> {
-        let (views, producers) = {
+        let (views, producers, callback_views) = {
             let reg = self.registry.lock();
-            (reg.views.clone(), reg.producers.clone())
+            let callback_views = reg.callback_views.clone();
+            (reg.views.clone(), reg.producers.clone(), callback_views)
         };
+        // Callbacks run on their threads while the recorded views are
+        // snapshotted here.
+        let reading = self.callbacks.start(callback_views);
         let end = SystemTime::now();
         let mut batch: Vec<ViewData> = views.iter().map(|v| v.snapshot(end, audience)).collect();
+        batch.extend(reading.finish(end));
         for producer in producers {
             match catch_unwind(AssertUnwindSafe(|| producer.produce())) {
                 Ok(data) => batch.extend(data),

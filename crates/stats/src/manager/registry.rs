@@ -9,6 +9,7 @@ use census_core::{Error, Exporter, Producer, View, ViewData};
 
 use super::producer::ManagerProducer;
 use super::{compatible, Registry, Subscriptions, ViewManager, DEFAULT_REPORTING_PERIOD};
+use crate::callback::CallbackView;
 use crate::delivery::Delivery;
 use crate::view::{Audience, ViewState};
 use crate::worker::Worker;
@@ -25,36 +26,8 @@ impl ViewManager {
     /// - [`Error::ViewRejected`] if a registered exporter refuses the view;
     /// - [`Error::ShutDown`] after [`shutdown`](ViewManager::shutdown).
     pub fn register_view(&self, view: View) -> Result<(), Error> {
-        let (registered, exporters) = {
-            let reg = self.inner.registry.lock();
-            if let Some(done) = self.check_new_view(&reg, &view)? {
-                return Ok(done);
-            }
-            let registered: Vec<View> = reg.views.iter().map(|s| s.view().clone()).collect();
-            let exporters: Vec<Arc<dyn Exporter>> = reg
-                .deliveries
-                .iter()
-                .map(|d| Arc::clone(d.exporter()))
-                .collect();
-            (registered, exporters)
-        };
-        // Exporters are asked without the registry lock held, so a slow or
-        // re-entrant exporter cannot stall other registrations.
-        for exporter in &exporters {
-            let verdict =
-                catch_unwind(AssertUnwindSafe(|| exporter.check_view(&view, &registered)));
-            let reason = match verdict {
-                Ok(Ok(())) => continue,
-                Ok(Err(err)) => err.to_string(),
-                Err(_) => format!(
-                    "exporter {} panicked while checking the view",
-                    exporter.name()
-                ),
-            };
-            return Err(Error::ViewRejected {
-                view: view.name().to_owned(),
-                reason,
-            });
+        if let Some(done) = self.vet_view(&view)? {
+            return Ok(done);
         }
         let mut reg = self.inner.registry.lock();
         // Checked again: another thread may have registered since.
@@ -70,11 +43,77 @@ impl ViewManager {
         Ok(())
     }
 
+    /// Registers a callback view (see `register_callback`): the checks of
+    /// `register_view`, then the view joins the registry, unrouted.
+    /// Registering one of the same name again is a conflict: a callback
+    /// cannot be compared.
+    pub(crate) fn add_callback_view(&self, view: Arc<CallbackView>) -> Result<(), Error> {
+        let conflict = || Error::ViewConflict {
+            name: view.view().name().to_owned(),
+        };
+        if self.vet_view(view.view())?.is_some() {
+            return Err(conflict());
+        }
+        let mut reg = self.inner.registry.lock();
+        // Checked again: another thread may have registered since.
+        if self.check_new_view(&reg, view.view())?.is_some() {
+            return Err(conflict());
+        }
+        reg.callback_views.push(view);
+        Ok(())
+    }
+
+    /// Checks a new view against the registry and asks every exporter
+    /// about it; `Ok(Some(()))` when it is already registered as is. The
+    /// caller adds it under the registry lock after `check_new_view`.
+    fn vet_view(&self, view: &View) -> Result<Option<()>, Error> {
+        let (registered, exporters) = {
+            let reg = self.inner.registry.lock();
+            if let Some(done) = self.check_new_view(&reg, view)? {
+                return Ok(Some(done));
+            }
+            let registered: Vec<View> = reg.all_views().cloned().collect();
+            let exporters: Vec<Arc<dyn Exporter>> = reg
+                .deliveries
+                .iter()
+                .map(|d| Arc::clone(d.exporter()))
+                .collect();
+            (registered, exporters)
+        };
+        // Exporters are asked without the registry lock held, so a slow or
+        // re-entrant exporter cannot stall other registrations.
+        for exporter in &exporters {
+            let verdict = catch_unwind(AssertUnwindSafe(|| exporter.check_view(view, &registered)));
+            let reason = match verdict {
+                Ok(Ok(())) => continue,
+                Ok(Err(err)) => err.to_string(),
+                Err(_) => format!(
+                    "exporter {} panicked while checking the view",
+                    exporter.name()
+                ),
+            };
+            return Err(Error::ViewRejected {
+                view: view.name().to_owned(),
+                reason,
+            });
+        }
+        Ok(None)
+    }
+
     /// `Ok(Some(()))` when the view is already registered as is, `Ok(None)`
     /// when it is new and acceptable.
     fn check_new_view(&self, reg: &Registry, view: &View) -> Result<Option<()>, Error> {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(Error::ShutDown);
+        }
+        if reg
+            .callback_views
+            .iter()
+            .any(|c| c.view().name() == view.name())
+        {
+            return Err(Error::ViewConflict {
+                name: view.name().to_owned(),
+            });
         }
         if let Some(existing) = reg.views.iter().find(|s| s.view().name() == view.name()) {
             return if existing.view() == view {
@@ -86,8 +125,8 @@ impl ViewManager {
             };
         }
         let new = view.measure();
-        for state in &reg.views {
-            let old = state.view().measure();
+        for old in reg.all_views() {
+            let old = old.measure();
             if old.name() == new.name() && !compatible(old, new) {
                 return Err(Error::MeasureConflict {
                     name: new.name().to_owned(),
@@ -107,6 +146,15 @@ impl ViewManager {
     pub fn unregister_view(&self, name: &str) -> Result<(), Error> {
         let mut reg = self.inner.registry.lock();
         let Some(i) = reg.views.iter().position(|s| s.view().name() == name) else {
+            // A callback view: nothing routes to it, so nothing to publish.
+            let callback = reg
+                .callback_views
+                .iter()
+                .position(|c| c.view().name() == name);
+            if let Some(j) = callback {
+                reg.callback_views.remove(j);
+                return Ok(());
+            }
             return Err(Error::UnknownView {
                 name: name.to_owned(),
             });
@@ -127,26 +175,37 @@ impl ViewManager {
         self.inner.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// The views registered now, in registration order.
+    /// The views registered now, in registration order: recorded views,
+    /// then callback views.
     pub fn views(&self) -> Vec<View> {
         let reg = self.inner.registry.lock();
-        reg.views.iter().map(|s| s.view().clone()).collect()
+        reg.all_views().cloned().collect()
     }
 
     /// A snapshot of one view, taken now. In a view with
     /// [`expire_after`](census_core::ViewBuilder::expire_after), rows that
     /// have expired are dropped here, as in every snapshot (see
-    /// docs/semantics.md, "Rows that expire").
+    /// docs/semantics.md, "Rows that expire"). A callback view's callback
+    /// is called for it, waiting at most the callback budget (see
+    /// [`register_callback`](ViewManager::register_callback)).
     ///
     /// # Errors
     ///
     /// [`Error::UnknownView`] if no view of that name is registered.
     pub fn retrieve_data(&self, name: &str) -> Result<ViewData, Error> {
-        let (state, exporters) = {
+        let (state, exporters, callback) = {
             let reg = self.inner.registry.lock();
             let state = reg.views.iter().find(|s| s.view().name() == name).cloned();
-            (state, !reg.deliveries.is_empty())
+            let callback = reg.callback_views.iter().find(|c| c.view().name() == name);
+            (state, !reg.deliveries.is_empty(), callback.cloned())
         };
+        // A callback view: its callback reports the rows, now.
+        if let Some(callback) = callback {
+            let reading = self.inner.callbacks.start(vec![callback]);
+            if let Some(data) = reading.finish(SystemTime::now()).pop() {
+                return Ok(data);
+            }
+        }
         // Snapshotting happens outside the registry lock: a large view
         // takes a while and must not hold up registrations.
         match state {

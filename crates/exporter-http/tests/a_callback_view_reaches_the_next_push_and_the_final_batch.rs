@@ -1,0 +1,82 @@
+//! A callback view is read for every batch the manager pushes: a reading
+//! changed with nothing recorded reaches the next push, and the final
+//! batch at shutdown carries the reading taken at shutdown (issue #12).
+
+mod support;
+
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use census_core::{Aggregation, MeasureI64, TagKey, TagMap, View};
+use census_exporter_http::HttpExporter;
+use census_stats::ViewManager;
+use support::{Reply, TestServer};
+
+/// The `last_value` of the `pool=a` row of view `pool/open` in a census.v1
+/// body.
+fn reading(body: &serde_json::Value) -> Option<String> {
+    let view = body["views"]
+        .as_array()?
+        .iter()
+        .find(|v| v["name"] == "pool/open")?;
+    let row = view["rows"]
+        .as_array()?
+        .iter()
+        .find(|r| r["tags"]["pool"] == "a")?;
+    row["last_value"].as_str().map(str::to_owned)
+}
+
+#[test]
+fn pushes_carry_the_reading_of_their_snapshot() -> Result<(), Box<dyn std::error::Error>> {
+    let server = TestServer::start(|_| Reply::Status(200));
+    let http = HttpExporter::builder(server.url()).build()?;
+    let open = MeasureI64::new("pool/open", "open connections", "1")?;
+    let pool = TagKey::new("pool")?;
+    let tags_a = TagMap::new().with(&pool, "a")?;
+    let a = Arc::new(AtomicI64::new(0));
+    let vm = ViewManager::new();
+    let reader = Arc::clone(&a);
+    vm.register_callback(
+        View::builder("pool/open", &open)
+            .tag_keys([pool.clone()])
+            .aggregation(Aggregation::LastValue)
+            .build()?,
+        move |out| out.observe(&tags_a, reader.load(Relaxed)),
+    )?;
+    vm.register_exporter(http.clone());
+    vm.set_reporting_period(Duration::from_millis(50));
+
+    // Pushes already under way may carry older readings; one that follows
+    // the store must carry the new one.
+    for want in [11, -23] {
+        a.store(want, Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let request = server
+                .next(left)
+                .unwrap_or_else(|| panic!("no push carried {want} within 10 s"));
+            if reading(&request.json()) == Some(want.to_string()) {
+                break;
+            }
+        }
+    }
+
+    // The final batch: no tick comes any more, so the last request is the
+    // batch taken at shutdown.
+    vm.set_reporting_period(Duration::from_secs(3_600));
+    a.store(42, Relaxed);
+    let report = vm.shutdown();
+    assert!(report.is_complete(), "{report:?}");
+    let last = server.drain().pop().expect("the final batch was pushed");
+    assert_eq!(
+        reading(&last.json()),
+        Some("42".to_owned()),
+        "{:#}",
+        last.json()
+    );
+    let m = http.metrics();
+    assert_eq!((m.pending, m.abandoned), (0, 0));
+    Ok(())
+}

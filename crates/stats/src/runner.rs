@@ -1,0 +1,292 @@
+//! Runs the callbacks of callback views off the snapshotting thread, within
+//! a budget.
+//!
+//! A callback is user code: it may panic, block or never return, and no
+//! thread can be made to stop running it. So the thread taking a snapshot
+//! (the worker, a scrape, `retrieve_data`, shutdown) never calls one: it
+//! hands the snapshot's calls to this pool as one *round* and waits at
+//! most the budget for them. What returned by then is used; a call still
+//! running is abandoned to its thread, and its view is not called again
+//! until it returns. So a stuck callback holds one thread, not one per
+//! snapshot, and the threads in use are bounded by the callback views
+//! plus the rounds running at once.
+//!
+//! One round is one hand-over, not one per call: a runner thread takes
+//! the round's calls one after another, so a snapshot of many quick
+//! callbacks costs one wake-up plus the calls. When no call has finished
+//! for an eighth of the budget while calls wait, the round recruits
+//! another runner (a new thread if none is idle) to take the waiting
+//! calls, so a slow callback delays the calls queued behind it by that
+//! eighth, not by its own length.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::Mutex;
+
+use crate::callback::CallbackView;
+use crate::observer::Observed;
+
+/// How long a runner thread waits for work before it exits; longer than
+/// the usual reporting periods and scrape intervals, so a steady service
+/// keeps its runner instead of starting a thread each period.
+const IDLE_EXIT: Duration = Duration::from_secs(60);
+
+/// What became of one view's call in a round.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// It returned these rows in time.
+    Observed(Observed),
+    /// It panicked.
+    Panicked,
+    /// It had not returned within the budget; `started` says whether it
+    /// had begun (it runs on, abandoned) or never got a thread.
+    Overran { started: bool },
+    /// An earlier call of this view is still running past its budget, so
+    /// it was not called again.
+    Busy,
+}
+
+/// The pool of runner threads of one manager.
+pub(crate) struct Runner {
+    jobs: Sender<Arc<Round>>,
+    /// Cloned into each new runner thread; the threads exit once the
+    /// manager (holding `jobs`) is gone.
+    inbox: Receiver<Arc<Round>>,
+    /// Runner threads waiting for a round: a hint for whether handing one
+    /// over needs a new thread. A stale hint costs a spare thread or one
+    /// recruiting step, never a lost round.
+    idle: Arc<AtomicUsize>,
+}
+
+/// One snapshot's calls, shared by the snapshotting thread and the
+/// runners working on it.
+struct Round {
+    calls: Vec<Call>,
+    /// Calls to make: those not `Busy` at the start.
+    pending: usize,
+    /// The next call a runner may take. Relaxed: it only hands out
+    /// distinct indexes; each call's state travels through its mutex.
+    next: AtomicUsize,
+    /// Calls finished (returned or panicked) in time, for the progress
+    /// check. Relaxed: the waiting thread reads results under each call's
+    /// mutex, not through this count.
+    finished: AtomicUsize,
+    /// Signalled once, by the runner that finishes the last call.
+    done: Sender<()>,
+    done_signal: Receiver<()>,
+}
+
+struct Call {
+    view: Arc<CallbackView>,
+    state: Mutex<State>,
+}
+
+enum State {
+    Waiting,
+    Running,
+    Finished(Option<Observed>),
+    /// An earlier call of the view is still running: not made.
+    Busy,
+    /// The snapshot stopped waiting for it.
+    Abandoned,
+}
+
+/// A round handed over and not yet waited for.
+pub(crate) struct Started<'r> {
+    runner: &'r Runner,
+    round: Arc<Round>,
+    deadline: Instant,
+    step: Duration,
+}
+
+impl Runner {
+    pub(crate) fn new() -> Runner {
+        let (jobs, inbox) = crossbeam_channel::unbounded();
+        Runner {
+            jobs,
+            inbox,
+            idle: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Hands the calls of `views` to the pool, to run within `budget` from
+    /// now; [`Started::wait`] collects them.
+    pub(crate) fn start(&self, views: Vec<Arc<CallbackView>>, budget: Duration) -> Started<'_> {
+        let deadline = Instant::now() + budget;
+        let (done, done_signal) = crossbeam_channel::bounded(1);
+        let mut calls = Vec::with_capacity(views.len());
+        let mut pending = 0;
+        for view in views {
+            let state = if view.is_overdue() {
+                State::Busy
+            } else {
+                pending += 1;
+                State::Waiting
+            };
+            calls.push(Call {
+                view,
+                state: Mutex::new(state),
+            });
+        }
+        let round = Arc::new(Round {
+            calls,
+            pending,
+            next: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
+            done,
+            done_signal,
+        });
+        if pending > 0 {
+            self.hand_over(&round);
+        }
+        Started {
+            runner: self,
+            round,
+            deadline,
+            step: budget / 8,
+        }
+    }
+
+    /// Gives `round` to one more runner thread, starting one if none is
+    /// idle.
+    fn hand_over(&self, round: &Arc<Round>) {
+        // Relaxed: a hint; see `idle`.
+        if self.idle.load(Ordering::Relaxed) == 0 {
+            self.spawn();
+        }
+        // Fails only without receivers, and this pool holds one.
+        let _ = self.jobs.send(Arc::clone(round));
+    }
+
+    fn spawn(&self) {
+        let inbox = self.inbox.clone();
+        let idle = Arc::clone(&self.idle);
+        let spawned = std::thread::Builder::new()
+            .name("census-callback".into())
+            .spawn(move || serve(&inbox, &idle));
+        if let Err(err) = spawned {
+            // The round waits for a runner that is busy, or times out and
+            // is counted; either way no snapshot waits past its budget.
+            log::error!("census: cannot start a callback thread: {err}");
+        }
+    }
+}
+
+/// A runner thread: works on rounds until idle for `IDLE_EXIT` or the
+/// manager is gone.
+fn serve(inbox: &Receiver<Arc<Round>>, idle: &AtomicUsize) {
+    loop {
+        // Relaxed: a hint; see `Runner::idle`.
+        idle.fetch_add(1, Ordering::Relaxed);
+        let job = inbox.recv_timeout(IDLE_EXIT);
+        idle.fetch_sub(1, Ordering::Relaxed);
+        match job {
+            Ok(round) => round.work(),
+            Err(_) => return,
+        }
+    }
+}
+
+impl Round {
+    /// Takes waiting calls one after another until none is left.
+    fn work(&self) {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(call) = self.calls.get(i) else {
+                return;
+            };
+            let began = Instant::now();
+            {
+                let mut state = call.state.lock();
+                if !matches!(*state, State::Waiting) {
+                    // Busy, or abandoned before it began.
+                    continue;
+                }
+                *state = State::Running;
+            }
+            // The lock is not held while the callback runs: the snapshot
+            // must be able to give up on it.
+            let observed = catch_unwind(AssertUnwindSafe(|| call.view.read())).ok();
+            let late = {
+                let mut state = call.state.lock();
+                let late = matches!(*state, State::Abandoned);
+                if !late {
+                    *state = State::Finished(observed);
+                }
+                late
+            };
+            if late {
+                call.view.returned_late(began.elapsed());
+                continue;
+            }
+            if self.finished.fetch_add(1, Ordering::Relaxed) + 1 == self.pending {
+                // Capacity one and one last call: this always fits.
+                let _ = self.done.try_send(());
+            }
+        }
+    }
+}
+
+impl Started<'_> {
+    /// Blocks until the round's calls are all done or the deadline passed,
+    /// bringing in another runner whenever a step goes by without a call
+    /// finishing while calls still wait.
+    fn await_calls(&self) {
+        let round = &self.round;
+        let mut seen = 0;
+        loop {
+            let now = Instant::now();
+            if now >= self.deadline {
+                return;
+            }
+            let tick = self.deadline.min(now + self.step);
+            match round.done_signal.recv_deadline(tick) {
+                Ok(()) => return,
+                Err(RecvTimeoutError::Timeout) => {
+                    let finished = round.finished.load(Ordering::Relaxed);
+                    if finished == seen && round.next.load(Ordering::Relaxed) < round.calls.len() {
+                        self.runner.hand_over(round);
+                    }
+                    seen = finished;
+                }
+                // The round holds the sender; it cannot go.
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    /// Waits until every call returned or the budget ran out, and says what
+    /// became of each view's call, in the order the views were given.
+    /// Calls still running are abandoned to their threads, their views
+    /// marked overdue until they return.
+    pub(crate) fn wait(self) -> Vec<(Arc<CallbackView>, Outcome)> {
+        if self.round.pending > 0 {
+            self.await_calls();
+        }
+        let round = &self.round;
+        let total = round.calls.len();
+        let mut outcomes = Vec::with_capacity(total);
+        for call in &round.calls {
+            let mut state = call.state.lock();
+            let outcome = match std::mem::replace(&mut *state, State::Abandoned) {
+                State::Finished(Some(observed)) => Outcome::Observed(observed),
+                State::Finished(None) => Outcome::Panicked,
+                State::Running => {
+                    // Under the call's lock, so its runner, finishing,
+                    // sees `Abandoned` and clears this mark.
+                    call.view.mark_overdue();
+                    Outcome::Overran { started: true }
+                }
+                State::Busy => Outcome::Busy,
+                State::Waiting | State::Abandoned => Outcome::Overran { started: false },
+            };
+            drop(state);
+            outcomes.push((Arc::clone(&call.view), outcome));
+        }
+        outcomes
+    }
+}
