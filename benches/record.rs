@@ -3,8 +3,9 @@
 //! (hit) and new rows (miss) apart, with tag maps kept or built per call
 //! (from `&str` values, the way a request handler does), a pre-bound
 //! handle, and tag maps whose key order differs from the view's; one kept
-//! map against the same tags recorded under the current tag context; and
-//! Distribution records carrying a trace id (exemplars). Before
+//! map against the same tags recorded under the current tag context;
+//! Distribution records carrying a trace id (exemplars); and records into
+//! a manager whose recording is turned off (`set_enabled(false)`). Before
 //! timing, each hit case counts the allocations one record makes with a
 //! counting global allocator, prints them and fails if a hit allocates,
 //! building the map included.
@@ -493,5 +494,34 @@ fn two_threads(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, existing_rows, bound, new_rows, two_threads);
+fn disabled(c: &mut Criterion) {
+    // Case A and case D with recording turned off: what a record costs a
+    // service whose user opted out (the check, and counting the record).
+    let w = Workload::new();
+    let vm = w.manager(1, &w.keys, None);
+    let handle = vm.bind(&w.measure, &w.maps[0]);
+    vm.set_enabled(false);
+    let allocs = allocations_per_op("disabled/1_view", |i| w.record_at(&vm, i));
+    assert_eq!(allocs, 0.0, "a disabled record must not allocate");
+    let mut group = c.benchmark_group("record/disabled/3_tags");
+    let mut i = 0;
+    group.bench_function("1_view", |b| {
+        b.iter(|| {
+            i += 1;
+            w.record_at(&vm, i)
+        })
+    });
+    group.bench_function("bound", |b| b.iter(|| handle.record(black_box(1.0))));
+    group.finish();
+    assert!(vm.stats().disabled_records > 0);
+}
+
+criterion_group!(
+    benches,
+    existing_rows,
+    bound,
+    new_rows,
+    two_threads,
+    disabled
+);
 criterion_main!(benches);

@@ -3,12 +3,23 @@
 //! The recording thread's progress during the measurement is printed, to
 //! show that a snapshot does not stop recording.
 //!
+//! And callback views: a snapshot of every view (as a scrape takes it) of
+//! a manager with 1, 10 and 100 callback views, each reading an atomic
+//! into one tagged row, beside the same reads and rows made directly on
+//! the bench's thread (`direct`): the difference is the hand-over to the
+//! callback thread and back, once per snapshot, plus the observer's work.
+//!
 //! `cargo bench --bench snapshot -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
-use census::{Aggregation, MeasureF64, MeasurementMap, TagKey, TagMap, View, ViewManager};
+use census::{
+    Aggregation, AggregationData, ExportError, Exporter, MeasureF64, MeasureI64, MeasurementMap,
+    Number, Producer, Row, TagKey, TagMap, View, ViewData, ViewManager,
+};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const ROWS: usize = 10_000;
@@ -95,5 +106,91 @@ fn retrieve(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, retrieve);
+/// Keeps the producer a manager attaches, to snapshot as a scrape does.
+#[derive(Default)]
+struct Puller(Mutex<Option<Arc<dyn Producer>>>);
+
+impl Exporter for Puller {
+    fn export(&self, _: &[ViewData]) -> Result<(), ExportError> {
+        Ok(())
+    }
+
+    fn attach(&self, producer: Arc<dyn Producer>) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(producer);
+        }
+    }
+}
+
+fn callbacks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("snapshot/callbacks");
+    let gauge = MeasureI64::new("bench/gauge", "a reading", "1").expect("measure");
+    let key = TagKey::new("pool").expect("key");
+    for n in [1usize, 10, 100] {
+        let vm = ViewManager::new();
+        let readings: Vec<Arc<AtomicI64>> =
+            (0..n).map(|i| Arc::new(AtomicI64::new(i as i64))).collect();
+        let views: Vec<(View, TagMap)> = (0..n)
+            .map(|i| {
+                let view = View::builder(format!("bench/gauge_{i}"), &gauge)
+                    .tag_keys([key.clone()])
+                    .aggregation(Aggregation::LastValue)
+                    .build()
+                    .expect("view");
+                let tags = TagMap::new().with(&key, format!("p{i}")).expect("tags");
+                (view, tags)
+            })
+            .collect();
+        for ((view, tags), reading) in views.iter().zip(&readings) {
+            let (tags, reading) = (tags.clone(), Arc::clone(reading));
+            vm.register_callback(view.clone(), move |out| {
+                out.observe(&tags, reading.load(Ordering::Relaxed))
+            })
+            .expect("register");
+        }
+        let puller = Arc::new(Puller::default());
+        vm.register_exporter(Arc::clone(&puller));
+        vm.set_reporting_period(std::time::Duration::from_secs(3600));
+        let producer = puller
+            .0
+            .lock()
+            .ok()
+            .and_then(|p| p.clone())
+            .expect("producer");
+        group.bench_function(format!("{n}_views/pull"), |b| {
+            b.iter(|| {
+                let batch = producer.produce();
+                assert_eq!(batch.len(), n);
+                black_box(batch)
+            })
+        });
+        // The same reads, tag projections and rows, made here.
+        let key = &key;
+        let start = SystemTime::now();
+        group.bench_function(format!("{n}_views/direct"), |b| {
+            b.iter(|| {
+                let end = SystemTime::now();
+                let batch: Vec<ViewData> = views
+                    .iter()
+                    .zip(&readings)
+                    .map(|((view, tags), reading)| {
+                        let value = reading.load(Ordering::Relaxed);
+                        let row = Row::new(
+                            vec![tags.get(key).cloned()],
+                            AggregationData::LastValue(Number::Int(value)),
+                            start,
+                        );
+                        ViewData::new(view.clone(), start, end, vec![row])
+                    })
+                    .collect();
+                black_box(batch)
+            })
+        });
+        let stats = vm.stats();
+        assert_eq!((stats.callback_panics, stats.callback_timeouts), (0, 0));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, retrieve, callbacks);
 criterion_main!(benches);
