@@ -1,0 +1,195 @@
+//! The service the layer wraps around another, and the future that
+//! records a request when its response is ready.
+//!
+//! Recording never waits: each step is a few loads and stores on memory
+//! the current thread owns (see `tag_cache`), with no lock held across an
+//! await, no I/O, and, once a route's rows exist, no allocation.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use census_stats::MeasurementMap;
+use http::{Request, Response, StatusCode};
+use http_body::Body;
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use crate::http_metrics::Shared;
+use crate::method::MethodIndex;
+use crate::route::route_of;
+use crate::tag_cache::RouteId;
+
+/// A service that records each request it passes to the service inside;
+/// made by [`HttpMetrics`](crate::HttpMetrics) as a layer.
+#[derive(Clone)]
+pub struct HttpMetricsService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> HttpMetricsService<S> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> HttpMetricsService<S> {
+        HttpMetricsService { inner, shared }
+    }
+}
+
+impl<S> std::fmt::Debug for HttpMetricsService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpMetricsService")
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetricsService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ReqBody: Body,
+    ResBody: Body,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> ResponseFuture<S::Future> {
+        let shared = &self.shared;
+        let method = MethodIndex::of(request.method());
+        let route = match route_of(&request, shared.route_fn.as_ref()) {
+            Some(text) => shared.tags.route(text),
+            None => RouteId::UNMATCHED,
+        };
+        let request_size = request.body().size_hint().exact();
+        let in_flight = InFlight::enter(Arc::clone(shared), route, method, request_size);
+        ResponseFuture {
+            inner: self.inner.call(request),
+            in_flight: Some(in_flight),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`HttpMetricsService`]: the inner service's,
+    /// recording the request when it completes.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        in_flight: Option<InFlight>,
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseFuture")
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Body,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let output = match this.inner.poll(cx) {
+            Poll::Ready(output) => output,
+            Poll::Pending => return Poll::Pending,
+        };
+        if let Some(mut in_flight) = this.in_flight.take() {
+            match &output {
+                Ok(response) => {
+                    in_flight.finish(Some(response.status()), response.body().size_hint().exact())
+                }
+                // An error is no response: counted without a status code.
+                Err(_) => in_flight.finish(None, None),
+            }
+        }
+        Poll::Ready(output)
+    }
+}
+
+/// A request being served: counted in the in-flight view from `enter`
+/// until dropped, so a request whose future is dropped unfinished (the
+/// client went away, a timeout outside fired) leaves it too.
+struct InFlight {
+    shared: Arc<Shared>,
+    route: RouteId,
+    method: MethodIndex,
+    request_size: Option<u64>,
+    start: Instant,
+    /// Whether `finish` has recorded the request and left already.
+    left: bool,
+}
+
+impl InFlight {
+    fn enter(
+        shared: Arc<Shared>,
+        route: RouteId,
+        method: MethodIndex,
+        request_size: Option<u64>,
+    ) -> InFlight {
+        shared.tags.with_in_flight(route, method, |tags| {
+            MeasurementMap::new()
+                .put(&shared.measures.active, 1)
+                .record_to(shared.manager(), tags);
+        });
+        InFlight {
+            shared,
+            route,
+            method,
+            request_size,
+            start: Instant::now(),
+            left: false,
+        }
+    }
+
+    /// Records the finished request, then leaves the in-flight count.
+    fn finish(&mut self, status: Option<StatusCode>, response_size: Option<u64>) {
+        let seconds = self.start.elapsed().as_secs_f64();
+        let shared = &*self.shared;
+        let m = &shared.measures;
+        shared
+            .tags
+            .with_done(self.route, self.method, status, |done, flight| {
+                let mut values = MeasurementMap::new().put(&m.duration, seconds);
+                if let Some(size) = self.request_size {
+                    values = values.put(&m.request_size, saturate(size));
+                }
+                if let Some(size) = response_size {
+                    values = values.put(&m.response_size, saturate(size));
+                }
+                values.record_to(shared.manager(), done);
+                leave(shared, flight);
+            });
+        self.left = true;
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.left {
+            return;
+        }
+        let shared = &*self.shared;
+        shared
+            .tags
+            .with_in_flight(self.route, self.method, |flight| leave(shared, flight));
+    }
+}
+
+fn leave(shared: &Shared, flight: &census_core::TagMap) {
+    MeasurementMap::new()
+        .put(&shared.measures.active, -1)
+        .record_to(shared.manager(), flight);
+}
+
+fn saturate(size: u64) -> i64 {
+    i64::try_from(size).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,361 @@
+//! The tag maps the layer records with, kept per thread so that a request
+//! for a route already served builds nothing.
+//!
+//! A map built per request costs several allocations today (the map, each
+//! value), and a long route template would cost one even where short
+//! values are kept inline. Methods, routes and status codes are few, so
+//! each thread keeps one `TagMap` per combination it has served and hands
+//! it to `record` by reference: no allocation, and no reference count that
+//! another thread also writes (each thread builds its own maps, so their
+//! shared parts are only ever touched by their own thread). A request's
+//! future carries small numbers (route id, method index) instead of tags,
+//! so it can finish on any thread.
+
+use std::cell::RefCell;
+use std::collections::hash_map::Entry as StdEntry;
+use std::collections::HashMap as StdHashMap;
+
+use census_core::{TagKey, TagMap, TagValue};
+use foldhash::fast::RandomState;
+use hashbrown::HashMap;
+use http::StatusCode;
+use parking_lot::Mutex;
+use thread_local::ThreadLocal;
+
+use crate::method::MethodIndex;
+
+/// Distinct route templates a layer tells apart. Routes come from the
+/// service's own code (axum's router, or the `&'static str` a route
+/// function returns), so this is a guard against a misbehaving source, not
+/// a limit services meet; later routes are recorded as [`OTHER_ROUTE`].
+pub(crate) const MAX_ROUTES: usize = 1_000;
+
+/// Tag maps one thread keeps: routes × methods × status codes it served.
+/// Past it the thread builds the maps it lacks per request, allocating but
+/// recording the same.
+const MAX_MAPS_PER_THREAD: usize = 4_096;
+
+/// The route value of requests past [`MAX_ROUTES`] distinct routes.
+pub(crate) const OTHER_ROUTE: &str = "_OTHER";
+
+/// A route template, by number; 0 is the unmatched route, 1 [`OTHER_ROUTE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RouteId(u32);
+
+impl RouteId {
+    pub(crate) const UNMATCHED: RouteId = RouteId(0);
+    const OTHER: RouteId = RouteId(1);
+}
+
+/// Per-thread tag maps over one shared table of route templates.
+pub(crate) struct TagCache {
+    method: TagKey,
+    route: TagKey,
+    status: TagKey,
+    routes: Mutex<RouteTable>,
+    local: ThreadLocal<RefCell<Local>>,
+}
+
+/// Every route template seen, numbered: the only state threads share, and
+/// taken only when a thread meets a template or a combination it has not
+/// served before.
+struct RouteTable {
+    /// As the source gave them, to their ids.
+    ids: StdHashMap<Box<str>, RouteId>,
+    /// By id, as valid tag value text.
+    texts: Vec<Box<str>>,
+}
+
+#[derive(Default)]
+struct Local {
+    /// Route templates this thread has met, to their ids.
+    route_ids: HashMap<Box<str>, RouteId, RandomState>,
+    /// (route, method, status or none) to this thread's map of those tags.
+    maps: HashMap<u64, TagMap, RandomState>,
+}
+
+impl TagCache {
+    /// A cache recording under `method`, `route` and `status`;
+    /// `unmatched` is the route value of requests no route matched (valid
+    /// tag value text).
+    pub(crate) fn new(method: TagKey, route: TagKey, status: TagKey, unmatched: &str) -> TagCache {
+        TagCache {
+            method,
+            route,
+            status,
+            routes: Mutex::new(RouteTable {
+                ids: StdHashMap::new(),
+                texts: vec![unmatched.into(), OTHER_ROUTE.into()],
+            }),
+            local: ThreadLocal::new(),
+        }
+    }
+
+    /// The id of route template `text`.
+    #[inline]
+    pub(crate) fn route(&self, text: &str) -> RouteId {
+        let local = self.local.get_or(RefCell::default);
+        if let Ok(local) = local.try_borrow() {
+            if let Some(id) = local.route_ids.get(text) {
+                return *id;
+            }
+        }
+        self.new_route(local, text)
+    }
+
+    /// Hands `f` this thread's map of the in-flight tags (method, route).
+    #[inline]
+    pub(crate) fn with_in_flight<R>(
+        &self,
+        route: RouteId,
+        method: MethodIndex,
+        f: impl FnOnce(&TagMap) -> R,
+    ) -> R {
+        let key = key(route, method, None);
+        if let Ok(mut local) = self.local.get_or(RefCell::default).try_borrow_mut() {
+            if self.fill(&mut local, key) {
+                if let Some(map) = local.maps.get(&key) {
+                    return f(map);
+                }
+            }
+        }
+        f(&self.build(key))
+    }
+
+    /// Hands `f` this thread's maps of a finished request's tags (method,
+    /// route, status; without status for a request that failed) and of its
+    /// in-flight tags.
+    #[inline]
+    pub(crate) fn with_done<R>(
+        &self,
+        route: RouteId,
+        method: MethodIndex,
+        status: Option<StatusCode>,
+        f: impl FnOnce(&TagMap, &TagMap) -> R,
+    ) -> R {
+        let (done, flight) = (key(route, method, status), key(route, method, None));
+        if let Ok(mut local) = self.local.get_or(RefCell::default).try_borrow_mut() {
+            if self.fill(&mut local, done) && self.fill(&mut local, flight) {
+                if let (Some(d), Some(f_)) = (local.maps.get(&done), local.maps.get(&flight)) {
+                    return f(d, f_);
+                }
+            }
+        }
+        f(&self.build(done), &self.build(flight))
+    }
+
+    /// Makes sure this thread has the map for `key`; false if its cache is
+    /// full and it does not.
+    #[inline]
+    fn fill(&self, local: &mut Local, key: u64) -> bool {
+        if local.maps.contains_key(&key) {
+            return true;
+        }
+        self.fill_new(local, key)
+    }
+
+    #[cold]
+    fn fill_new(&self, local: &mut Local, key: u64) -> bool {
+        if local.maps.len() >= MAX_MAPS_PER_THREAD {
+            return false;
+        }
+        local.maps.insert(key, self.build(key));
+        true
+    }
+
+    /// Builds the map for `key` from this thread's own values, so that no
+    /// other thread's recording touches their reference counts.
+    #[cold]
+    fn build(&self, key: u64) -> TagMap {
+        let (route, method, status) = unpack(key);
+        let route_text = self
+            .routes
+            .lock()
+            .texts
+            .get(route.0 as usize)
+            .map_or_else(|| OTHER_ROUTE.into(), |t| String::from(&**t));
+        let mut map = TagMap::new();
+        // Each text is valid by construction (methods and status codes are
+        // fixed ASCII, routes were cleaned on entry); a value that were not
+        // would leave its tag absent rather than fail the request.
+        for (key, text) in [
+            (&self.method, Some(method.as_str())),
+            (&self.route, Some(route_text.as_str())),
+            (&self.status, status.as_ref().map(StatusCode::as_str)),
+        ] {
+            if let Some(value) = text.and_then(|t| TagValue::new(t).ok()) {
+                map = map.with_value(key, value);
+            }
+        }
+        map
+    }
+
+    /// Numbers a template this thread has not met: from the shared table,
+    /// adding it there if it is new and there is room.
+    #[cold]
+    fn new_route(&self, local: &RefCell<Local>, text: &str) -> RouteId {
+        let id = {
+            let mut table = self.routes.lock();
+            match table.ids.get(text) {
+                Some(id) => *id,
+                None if table.texts.len() < MAX_ROUTES + 2 => {
+                    let id = RouteId(table.texts.len() as u32);
+                    table.texts.push(clean(text).into());
+                    if let StdEntry::Vacant(slot) = table.ids.entry(text.into()) {
+                        slot.insert(id);
+                    }
+                    id
+                }
+                None => {
+                    log::warn!(
+                        "census-tower: more than {MAX_ROUTES} distinct routes; route {text:?} \
+                         and later ones are recorded as {OTHER_ROUTE:?}. Routes must be \
+                         templates such as /users/{{id}}, never raw paths"
+                    );
+                    RouteId::OTHER
+                }
+            }
+        };
+        // Remember only admitted templates, so that the per-thread table
+        // stays within the shared one's bound.
+        if id != RouteId::OTHER {
+            if let Ok(mut local) = local.try_borrow_mut() {
+                local.route_ids.insert(text.into(), id);
+            }
+        }
+        id
+    }
+
+    /// The number of route templates numbered so far, unmatched and
+    /// `_OTHER` included.
+    #[cfg(test)]
+    fn routes_known(&self) -> usize {
+        self.routes.lock().texts.len()
+    }
+}
+
+impl std::fmt::Debug for TagCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TagCache")
+            .field("routes", &self.routes.lock().texts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A route template as tag value text: bytes outside printable ASCII
+/// become `_` and the text is cut to the 255 bytes a tag value may hold.
+fn clean(text: &str) -> String {
+    text.bytes()
+        .take(255)
+        .map(|b| {
+            if (b' '..=b'~').contains(&b) {
+                char::from(b)
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn key(route: RouteId, method: MethodIndex, status: Option<StatusCode>) -> u64 {
+    (u64::from(route.0) << 24)
+        | (u64::from(method.get()) << 16)
+        | u64::from(status.map_or(0, |s| s.as_u16()))
+}
+
+fn unpack(key: u64) -> (RouteId, MethodIndex, Option<StatusCode>) {
+    let method = MethodIndex::from_index((key >> 16) as u8);
+    // Zero is "no status": status codes start at 100.
+    let status = StatusCode::from_u16(key as u16).ok();
+    (RouteId((key >> 24) as u32), method, status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Method;
+
+    fn cache() -> Result<TagCache, census_core::Error> {
+        Ok(TagCache::new(
+            TagKey::new("m")?,
+            TagKey::new("r")?,
+            TagKey::new("s")?,
+            "unmatched",
+        ))
+    }
+
+    fn texts(map: &TagMap) -> Vec<(String, String)> {
+        map.iter()
+            .map(|(k, v)| (k.name().to_owned(), v.as_str().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn maps_hold_method_route_and_status() -> Result<(), census_core::Error> {
+        let cache = cache()?;
+        let route = cache.route("/users/{id}");
+        let get = MethodIndex::of(&Method::GET);
+        let (done, flight) = cache.with_done(route, get, Some(StatusCode::NOT_FOUND), |d, f| {
+            (texts(d), texts(f))
+        });
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        assert_eq!(
+            done,
+            [pair("m", "GET"), pair("r", "/users/{id}"), pair("s", "404")]
+        );
+        assert_eq!(flight, [pair("m", "GET"), pair("r", "/users/{id}")]);
+        let unmatched = cache.with_in_flight(RouteId::UNMATCHED, get, texts);
+        assert_eq!(unmatched, [pair("m", "GET"), pair("r", "unmatched")]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_thread_hands_out_the_map_it_kept() -> Result<(), census_core::Error> {
+        let cache = cache()?;
+        let route = cache.route("/hello");
+        let post = MethodIndex::of(&Method::POST);
+        let first = cache.with_in_flight(route, post, TagMap::address);
+        let again = cache.with_in_flight(route, post, TagMap::address);
+        assert_eq!(first, again);
+        assert_eq!(cache.route("/hello"), route);
+        Ok(())
+    }
+
+    #[test]
+    fn routes_past_the_limit_share_one_value() -> Result<(), census_core::Error> {
+        let cache = cache()?;
+        let ids: Vec<RouteId> = (0..MAX_ROUTES + 50)
+            .map(|i| cache.route(&format!("/r{i}")))
+            .collect();
+        assert_eq!(cache.routes_known(), MAX_ROUTES + 2);
+        assert!(ids[..MAX_ROUTES].iter().all(|id| *id != RouteId::OTHER));
+        assert!(ids[MAX_ROUTES..].iter().all(|id| *id == RouteId::OTHER));
+        let value = cache.with_in_flight(RouteId::OTHER, MethodIndex::of(&Method::GET), texts);
+        assert_eq!(value[1].1, "_OTHER");
+        Ok(())
+    }
+
+    #[test]
+    fn templates_that_are_not_printable_ascii_are_cleaned() -> Result<(), census_core::Error> {
+        let cache = cache()?;
+        let long = format!("/caf\u{e9}/{}", "x".repeat(300));
+        let route = cache.route(&long);
+        let value = cache.with_in_flight(route, MethodIndex::of(&Method::GET), texts);
+        assert!(value[1].1.starts_with("/caf__/xx"), "{}", value[1].1);
+        assert_eq!(value[1].1.len(), 255);
+        Ok(())
+    }
+
+    #[test]
+    fn keys_round_trip() {
+        for status in [
+            None,
+            Some(StatusCode::OK),
+            Some(StatusCode::from_u16(999).unwrap_or_default()),
+        ] {
+            let method = MethodIndex::of(&Method::PATCH);
+            let (r, m, s) = unpack(key(RouteId(MAX_ROUTES as u32 + 1), method, status));
+            assert_eq!((r, m, s), (RouteId(MAX_ROUTES as u32 + 1), method, status));
+        }
+    }
+}
