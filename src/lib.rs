@@ -109,9 +109,9 @@ pub use census_core::{
     DEFAULT_ROW_LIMIT,
 };
 pub use census_stats::{
-    shutdown, shutdown_guard, view_manager, BoundMeasure, ManagerStats, MeasurementMap, Observer,
-    ShutdownGuard, ShutdownReport, ViewManager, DEFAULT_CALLBACK_BUDGET, DEFAULT_REPORTING_PERIOD,
-    DEFAULT_SHUTDOWN_TIMEOUT,
+    shutdown, shutdown_async, shutdown_guard, view_manager, BoundMeasure, ManagerStats,
+    MeasurementMap, Observer, ShutdownFuture, ShutdownGuard, ShutdownReport, ViewManager,
+    DEFAULT_CALLBACK_BUDGET, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 
 /// The current tag context: the tags of the work a thread is doing,

@@ -2,7 +2,7 @@
 
 use once_cell::sync::Lazy;
 
-use crate::manager::{ShutdownGuard, ShutdownReport, ViewManager};
+use crate::manager::{ShutdownFuture, ShutdownGuard, ShutdownReport, ViewManager};
 
 // Created on first use, never at load time, so a process that never
 // records pays nothing.
@@ -22,6 +22,13 @@ pub fn view_manager() -> &'static ViewManager {
 /// [`ViewManager::shutdown`].
 pub fn shutdown() -> ShutdownReport {
     view_manager().shutdown()
+}
+
+/// Shuts the process-wide manager down without blocking the caller: the
+/// future completes when the drain is done; see
+/// [`ViewManager::shutdown_async`].
+pub fn shutdown_async() -> ShutdownFuture {
+    view_manager().shutdown_async()
 }
 
 /// A guard that shuts the process-wide manager down when dropped.

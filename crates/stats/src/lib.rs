@@ -61,10 +61,10 @@ mod worker;
 
 pub use bound_measure::BoundMeasure;
 pub use callback::DEFAULT_CALLBACK_BUDGET;
-pub use global::{shutdown, shutdown_guard, view_manager};
+pub use global::{shutdown, shutdown_async, shutdown_guard, view_manager};
 pub use manager::{
-    ManagerStats, ShutdownGuard, ShutdownReport, ViewManager, DEFAULT_REPORTING_PERIOD,
-    DEFAULT_SHUTDOWN_TIMEOUT,
+    ManagerStats, ShutdownFuture, ShutdownGuard, ShutdownReport, ViewManager,
+    DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use measurement_map::MeasurementMap;
 pub use observer::Observer;

@@ -3,13 +3,14 @@
 //!
 //! [`registry`] registers views and exporters, [`routing`] keeps the
 //! record path's routing table and each thread's copy, [`producer`] takes
-//! snapshots for exporters, [`shutdown`] drains. The record path itself is
-//! in `record.rs`.
+//! snapshots for exporters, [`shutdown`] drains, and [`shutdown_future`]
+//! drains for async callers. The record path itself is in `record.rs`.
 
 mod producer;
 mod registry;
 mod routing;
 mod shutdown;
+mod shutdown_future;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -31,6 +32,7 @@ use crate::worker::Worker;
 
 pub(crate) use routing::{compatible, Routes, Subscriptions};
 pub use shutdown::{ShutdownGuard, ShutdownReport};
+pub use shutdown_future::ShutdownFuture;
 
 /// The reporting period a manager starts with.
 pub const DEFAULT_REPORTING_PERIOD: Duration = Duration::from_secs(10);
