@@ -90,12 +90,20 @@
 //! tags, view filters, dropped tags, renames, delta temporality, or your own
 //! [`pipeline::Processor`]) and registers like any exporter.
 //!
+//! # HTTP servers
+//!
+//! `tower::HttpMetrics` (feature `tower`) is a `tower::Layer` recording
+//! the standard HTTP server views for axum, tonic and hyper services;
+//! `examples/axum.rs` shows a whole service.
+//!
 //! # Shutdown
 //!
 //! [`shutdown`] (or [`ViewManager::shutdown`], or dropping the guard from
 //! [`shutdown_guard`]) takes a final snapshot, exports it, shuts every
 //! exporter down and joins the thread. `std::process::exit` skips
-//! destructors, so call `shutdown` before it.
+//! destructors, so call `shutdown` before it. An async `main` awaits
+//! [`shutdown_async`] instead, which drains on a thread of its own so no
+//! executor thread blocks.
 
 // On docs.rs, label each item behind a feature with the feature it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -175,6 +183,21 @@ struct PipelineGuide;
 #[cfg(all(doctest, feature = "stdout"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// HTTP server metrics in one line (feature `tower`): a `tower::Layer` for
+/// axum, tonic and hyper services that records request count, latency,
+/// requests in flight and body sizes by method, route and status code into
+/// standard views named after OpenTelemetry's HTTP conventions. See
+/// `examples/axum.rs` and `docs/async.md`.
+#[cfg(feature = "tower")]
+pub mod tower {
+    pub use census_tower::{
+        HttpMetrics, HttpMetricsBuilder, HttpMetricsService, ResponseFuture, RouteRequest,
+        ACTIVE_REQUESTS_VIEW, BODY_SIZE_BOUNDS, DEFAULT_UNMATCHED_ROUTE, DURATION_BOUNDS,
+        DURATION_VIEW, METHOD_KEY, OTHER_METHOD, REQUESTS_VIEW, REQUEST_BODY_SIZE_VIEW,
+        RESPONSE_BODY_SIZE_VIEW, ROUTE_KEY, STATUS_KEY,
+    };
+}
 
 /// The built-in exporters, each behind the cargo feature named for it
 /// (the HTTP exporter behind `http`, with https, or `http-plain`, without
