@@ -60,10 +60,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> ResponseFuture<S::Future> {
         let shared = &self.shared;
         let method = MethodIndex::of(request.method());
-        let route = match route_of(&request, shared.route_fn.as_ref()) {
-            Some(text) => shared.tags.route(text),
-            None => RouteId::UNMATCHED,
-        };
+        let route = route_of(&request, shared.route_fn.as_ref());
         let request_size = request.body().size_hint().exact();
         let in_flight = InFlight::enter(Arc::clone(shared), route, method, request_size);
         ResponseFuture {
@@ -131,14 +128,15 @@ struct InFlight {
 impl InFlight {
     fn enter(
         shared: Arc<Shared>,
-        route: RouteId,
+        route: Option<&str>,
         method: MethodIndex,
         request_size: Option<u64>,
     ) -> InFlight {
-        shared.tags.with_in_flight(route, method, |tags| {
+        let route = shared.tags.enter(route, method, |route, tags| {
             MeasurementMap::new()
                 .put(&shared.measures.active, 1)
                 .record_to(shared.manager(), tags);
+            route
         });
         InFlight {
             shared,

@@ -91,16 +91,36 @@ impl TagCache {
         }
     }
 
-    /// The id of route template `text`.
+    /// Numbers route template `route` (`None`: unmatched) and hands `f`
+    /// its id and this thread's map of the in-flight tags (method, route):
+    /// the start of a request, in one visit to this thread's cache.
     #[inline]
-    pub(crate) fn route(&self, text: &str) -> RouteId {
-        let local = self.local.get_or(RefCell::default);
-        if let Ok(local) = local.try_borrow() {
-            if let Some(id) = local.route_ids.get(text) {
-                return *id;
+    pub(crate) fn enter<R>(
+        &self,
+        route: Option<&str>,
+        method: MethodIndex,
+        f: impl FnOnce(RouteId, &TagMap) -> R,
+    ) -> R {
+        if let Ok(mut local) = self.local.get_or(RefCell::default).try_borrow_mut() {
+            let id = match route {
+                None => RouteId::UNMATCHED,
+                Some(text) => match local.route_ids.get(text) {
+                    Some(id) => *id,
+                    None => self.new_route(&mut local, text),
+                },
+            };
+            let key = key(id, method, None);
+            if self.fill(&mut local, key) {
+                if let Some(map) = local.maps.get(&key) {
+                    return f(id, map);
+                }
             }
+            return f(id, &self.build(key));
         }
-        self.new_route(local, text)
+        // This thread's cache is in use further up the stack (a record
+        // that re-entered): do without it.
+        let id = route.map_or(RouteId::UNMATCHED, |text| self.shared_route(text));
+        f(id, &self.build(key(id, method, None)))
     }
 
     /// Hands `f` this thread's map of the in-flight tags (method, route).
@@ -190,38 +210,39 @@ impl TagCache {
         map
     }
 
-    /// Numbers a template this thread has not met: from the shared table,
-    /// adding it there if it is new and there is room.
+    /// Numbers a template this thread has not met, and remembers it if
+    /// the shared table admitted it, so that this thread's table stays
+    /// within the shared one's bound.
     #[cold]
-    fn new_route(&self, local: &RefCell<Local>, text: &str) -> RouteId {
-        let id = {
-            let mut table = self.routes.lock();
-            match table.ids.get(text) {
-                Some(id) => *id,
-                None if table.texts.len() < MAX_ROUTES + 2 => {
-                    let id = RouteId(table.texts.len() as u32);
-                    table.texts.push(clean(text).into());
-                    if let StdEntry::Vacant(slot) = table.ids.entry(text.into()) {
-                        slot.insert(id);
-                    }
-                    id
-                }
-                None => {
-                    log::warn!(
-                        "census-tower: more than {MAX_ROUTES} distinct routes; route {text:?} \
-                         and later ones are recorded as {OTHER_ROUTE:?}. Routes must be \
-                         templates such as /users/{{id}}, never raw paths"
-                    );
-                    RouteId::OTHER
-                }
-            }
-        };
-        // Remember only admitted templates, so that the per-thread table
-        // stays within the shared one's bound.
+    fn new_route(&self, local: &mut Local, text: &str) -> RouteId {
+        let id = self.shared_route(text);
         if id != RouteId::OTHER {
-            if let Ok(mut local) = local.try_borrow_mut() {
-                local.route_ids.insert(text.into(), id);
-            }
+            local.route_ids.insert(text.into(), id);
+        }
+        id
+    }
+
+    /// The id of `text` in the shared table, adding it if it is new and
+    /// there is room.
+    #[cold]
+    fn shared_route(&self, text: &str) -> RouteId {
+        let mut table = self.routes.lock();
+        if let Some(id) = table.ids.get(text) {
+            return *id;
+        }
+        if table.texts.len() >= MAX_ROUTES + 2 {
+            drop(table);
+            log::warn!(
+                "census-tower: more than {MAX_ROUTES} distinct routes; route {text:?} and \
+                 later ones are recorded as {OTHER_ROUTE:?}. Routes must be templates such \
+                 as /users/{{id}}, never raw paths"
+            );
+            return RouteId::OTHER;
+        }
+        let id = RouteId(table.texts.len() as u32);
+        table.texts.push(clean(text).into());
+        if let StdEntry::Vacant(slot) = table.ids.entry(text.into()) {
+            slot.insert(id);
         }
         id
     }
@@ -293,8 +314,8 @@ mod tests {
     #[test]
     fn maps_hold_method_route_and_status() -> Result<(), census_core::Error> {
         let cache = cache()?;
-        let route = cache.route("/users/{id}");
         let get = MethodIndex::of(&Method::GET);
+        let route = cache.enter(Some("/users/{id}"), get, |id, _| id);
         let (done, flight) = cache.with_done(route, get, Some(StatusCode::NOT_FOUND), |d, f| {
             (texts(d), texts(f))
         });
@@ -312,25 +333,25 @@ mod tests {
     #[test]
     fn a_thread_hands_out_the_map_it_kept() -> Result<(), census_core::Error> {
         let cache = cache()?;
-        let route = cache.route("/hello");
         let post = MethodIndex::of(&Method::POST);
-        let first = cache.with_in_flight(route, post, TagMap::address);
+        let (route, first) = cache.enter(Some("/hello"), post, |id, map| (id, map.address()));
         let again = cache.with_in_flight(route, post, TagMap::address);
         assert_eq!(first, again);
-        assert_eq!(cache.route("/hello"), route);
+        assert_eq!(cache.enter(Some("/hello"), post, |id, _| id), route);
         Ok(())
     }
 
     #[test]
     fn routes_past_the_limit_share_one_value() -> Result<(), census_core::Error> {
         let cache = cache()?;
+        let get = MethodIndex::of(&Method::GET);
         let ids: Vec<RouteId> = (0..MAX_ROUTES + 50)
-            .map(|i| cache.route(&format!("/r{i}")))
+            .map(|i| cache.enter(Some(&format!("/r{i}")), get, |id, _| id))
             .collect();
         assert_eq!(cache.routes_known(), MAX_ROUTES + 2);
         assert!(ids[..MAX_ROUTES].iter().all(|id| *id != RouteId::OTHER));
         assert!(ids[MAX_ROUTES..].iter().all(|id| *id == RouteId::OTHER));
-        let value = cache.with_in_flight(RouteId::OTHER, MethodIndex::of(&Method::GET), texts);
+        let value = cache.with_in_flight(RouteId::OTHER, get, texts);
         assert_eq!(value[1].1, "_OTHER");
         Ok(())
     }
@@ -339,8 +360,9 @@ mod tests {
     fn templates_that_are_not_printable_ascii_are_cleaned() -> Result<(), census_core::Error> {
         let cache = cache()?;
         let long = format!("/caf\u{e9}/{}", "x".repeat(300));
-        let route = cache.route(&long);
-        let value = cache.with_in_flight(route, MethodIndex::of(&Method::GET), texts);
+        let value = cache.enter(Some(&long), MethodIndex::of(&Method::GET), |_, map| {
+            texts(map)
+        });
         assert!(value[1].1.starts_with("/caf__/xx"), "{}", value[1].1);
         assert_eq!(value[1].1.len(), 255);
         Ok(())
