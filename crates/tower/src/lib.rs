@@ -40,6 +40,12 @@
 //! the body says its exact length (a `Content-Length`, or a body known in
 //! full), so their counts may be lower than the request count.
 //!
+//! A request whose inner service returns an error (tonic and hyper
+//! services may; axum's never do) is counted without a status code. A
+//! request whose future is dropped before its response is ready (the
+//! client went away, a timeout further out fired) is not counted; it only
+//! leaves the in-flight count.
+//!
 //! # Routes
 //!
 //! The route is axum's `MatchedPath` when the router put one on the

@@ -156,8 +156,10 @@ impl TagCache {
         let (done, flight) = (key(route, method, status), key(route, method, None));
         if let Ok(mut local) = self.local.get_or(RefCell::default).try_borrow_mut() {
             if self.fill(&mut local, done) && self.fill(&mut local, flight) {
-                if let (Some(d), Some(f_)) = (local.maps.get(&done), local.maps.get(&flight)) {
-                    return f(d, f_);
+                if let (Some(done_map), Some(flight_map)) =
+                    (local.maps.get(&done), local.maps.get(&flight))
+                {
+                    return f(done_map, flight_map);
                 }
             }
         }
