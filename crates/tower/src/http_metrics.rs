@@ -9,8 +9,8 @@ use census_stats::ViewManager;
 use tower_layer::Layer;
 
 use crate::route::{RouteFn, RouteRequest};
+use crate::series_cache::SeriesCache;
 use crate::service::HttpMetricsService;
-use crate::tag_cache::TagCache;
 use crate::views::Measures;
 
 /// The route value of requests that matched no route, unless
@@ -46,8 +46,7 @@ pub struct HttpMetrics {
 /// What every service and request future of one layer shares.
 pub(crate) struct Shared {
     manager: Manager,
-    pub(crate) measures: Measures,
-    pub(crate) tags: TagCache,
+    pub(crate) series: SeriesCache,
     pub(crate) route_fn: Option<RouteFn>,
 }
 
@@ -107,9 +106,9 @@ impl<S> Layer<S> for HttpMetrics {
 impl fmt::Debug for HttpMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpMetrics")
-            .field("duration", &self.shared.measures.duration.name())
+            .field("duration", &self.shared.series.measures().duration.name())
             .field("route_fn", &self.shared.route_fn.is_some())
-            .field("tags", &self.shared.tags)
+            .field("series", &self.shared.series)
             .finish()
     }
 }
@@ -185,16 +184,9 @@ impl HttpMetricsBuilder {
             Some(vm) => Manager::Given(vm),
             None => Manager::Global,
         };
-        let tags = TagCache::new(
-            measures.method.clone(),
-            measures.route.clone(),
-            measures.status.clone(),
-            unmatched.as_str(),
-        );
         let shared = Shared {
             manager,
-            measures,
-            tags,
+            series: SeriesCache::new(measures, unmatched.as_str()),
             route_fn: self.route_fn,
         };
         for view in views {

@@ -60,8 +60,9 @@
 //! The latency covers the inner service from `call` until its response
 //! is ready (the head, not the streaming of its body). Recording takes no
 //! lock that could wait, does no I/O and, once the rows of a route exist,
-//! allocates nothing: each thread keeps the tag maps it has recorded with
-//! and hands them to the view manager by reference.
+//! allocates nothing: each thread keeps a bound handle
+//! (`ViewManager::bind`) per series it has served, so a record is a few
+//! loads and one store per view.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -74,8 +75,8 @@ struct ReadmeDoctests;
 mod http_metrics;
 mod method;
 mod route;
+mod series_cache;
 mod service;
-mod tag_cache;
 mod views;
 
 pub use http_metrics::{HttpMetrics, HttpMetricsBuilder, DEFAULT_UNMATCHED_ROUTE};

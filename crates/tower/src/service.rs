@@ -2,8 +2,8 @@
 //! records a request when its response is ready.
 //!
 //! Recording never waits: each step is a few loads and stores on memory
-//! the current thread owns (see `tag_cache`), with no lock held across an
-//! await, no I/O, and, once a route's rows exist, no allocation.
+//! the current thread owns (see `series_cache`), with no lock held across
+//! an await, no I/O, and, once a route's rows exist, no allocation.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use census_stats::MeasurementMap;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use pin_project_lite::pin_project;
@@ -20,7 +19,7 @@ use tower_service::Service;
 use crate::http_metrics::Shared;
 use crate::method::MethodIndex;
 use crate::route::route_of;
-use crate::tag_cache::RouteId;
+use crate::series_cache::RouteId;
 
 /// A service that records each request it passes to the service inside;
 /// made by [`HttpMetrics`](crate::HttpMetrics) as a layer.
@@ -132,12 +131,12 @@ impl InFlight {
         method: MethodIndex,
         request_size: Option<u64>,
     ) -> InFlight {
-        let route = shared.tags.enter(route, method, |route, tags| {
-            MeasurementMap::new()
-                .put(&shared.measures.active, 1)
-                .record_to(shared.manager(), tags);
-            route
-        });
+        let route = shared
+            .series
+            .enter(shared.manager(), route, method, |route, flight| {
+                flight.record(1);
+                route
+            });
         InFlight {
             shared,
             route,
@@ -151,21 +150,24 @@ impl InFlight {
     /// Records the finished request, then leaves the in-flight count.
     fn finish(&mut self, status: Option<StatusCode>, response_size: Option<u64>) {
         let seconds = self.start.elapsed().as_secs_f64();
+        let request_size = self.request_size;
         let shared = &*self.shared;
-        let m = &shared.measures;
-        shared
-            .tags
-            .with_done(self.route, self.method, status, |done, flight| {
-                let mut values = MeasurementMap::new().put(&m.duration, seconds);
-                if let Some(size) = self.request_size {
-                    values = values.put(&m.request_size, saturate(size));
+        shared.series.with_done(
+            shared.manager(),
+            self.route,
+            self.method,
+            status,
+            |done, flight| {
+                done.duration.record(seconds);
+                if let Some(size) = request_size {
+                    done.request_size.record(saturate(size));
                 }
                 if let Some(size) = response_size {
-                    values = values.put(&m.response_size, saturate(size));
+                    done.response_size.record(saturate(size));
                 }
-                values.record_to(shared.manager(), done);
-                leave(shared, flight);
-            });
+                flight.record(-1);
+            },
+        );
         self.left = true;
     }
 }
@@ -177,15 +179,11 @@ impl Drop for InFlight {
         }
         let shared = &*self.shared;
         shared
-            .tags
-            .with_in_flight(self.route, self.method, |flight| leave(shared, flight));
+            .series
+            .with_in_flight(shared.manager(), self.route, self.method, |flight| {
+                flight.record(-1)
+            });
     }
-}
-
-fn leave(shared: &Shared, flight: &census_core::TagMap) {
-    MeasurementMap::new()
-        .put(&shared.measures.active, -1)
-        .record_to(shared.manager(), flight);
 }
 
 fn saturate(size: u64) -> i64 {
