@@ -134,16 +134,12 @@ fn series(parsed: &Parsed, family: &str) -> Counts {
         .collect()
 }
 
-/// The in-flight series, whichever type the view exports as: a counter
-/// while it is a Sum, a gauge once census has an up-down sum.
+/// The in-flight series: an up-down sum, so a Prometheus gauge.
 fn in_flight(parsed: &Parsed) -> BTreeMap<(String, String), f64> {
     parsed
         .samples
         .iter()
-        .filter(|s| {
-            s.name == "myapp_http_server_active_requests"
-                || s.name == "myapp_http_server_active_requests_total"
-        })
+        .filter(|s| s.name == "myapp_http_server_active_requests")
         .map(|s| {
             let label = |k: &str| s.label(k).unwrap_or_default().to_owned();
             ((label("http_request_method"), label("http_route")), s.value)
@@ -252,6 +248,10 @@ fn a_scrape_shows_exactly_the_requests_clients_sent() -> Result<(), Box<dyn std:
     let unmatched = sent.get(&key("GET", "unmatched", "404")).copied();
     assert_eq!(unmatched, Some((THREADS * PER_THREAD / 10) as u64));
     // In flight: nothing but this scrape.
+    assert_eq!(
+        parsed.kind("myapp_http_server_active_requests"),
+        Some("gauge")
+    );
     let flight = in_flight(&parsed);
     let busy: Vec<_> = flight.iter().filter(|(_, v)| **v != 0.0).collect();
     assert_eq!(

@@ -30,7 +30,7 @@
 //! |---|---|---|
 //! | `http.server.requests` | Count | method, route, status |
 //! | `http.server.request.duration` | Distribution, seconds, [`DURATION_BOUNDS`] | method, route, status |
-//! | `http.server.active_requests` | Sum of +1 and -1 (in flight) | method, route |
+//! | `http.server.active_requests` | UpDownSum of +1 and -1 (in flight) | method, route |
 //! | `http.server.request.body.size` | Distribution, bytes, [`BODY_SIZE_BOUNDS`] | method, route, status |
 //! | `http.server.response.body.size` | Distribution, bytes, [`BODY_SIZE_BOUNDS`] | method, route, status |
 //!

@@ -13,7 +13,9 @@ pub const REQUESTS_VIEW: &str = "http.server.requests";
 /// (`http.server.request.duration`).
 pub const DURATION_VIEW: &str = "http.server.request.duration";
 
-/// The view of requests being served (`http.server.active_requests`).
+/// The view of requests being served (`http.server.active_requests`): an
+/// up-down sum of +1 when a request starts and -1 when it ends, a gauge in
+/// Prometheus.
 pub const ACTIVE_REQUESTS_VIEW: &str = "http.server.active_requests";
 
 /// The view of request body sizes, in bytes
@@ -64,13 +66,6 @@ pub const BODY_SIZE_BOUNDS: [f64; 14] = [
     268_435_456.0,
     1_073_741_824.0,
 ];
-
-/// The aggregation of the in-flight view. A sum of +1 on entry and -1 on
-/// exit; it becomes an up-down sum (a Prometheus gauge) once census has
-/// one, by changing this line alone.
-fn in_flight_aggregation() -> Aggregation {
-    Aggregation::Sum
-}
 
 /// The measures the layer records and the keys it records them under.
 #[derive(Debug)]
@@ -131,7 +126,7 @@ impl Measures {
             View::builder(format!("{prefix}{ACTIVE_REQUESTS_VIEW}"), &self.active)
                 .description("Number of active HTTP server requests.")
                 .tag_keys([self.method.clone(), self.route.clone()])
-                .aggregation(in_flight_aggregation())
+                .aggregation(Aggregation::UpDownSum)
                 .build()?,
             View::builder(
                 format!("{prefix}{REQUEST_BODY_SIZE_VIEW}"),
