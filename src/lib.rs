@@ -114,7 +114,7 @@ pub use census_core::{
     unix_nanos, Aggregation, AggregationData, Bounds, DistributionData, Error, ExportError,
     Exporter, InvalidReason, Measure, MeasureF64, MeasureI64, MeasureType, Number, Producer, Row,
     TagKey, TagMap, TagValue, Temporality, TypedMeasure, View, ViewBuilder, ViewData,
-    DEFAULT_ROW_LIMIT,
+    DEFAULT_ROW_LIMIT, MAX_BOUNDS,
 };
 pub use census_stats::{
     shutdown, shutdown_async, shutdown_guard, view_manager, BoundMeasure, ManagerStats,

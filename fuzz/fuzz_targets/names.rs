@@ -30,6 +30,8 @@ fuzz_target!(|data: &[u8]| {
         .chunks_exact(8)
         .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
         .collect();
-    let bounds_ok = bounds.iter().all(|b| b.is_finite()) && bounds.windows(2).all(|w| w[0] < w[1]);
+    let bounds_ok = bounds.len() <= census::MAX_BOUNDS
+        && bounds.iter().all(|b| b.is_finite())
+        && bounds.windows(2).all(|w| w[0] < w[1]);
     assert_eq!(Aggregation::distribution(bounds).is_ok(), bounds_ok);
 });

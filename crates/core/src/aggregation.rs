@@ -65,7 +65,8 @@ impl Aggregation {
     /// # Errors
     ///
     /// [`Error::InvalidBounds`] if a bound is NaN or infinite, or not
-    /// greater than the one before it.
+    /// greater than the one before it; [`Error::TooManyBounds`] for more
+    /// than [`MAX_BOUNDS`] bounds.
     pub fn distribution(bounds: impl IntoIterator<Item = f64>) -> Result<Aggregation, Error> {
         Bounds::new(bounds).map(Aggregation::Distribution)
     }
@@ -83,8 +84,15 @@ impl Aggregation {
     }
 }
 
-/// The validated bucket bounds of a distribution: finite and strictly
-/// increasing. Cloning copies a pointer.
+/// The most bounds a distribution may have. Every row of a distribution
+/// view keeps one count per bucket in each recording thread's share, so
+/// the bound list multiplies a view's memory; a thousand buckets is far
+/// past what a histogram query resolves (Prometheus's native histograms
+/// cap theirs at 160 by default).
+pub const MAX_BOUNDS: usize = 1_000;
+
+/// The validated bucket bounds of a distribution: finite, strictly
+/// increasing, at most [`MAX_BOUNDS`] of them. Cloning copies a pointer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bounds(Arc<[f64]>);
 
@@ -93,10 +101,17 @@ impl Bounds {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidBounds`] naming the first bound that is not finite or
-    /// not greater than the one before it.
+    /// - [`Error::TooManyBounds`] for more than [`MAX_BOUNDS`] bounds;
+    /// - [`Error::InvalidBounds`] naming the first bound that is not finite
+    ///   or not greater than the one before it.
     pub fn new(bounds: impl IntoIterator<Item = f64>) -> Result<Bounds, Error> {
         let bounds: Vec<f64> = bounds.into_iter().collect();
+        if bounds.len() > MAX_BOUNDS {
+            return Err(Error::TooManyBounds {
+                count: bounds.len(),
+                max: MAX_BOUNDS,
+            });
+        }
         let bad = bounds
             .iter()
             .enumerate()

@@ -74,6 +74,13 @@ pub enum Error {
         /// Index of the first offending bound.
         index: usize,
     },
+    /// A distribution was given more bounds than [`crate::MAX_BOUNDS`].
+    TooManyBounds {
+        /// How many bounds were given.
+        count: usize,
+        /// The most allowed.
+        max: usize,
+    },
     /// A view lists the same tag key twice.
     DuplicateTagKey {
         /// The view's name.
@@ -190,6 +197,11 @@ impl fmt::Display for Error {
                 f,
                 "invalid distribution bounds {bounds:?}: bound {index} must be finite and \
                  greater than the one before it"
+            ),
+            Error::TooManyBounds { count, max } => write!(
+                f,
+                "a distribution with {count} bounds has too many: at most {max} are allowed, \
+                 because every row keeps a count per bucket in every recording thread"
             ),
             Error::DuplicateTagKey { view, key } => write!(
                 f,

@@ -52,7 +52,7 @@ mod tag;
 mod view;
 mod view_data;
 
-pub use aggregation::{Aggregation, Bounds};
+pub use aggregation::{Aggregation, Bounds, MAX_BOUNDS};
 pub use error::{Error, ExportError, InvalidReason};
 pub use exemplar::Exemplar;
 pub use exporter::{Exporter, Producer};
