@@ -113,12 +113,17 @@ impl Delivery {
         self.shutdown_error.lock().clone()
     }
 
-    /// Waits for the thread to finish until `deadline`; whether it did.
-    pub(crate) fn wait_until(&self, deadline: Instant) -> bool {
-        matches!(
-            self.exited.recv_deadline(deadline),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected)
-        )
+    /// Waits for the thread to finish until `deadline` (for as long as it
+    /// takes without one); whether it did.
+    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        match deadline {
+            Some(deadline) => matches!(
+                self.exited.recv_deadline(deadline),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected)
+            ),
+            // The thread never sends; `recv` returns once it exits.
+            None => self.exited.recv().is_err(),
+        }
     }
 }
 

@@ -48,12 +48,12 @@ impl Worker {
 }
 
 fn run(inner: &Inner, commands: &Receiver<Command>, mut period: Duration) -> ShutdownReport {
-    let mut next = Instant::now() + period;
+    let mut next = after(Instant::now(), period);
     loop {
-        match commands.recv_deadline(next) {
+        match receive(commands, next) {
             Ok(Command::Period(p)) => {
                 period = p;
-                next = Instant::now() + period;
+                next = after(Instant::now(), period);
             }
             Ok(Command::Shutdown(timeout)) => return inner.final_export(timeout),
             Err(RecvTimeoutError::Disconnected) => {
@@ -64,12 +64,32 @@ fn run(inner: &Inner, commands: &Receiver<Command>, mut period: Duration) -> Shu
                 // Keep to the period's grid, but after a stall (a suspended
                 // process) start afresh rather than firing a burst of
                 // catch-up exports.
-                next += period;
                 let now = Instant::now();
-                if next <= now {
-                    next = now + period;
-                }
+                next = next
+                    .and_then(|n| after(n, period))
+                    .filter(|n| *n > now)
+                    .or_else(|| after(now, period));
             }
         }
+    }
+}
+
+/// `from + period`, or `None` when that is past what `Instant` can hold
+/// (a period such as `Duration::MAX`, "forever"): then no periodic export
+/// comes, only the one at shutdown.
+fn after(from: Instant, period: Duration) -> Option<Instant> {
+    from.checked_add(period)
+}
+
+/// The next command, waiting until `deadline` (forever without one).
+fn receive(
+    commands: &Receiver<Command>,
+    deadline: Option<Instant>,
+) -> Result<Command, RecvTimeoutError> {
+    match deadline {
+        Some(deadline) => commands.recv_deadline(deadline),
+        None => commands
+            .recv()
+            .map_err(|_| RecvTimeoutError::Disconnected),
     }
 }

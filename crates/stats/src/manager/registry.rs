@@ -279,7 +279,9 @@ impl ViewManager {
 
     /// Sets how often the worker exports. Takes effect at once: the next
     /// export comes one new period from now. A zero period means the
-    /// default, 10 s, as in OpenCensus.
+    /// default, 10 s, as in OpenCensus; a period too long to count down
+    /// (`Duration::MAX`, "forever") means no periodic export at all, only
+    /// the final one at shutdown.
     pub fn set_reporting_period(&self, period: Duration) {
         let period = if period.is_zero() {
             DEFAULT_REPORTING_PERIOD

@@ -35,7 +35,9 @@ impl ViewManager {
     /// Exporters still busy then are named in the [`ShutdownReport`] and
     /// left behind. Longer than the HTTP exporter's own 5 s delivery
     /// deadline, so its report of what it could not deliver arrives in
-    /// time. Default: 10 s ([`DEFAULT_SHUTDOWN_TIMEOUT`](crate::DEFAULT_SHUTDOWN_TIMEOUT)).
+    /// time. A timeout too long to count down (`Duration::MAX`) waits as
+    /// long as the exporters take. Default: 10 s
+    /// ([`DEFAULT_SHUTDOWN_TIMEOUT`](crate::DEFAULT_SHUTDOWN_TIMEOUT)).
     pub fn set_shutdown_timeout(&self, timeout: Duration) {
         *self.inner.shutdown_timeout.lock() = timeout;
     }
@@ -98,9 +100,15 @@ impl Inner {
     /// The drain: one last batch to every exporter, then each exporter's
     /// shutdown, waiting at most `timeout` for all of them together.
     pub(crate) fn final_export(&self, timeout: Duration) -> ShutdownReport {
-        let deadline = Instant::now() + timeout;
-        let batch: Batch = self.snapshot_all(Audience::Exporters).into();
         let deliveries = self.deliveries();
+        if deliveries.is_empty() {
+            // Nobody to export to: nothing to snapshot, nothing to wait for.
+            return ShutdownReport::default();
+        }
+        // A timeout past what `Instant` can hold (`Duration::MAX`) means
+        // waiting as long as the exporters take.
+        let deadline = Instant::now().checked_add(timeout);
+        let batch: Batch = self.snapshot_all(Audience::Exporters).into();
         for delivery in &deliveries {
             delivery.finish(Arc::clone(&batch), &self.counters);
         }
