@@ -29,6 +29,11 @@ pub(crate) struct Config {
     pub(crate) self_metrics: bool,
 }
 
+/// The longest duration any setting takes. Deadlines are `Instant`s, which
+/// cannot hold `Duration::MAX` from now, and a day is past any useful
+/// request timeout, backoff or shutdown deadline.
+const LONGEST: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Headers the exporter sets itself; a user value would contradict the
 /// body it sends or break duplicate detection.
 const RESERVED_HEADERS: [&str; 7] = [
@@ -142,8 +147,8 @@ impl HttpExporterBuilder {
     }
 
     /// The most one request may take, from connecting to reading the
-    /// response; past it the attempt counts as failed and is retried.
-    /// Default: 10 seconds.
+    /// response; past it the attempt counts as failed and is retried. At
+    /// most a day. Default: 10 seconds.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self.supersede(Setting::Timeout);
@@ -159,16 +164,16 @@ impl HttpExporterBuilder {
     }
 
     /// The first retry waits a random time up to this; each further retry
-    /// doubles the ceiling, up to [`backoff_cap`](Self::backoff_cap).
-    /// Default: 100 milliseconds.
+    /// doubles the ceiling, up to [`backoff_cap`](Self::backoff_cap). At
+    /// most a day. Default: 100 milliseconds.
     pub fn backoff_base(mut self, base: Duration) -> Self {
         self.backoff_base = base;
         self
     }
 
     /// The longest wait between two attempts, whether from backoff or from
-    /// a `Retry-After` header (a longer `Retry-After` is cut to this).
-    /// Default: 30 seconds.
+    /// a `Retry-After` header (a longer `Retry-After` is cut to this). At
+    /// most a day. Default: 30 seconds.
     pub fn backoff_cap(mut self, cap: Duration) -> Self {
         self.backoff_cap = cap;
         self
@@ -187,7 +192,8 @@ impl HttpExporterBuilder {
     /// Keep it below the view manager's shutdown timeout (10 s unless set
     /// with `set_shutdown_timeout`), which bounds the final export and this
     /// shutdown together; past it the manager stops waiting and the count
-    /// of undelivered batches reaches no one. Default: 5 seconds.
+    /// of undelivered batches reaches no one. At most a day. Default: 5
+    /// seconds.
     pub fn shutdown_deadline(mut self, deadline: Duration) -> Self {
         self.shutdown_deadline = deadline;
         self
@@ -251,6 +257,8 @@ impl HttpExporterBuilder {
     ///   itself, or a value holds a control character;
     /// - `queue_capacity`, `timeout`, `max_attempts` or `backoff_base` is
     ///   zero, or `backoff_cap` is below `backoff_base`;
+    /// - `timeout`, `backoff_base`, `backoff_cap` or `shutdown_deadline` is
+    ///   longer than a day (24 h), such as `Duration::MAX`;
     /// - `service_name` or a resource attribute key is empty;
     /// - `service.name`: `service_name(..)` and
     ///   `resource_attribute("service.name", ..)` give different names;
@@ -331,6 +339,22 @@ impl HttpExporterBuilder {
                 "0s",
                 "retries without a wait would hammer a failing endpoint; use at least 1ms",
             ));
+        }
+        for (what, value) in [
+            ("timeout", self.timeout),
+            ("backoff_base", self.backoff_base),
+            ("backoff_cap", self.backoff_cap),
+            ("shutdown_deadline", self.shutdown_deadline),
+        ] {
+            if value > LONGEST {
+                return Err(invalid(
+                    what,
+                    &format!("{value:?}"),
+                    "durations are at most 24h (a day): longer ones cannot be counted down \
+                     reliably and mean \"never\", which would leave batches undelivered; \
+                     use a day or less",
+                ));
+            }
         }
         if self.backoff_cap < self.backoff_base {
             return Err(invalid(
