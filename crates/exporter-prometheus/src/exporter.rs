@@ -354,8 +354,8 @@ impl PrometheusExporterBuilder {
     /// How long a client may take to send a whole request line and
     /// headers, counted from when its connection is accepted or its
     /// previous answer written; then the connection is closed. This is
-    /// also how long an idle keep-alive connection stays open. Not zero.
-    /// Default: 5 seconds.
+    /// also how long an idle keep-alive connection stays open. Not zero,
+    /// at most a day. Default: 5 seconds.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.limits.read_timeout = timeout;
         self
@@ -363,7 +363,8 @@ impl PrometheusExporterBuilder {
 
     /// How long an answer may take to be written to its client; a
     /// connection whose answer is not all sent by then is closed and the
-    /// answer counted as failed. Not zero. Default: 10 seconds
+    /// answer counted as failed. Not zero, at most a day. Default: 10
+    /// seconds
     /// (Prometheus's default scrape timeout).
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.limits.write_timeout = timeout;
@@ -385,8 +386,8 @@ impl PrometheusExporterBuilder {
     /// [`Error::InvalidConfig`] with `what` = `namespace` when the
     /// namespace is not empty and not `[a-zA-Z_][a-zA-Z0-9_]*`; with
     /// `what` naming the setter when `max_connections` or `render_threads`
-    /// is 0, `read_timeout` or `write_timeout` is zero, or
-    /// `max_header_bytes` is below 1024.
+    /// is 0, `read_timeout` or `write_timeout` is zero or longer than a
+    /// day, or `max_header_bytes` is below 1024.
     pub fn build(self) -> Result<PrometheusExporter, Error> {
         if !self.namespace.is_empty() && !is_label_name(&self.namespace) {
             return Err(Error::InvalidConfig {

@@ -53,3 +53,31 @@ fn usable_limits_build() -> Result<(), Error> {
     exporter.serve("127.0.0.1:0")?.stop();
     Ok(())
 }
+
+// Issue #16: `Duration::MAX` as "no timeout" overflowed the endpoint's
+// deadline arithmetic; timeouts are at most a day, checked here.
+#[test]
+fn timeouts_past_a_day_are_refused_by_name() -> Result<(), Error> {
+    let day = Duration::from_secs(24 * 60 * 60);
+    for too_long in [Duration::MAX, day + Duration::from_nanos(1)] {
+        let cases = [
+            ("read_timeout", PrometheusExporter::builder().read_timeout(too_long)),
+            ("write_timeout", PrometheusExporter::builder().write_timeout(too_long)),
+        ];
+        for (setter, builder) in cases {
+            match builder.build() {
+                Err(Error::InvalidConfig { what, reason, .. }) => {
+                    assert_eq!(what, setter);
+                    assert!(reason.contains("24h"), "{reason}");
+                }
+                other => panic!("{setter} {too_long:?}: {other:?}"),
+            }
+        }
+    }
+    let longest = PrometheusExporter::builder()
+        .read_timeout(day)
+        .write_timeout(day)
+        .build()?;
+    longest.serve("127.0.0.1:0")?.stop();
+    Ok(())
+}

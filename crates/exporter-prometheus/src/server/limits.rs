@@ -8,6 +8,10 @@ use census_core::Error;
 /// and headers take about 400 bytes, so less would refuse real scrapers.
 const MIN_HEADER_BYTES: usize = 1024;
 
+/// The longest timeout accepted: deadlines are `Instant`s, which cannot
+/// hold `Duration::MAX` from now, and a day is past any useful timeout.
+const LONGEST: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The endpoint's bounds. Every field is checked by [`Limits::check`] when
 /// the exporter is built, so the server never meets a zero.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +45,8 @@ impl Default for Limits {
 impl Limits {
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] naming the first setting that is zero, or a
-    /// header cap below 1024 bytes.
+    /// [`Error::InvalidConfig`] naming the first setting that is zero, a
+    /// timeout longer than a day, or a header cap below 1024 bytes.
     pub(crate) fn check(&self) -> Result<(), Error> {
         let invalid = |what: &str, value: String, reason: &str| Error::InvalidConfig {
             what: what.into(),
@@ -76,6 +80,19 @@ impl Limits {
                 format!("{:?}", self.write_timeout),
                 "a zero write timeout would drop every response; the default is 10 s",
             ));
+        }
+        for (what, timeout) in [
+            ("read_timeout", self.read_timeout),
+            ("write_timeout", self.write_timeout),
+        ] {
+            if timeout > LONGEST {
+                return Err(invalid(
+                    what,
+                    format!("{timeout:?}"),
+                    "timeouts are at most 24h (a day): a longer one cannot be counted down \
+                     reliably and would let a client hold its connection for good",
+                ));
+            }
         }
         if self.max_header_bytes < MIN_HEADER_BYTES {
             return Err(invalid(
