@@ -17,7 +17,10 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 fn refused(builder: HttpExporterBuilder) -> String {
     match builder.build() {
         Err(Error::InvalidConfig { what, reason, .. }) => {
-            assert!(reason.contains("24h") || reason.contains("a day"), "{reason}");
+            assert!(
+                reason.contains("24h") || reason.contains("a day"),
+                "{reason}"
+            );
             what
         }
         Err(other) => panic!("expected InvalidConfig, got {other:?}"),
@@ -31,9 +34,16 @@ fn refused(builder: HttpExporterBuilder) -> String {
 #[test]
 fn durations_past_a_day_are_refused_naming_the_setting() {
     let b = || HttpExporter::builder("http://127.0.0.1:9/");
-    for too_long in [Duration::MAX, Duration::from_secs(u64::MAX), DAY + Duration::from_nanos(1)] {
+    for too_long in [
+        Duration::MAX,
+        Duration::from_secs(u64::MAX),
+        DAY + Duration::from_nanos(1),
+    ] {
         assert_eq!(refused(b().timeout(too_long)), "timeout");
-        assert_eq!(refused(b().shutdown_deadline(too_long)), "shutdown_deadline");
+        assert_eq!(
+            refused(b().shutdown_deadline(too_long)),
+            "shutdown_deadline"
+        );
         assert_eq!(refused(b().backoff_cap(too_long)), "backoff_cap");
         assert_eq!(
             refused(b().backoff_base(too_long).backoff_cap(too_long)),

@@ -61,8 +61,14 @@ fn timeouts_past_a_day_are_refused_by_name() -> Result<(), Error> {
     let day = Duration::from_secs(24 * 60 * 60);
     for too_long in [Duration::MAX, day + Duration::from_nanos(1)] {
         let cases = [
-            ("read_timeout", PrometheusExporter::builder().read_timeout(too_long)),
-            ("write_timeout", PrometheusExporter::builder().write_timeout(too_long)),
+            (
+                "read_timeout",
+                PrometheusExporter::builder().read_timeout(too_long),
+            ),
+            (
+                "write_timeout",
+                PrometheusExporter::builder().write_timeout(too_long),
+            ),
         ];
         for (setter, builder) in cases {
             match builder.build() {

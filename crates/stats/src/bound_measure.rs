@@ -13,6 +13,7 @@ use crate::cells::Share;
 use crate::manager::{Inner, ViewManager};
 use crate::padded::Padded;
 use crate::record::Projection;
+use crate::thread_exit;
 use crate::view::ViewState;
 
 /// A measure bound to one [`TagMap`] in one [`ViewManager`]: recording
@@ -111,21 +112,20 @@ impl<M: TypedMeasure> BoundMeasure<M> {
             }
         }
         let generation = self.inner.generation();
-        let local = self.local.get_or(|| {
-            Padded(RefCell::new(Resolved {
-                generation: u64::MAX,
-                shares: Vec::new(),
-                views: Vec::new(),
-                incompatible: false,
-            }))
-        });
+        let local = match self.local.get() {
+            Some(local) => local,
+            None => match self.first_local() {
+                Some(local) => local,
+                None => return self.inner.dropped_at_thread_exit(1),
+            },
+        };
         let Ok(mut local) = local.try_borrow_mut() else {
             // Only if recording re-entered itself on this thread, which
             // nothing does.
             return;
         };
-        if local.generation != generation {
-            self.resolve(&mut local, generation);
+        if local.generation != generation && !self.resolve(&mut local, generation) {
+            return self.inner.dropped_at_thread_exit(1);
         }
         if local.incompatible {
             self.inner.reject();
@@ -138,6 +138,26 @@ impl<M: TypedMeasure> BoundMeasure<M> {
         }
     }
 
+    /// This thread's first resolution slot, unless the thread is exiting
+    /// (see `thread_exit`).
+    #[cold]
+    #[inline(never)]
+    fn first_local(&self) -> Option<&Padded<RefCell<Resolved>>> {
+        if thread_exit::exiting() {
+            return None;
+        }
+        let local = self.local.get_or(|| {
+            Padded(RefCell::new(Resolved {
+                generation: u64::MAX,
+                shares: Vec::new(),
+                views: Vec::new(),
+                incompatible: false,
+            }))
+        });
+        thread_exit::watch();
+        Some(local)
+    }
+
     /// Records into the successor of share `i`, whose row expired: the
     /// thread's share of a fresh row for the bound tags.
     #[cold]
@@ -146,7 +166,7 @@ impl<M: TypedMeasure> BoundMeasure<M> {
         let Some(view) = local.views.get(i).cloned() else {
             return;
         };
-        self.inner.with_routes(|routes| {
+        let renewed = self.inner.with_routes(|routes| {
             let (subs, indexes) = routes.parts();
             // A view unregistered meanwhile takes no more values, as with
             // any record racing an unregistration.
@@ -158,6 +178,9 @@ impl<M: TypedMeasure> BoundMeasure<M> {
                 *slot = view.share_of(index, &self.tags);
             }
         });
+        if renewed.is_none() {
+            self.inner.dropped_at_thread_exit(1);
+        }
     }
 
     /// The tags the handle records under.
@@ -167,8 +190,8 @@ impl<M: TypedMeasure> BoundMeasure<M> {
 
     #[cold]
     #[inline(never)]
-    fn resolve(&self, local: &mut Resolved, generation: u64) {
-        self.inner.with_routes(|routes| {
+    fn resolve(&self, local: &mut Resolved, generation: u64) -> bool {
+        let resolved = self.inner.with_routes(|routes| {
             let (subs, indexes) = routes.parts();
             local.shares.clear();
             local.views.clear();
@@ -186,7 +209,12 @@ impl<M: TypedMeasure> BoundMeasure<M> {
                 None => {}
             }
         });
-        local.generation = generation;
+        // A thread that is exiting resolved nothing: it tries again next
+        // time, and this value is counted as dropped.
+        if resolved.is_some() {
+            local.generation = generation;
+        }
+        resolved.is_some()
     }
 }
 

@@ -56,6 +56,7 @@ mod record;
 mod runner;
 mod seed;
 mod switch;
+mod thread_exit;
 mod view;
 mod worker;
 

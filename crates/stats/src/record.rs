@@ -38,11 +38,14 @@ impl ViewManager {
         if self.inner().switch.refuses() {
             return;
         }
-        self.inner().with_routes(|routes| {
+        let recorded = self.inner().with_routes(|routes| {
             for &(measure, value) in values {
                 routes.record(self.inner(), measure, value, tags);
             }
         });
+        if recorded.is_none() {
+            self.inner().dropped_at_thread_exit(values.len());
+        }
     }
 
     /// [`record`](ViewManager::record) for a map with attachments, kept
@@ -84,8 +87,12 @@ impl ViewManager {
         if self.inner().switch.refuses() {
             return;
         }
-        self.inner()
+        let recorded = self
+            .inner()
             .with_routes(|routes| routes.record(self.inner(), measure, value, tags));
+        if recorded.is_none() {
+            self.inner().dropped_at_thread_exit(1);
+        }
     }
 }
 

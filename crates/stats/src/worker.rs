@@ -88,8 +88,6 @@ fn receive(
 ) -> Result<Command, RecvTimeoutError> {
     match deadline {
         Some(deadline) => commands.recv_deadline(deadline),
-        None => commands
-            .recv()
-            .map_err(|_| RecvTimeoutError::Disconnected),
+        None => commands.recv().map_err(|_| RecvTimeoutError::Disconnected),
     }
 }

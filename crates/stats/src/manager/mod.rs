@@ -97,6 +97,7 @@ pub(crate) struct Inner {
     pub(super) report: Mutex<Option<ShutdownReport>>,
     pub(super) rejected_values: AtomicU64,
     pub(super) dropped_attachments: AtomicU64,
+    pub(super) thread_exit_values: AtomicU64,
     pub(super) counters: Arc<DeliveryCounters>,
     /// Recording on or off (issue #12).
     pub(crate) switch: Switch,
@@ -134,6 +135,11 @@ pub struct ManagerStats {
     /// measurement map, or past 256 bytes of keys and values together
     /// (see `MeasurementMap::attach`).
     pub dropped_attachments: u64,
+    /// Values recorded from a thread-local destructor after census's own
+    /// per-thread state on that thread was gone (a `thread_local!` value,
+    /// made before the thread first recorded, whose `Drop` records):
+    /// dropped, since census can no longer reach that thread's rows.
+    pub thread_exit_values: u64,
     /// Batches handed to exporters (one per exporter per period).
     pub exports: u64,
     /// Exports that returned an error.
@@ -180,6 +186,7 @@ impl ViewManager {
                 report: Mutex::new(None),
                 rejected_values: AtomicU64::new(0),
                 dropped_attachments: AtomicU64::new(0),
+                thread_exit_values: AtomicU64::new(0),
                 counters: Arc::new(DeliveryCounters::default()),
                 switch: Switch::new(),
                 callbacks: Callbacks::new(),
@@ -197,6 +204,7 @@ impl ViewManager {
                 .load(Ordering::Relaxed)
                 .saturating_add(self.inner.callbacks.rejected()),
             dropped_attachments: self.inner.dropped_attachments.load(Ordering::Relaxed),
+            thread_exit_values: self.inner.thread_exit_values.load(Ordering::Relaxed),
             exports: c.exports.load(Ordering::Relaxed),
             export_errors: c.export_errors.load(Ordering::Relaxed),
             export_panics: c.export_panics.load(Ordering::Relaxed),
@@ -225,6 +233,14 @@ impl Inner {
     pub(crate) fn generation(&self) -> u64 {
         // Relaxed: see with_routes.
         self.generation.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` values dropped because the recording thread is exiting.
+    #[cold]
+    pub(crate) fn dropped_at_thread_exit(&self, n: usize) {
+        // Relaxed: a statistic.
+        self.thread_exit_values
+            .fetch_add(n as u64, Ordering::Relaxed);
     }
 
     #[cold]

@@ -12,6 +12,7 @@ use hashbrown::HashTable;
 use super::Inner;
 use crate::padded::Padded;
 use crate::seed::Seed;
+use crate::thread_exit;
 use crate::view::{Index, ViewState};
 
 /// The record path's routing table: measure to the views that aggregate it.
@@ -157,15 +158,20 @@ impl Routes {
 
 impl Inner {
     /// Calls `f` with the current routing table, from this thread's copy
-    /// when that is still current, and the thread's row indexes.
+    /// when that is still current, and the thread's row indexes. `None`
+    /// without calling `f` when the thread is exiting and census can no
+    /// longer make its per-thread state (see `thread_exit`).
     #[inline]
-    pub(crate) fn with_routes<R>(&self, f: impl FnOnce(&mut Routes) -> R) -> R {
+    pub(crate) fn with_routes<R>(&self, f: impl FnOnce(&mut Routes) -> R) -> Option<R> {
         // Relaxed is enough to notice a change: a registration that
         // happened before this call is seen by coherence, and one racing
         // with it may land either side. The table itself is read under the
         // mutex on refresh, which orders it.
         let generation = self.generation.load(Ordering::Relaxed);
-        let routes = self.routes.get_or(|| Padded(RefCell::new(Routes::empty())));
+        let routes = match self.routes.get() {
+            Some(routes) => routes,
+            None => self.first_routes()?,
+        };
         // `f` is called from one place, so that it is inlined here: a
         // call per record cost ~20 instructions of saving and restoring.
         let mut borrowed;
@@ -186,7 +192,19 @@ impl Inner {
                 &mut fallback
             }
         };
-        f(routes)
+        Some(f(routes))
+    }
+
+    /// This thread's first routing copy, unless the thread is exiting.
+    #[cold]
+    #[inline(never)]
+    fn first_routes(&self) -> Option<&Padded<RefCell<Routes>>> {
+        if thread_exit::exiting() {
+            return None;
+        }
+        let routes = self.routes.get_or(|| Padded(RefCell::new(Routes::empty())));
+        thread_exit::watch();
+        Some(routes)
     }
 
     #[cold]
