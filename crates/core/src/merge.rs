@@ -28,7 +28,8 @@ impl AggregationData {
     /// then replaces this one.
     ///
     /// Integer counts and sums wrap as recording does, so a merged sum
-    /// equals the sum recorded directly, wrap-around included.
+    /// equals the sum recorded directly, wrap-around included; float sums
+    /// saturate at `±f64::MAX`, as recording does.
     ///
     /// ```
     /// use census_core::{AggregationData, Number};
@@ -87,9 +88,15 @@ fn merge(
 fn add(a: Number, b: Number) -> Result<Number, Mismatch> {
     match (a, b) {
         (Number::Int(a), Number::Int(b)) => Ok(Number::Int(a.wrapping_add(b))),
-        (Number::Float(a), Number::Float(b)) => Ok(Number::Float(a + b)),
+        (Number::Float(a), Number::Float(b)) => Ok(Number::Float(saturate(a + b))),
         _ => Err(Mismatch),
     }
+}
+
+/// Float sums saturate at `±f64::MAX`, as recording does: infinities of
+/// both signs would add up to NaN.
+fn saturate(sum: f64) -> f64 {
+    sum.clamp(-f64::MAX, f64::MAX)
 }
 
 /// Bucket counts add; count, sum, mean and the sum of squared deviations
@@ -127,9 +134,17 @@ fn merge_distribution(a: &mut DistributionData, b: &DistributionData) -> Result<
     let (na, nb) = (a.count as f64, b.count as f64);
     let n = na + nb;
     let d = b.mean - a.mean;
-    a.mean += d * (nb / n);
-    a.sum_of_squared_deviation += b.sum_of_squared_deviation + d * d * (na * nb / n);
-    a.sum += b.sum;
+    let mean = a.mean + d * (nb / n);
+    if d.is_finite() && mean.is_finite() {
+        a.mean = mean;
+        a.sum_of_squared_deviation += b.sum_of_squared_deviation + d * d * (na * nb / n);
+    } else {
+        // The means lie farther apart than f64 reaches: the weighted mean
+        // is still finite (each weight is below one), the spread is not.
+        a.mean = saturate(a.mean * (na / n) + b.mean * (nb / n));
+        a.sum_of_squared_deviation = f64::INFINITY;
+    }
+    a.sum = saturate(a.sum + b.sum);
     a.min = a.min.min(b.min);
     a.max = a.max.max(b.max);
     a.count = a.count.wrapping_add(b.count);
@@ -211,6 +226,34 @@ mod tests {
                 want.sum_of_squared_deviation
             );
         }
+    }
+
+    // Issue #16: rows merged (DropTags, delta batches) from opposite
+    // extremes read finite sums and means, never NaN.
+    #[test]
+    fn opposite_extremes_merge_without_nan() {
+        let mut sum = AggregationData::Sum(Number::Float(f64::MAX));
+        merge(
+            &mut sum,
+            &AggregationData::Sum(Number::Float(f64::MAX)),
+            false,
+        )
+        .expect("floats");
+        assert_eq!(sum, AggregationData::Sum(Number::Float(f64::MAX)));
+        merge(
+            &mut sum,
+            &AggregationData::Sum(Number::Float(-f64::MAX)),
+            false,
+        )
+        .expect("floats");
+        assert_eq!(sum, AggregationData::Sum(Number::Float(0.0)));
+        let bounds = [0.0];
+        let mut d = direct(&[f64::MAX], &bounds);
+        merge_distribution(&mut d, &direct(&[-f64::MAX], &bounds)).expect("same bounds");
+        merge_distribution(&mut d, &direct(&[f64::MAX], &bounds)).expect("same bounds");
+        assert_eq!(d.count, 3);
+        assert!(d.sum.is_finite() && d.mean.is_finite(), "{d:?}");
+        assert_eq!(d.sum_of_squared_deviation, f64::INFINITY);
     }
 
     #[test]

@@ -434,7 +434,9 @@ fn check_view(
         let merged_float = |pick: &dyn Fn(&census_core::Row) -> Option<f64>| -> Option<f64> {
             let mut values = rows.iter().map(|r| pick(r));
             let first = values.next()??;
-            values.try_fold(first, |acc, v| Some(acc + v?))
+            // Float sums saturate at ±f64::MAX when rows merge, as when
+            // threads' shares do (docs/semantics.md, issue #16).
+            values.try_fold(first, |acc, v| Some((acc + v?).clamp(-f64::MAX, f64::MAX)))
         };
         // The last value recorded under the surviving row's own tags (the
         // overflow row takes every value folded into it).

@@ -280,8 +280,8 @@ impl Share {
                 );
             }
             Share::SumFloat(c) => {
-                // Relaxed: single writer.
-                let sum = f64::from_bits(c.load(Ordering::Relaxed)) + value.as_f64();
+                // Relaxed: single writer. Saturated: see `saturate`.
+                let sum = saturate(f64::from_bits(c.load(Ordering::Relaxed)) + value.as_f64());
                 c.store(sum.to_bits(), Ordering::Relaxed);
             }
             Share::Last(cell) => {
@@ -322,7 +322,7 @@ impl Share {
             }
             (Share::SumFloat(c), Acc::SumFloat(n)) => {
                 // Relaxed: as above.
-                *n += f64::from_bits(c.load(Ordering::Relaxed));
+                *n = saturate(*n + f64::from_bits(c.load(Ordering::Relaxed)));
             }
             (Share::Last(cell), Acc::Last(n)) => {
                 // Relaxed: see LastCell.
@@ -550,9 +550,11 @@ impl DistributionShare {
             set(&self.min, if v < min { v } else { min });
             set(&self.max, if v > max { v } else { max });
         }
-        set(&self.sum, f(&self.sum) + v);
+        set(&self.sum, saturate(f(&self.sum) + v));
         let d = v - f(&self.shift);
-        set(&self.dsum, f(&self.dsum) + d);
+        // Saturated too: a value farther from the first than f64 reaches
+        // would make the mean infinite, and then NaN once merged.
+        set(&self.dsum, saturate(f(&self.dsum) + d));
         set(&self.dsq, f(&self.dsq) + d * d);
         // Release: publishes the field stores to a reader that Acquires the
         // even value.
@@ -599,6 +601,8 @@ impl DistributionShare {
                     }
                     let offset = dsum / count as f64;
                     let ssd = dsq - dsum * offset;
+                    // `dsum` saturated: the spread is past f64's range.
+                    let beyond = dsq.is_infinite() || !ssd.is_finite();
                     break Moments {
                         count,
                         sum,
@@ -610,7 +614,7 @@ impl DistributionShare {
                         // spread is tiny. Squares past f64's range make
                         // `dsq` infinite and the difference NaN: the true
                         // spread is then at least that large, so infinite.
-                        ssd: if dsq.is_infinite() {
+                        ssd: if beyond {
                             f64::INFINITY
                         } else if ssd < 0.0 {
                             0.0
@@ -640,6 +644,11 @@ impl DistributionShare {
 }
 
 impl DistributionAcc {
+    /// The mean: the shift plus the mean's offset from it, saturated.
+    fn mean(&self) -> f64 {
+        saturate(self.shift + self.offset)
+    }
+
     fn empty(buckets: usize) -> DistributionAcc {
         DistributionAcc {
             count: 0,
@@ -679,10 +688,21 @@ impl DistributionAcc {
         // The shifts are values of the same data, usually within a factor
         // of two of each other, and then their difference is exact.
         let delta = (other.shift - self.shift) + (other.offset - self.offset);
-        self.offset += delta * nb / n;
-        self.ssd += other.ssd + delta * delta * na * nb / n;
+        let offset = self.offset + delta * nb / n;
+        if delta.is_finite() && offset.is_finite() {
+            self.offset = offset;
+            self.ssd += other.ssd + delta * delta * na * nb / n;
+        } else {
+            // The two means lie farther apart than f64 reaches: their
+            // weighted mean is still finite (each weight is below one),
+            // and the spread is past f64's range.
+            let (a, b) = (self.mean(), other.shift + other.offset);
+            self.shift = saturate(a * (na / n) + b * (nb / n));
+            self.offset = 0.0;
+            self.ssd = f64::INFINITY;
+        }
         self.count += other.count;
-        self.sum += other.sum;
+        self.sum = saturate(self.sum + other.sum);
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
     }
@@ -787,7 +807,7 @@ impl DistributionAcc {
         AggregationData::Distribution(DistributionData {
             count: self.count,
             sum: self.sum,
-            mean: self.shift + self.offset,
+            mean: self.mean(),
             min: self.min,
             max: self.max,
             sum_of_squared_deviation: self.ssd,
@@ -798,6 +818,15 @@ impl DistributionAcc {
             bucket_counts: std::mem::take(&mut self.buckets),
         })
     }
+}
+
+/// A float sum past f64's range stays at `±f64::MAX` instead of becoming
+/// infinite: infinities of both signs (one thread's sum overflowing up,
+/// another's down) would add to NaN. Finite values in, finite sums out
+/// (docs/semantics.md, "Float sums saturate").
+#[inline(always)]
+fn saturate(sum: f64) -> f64 {
+    sum.clamp(-f64::MAX, f64::MAX)
 }
 
 fn int(value: Number) -> i64 {
