@@ -14,7 +14,7 @@ use crate::manager::{Inner, ViewManager};
 use crate::padded::Padded;
 use crate::record::Projection;
 use crate::thread_exit;
-use crate::view::ViewState;
+use crate::view::{Index, ViewState};
 
 /// A measure bound to one [`TagMap`] in one [`ViewManager`]: recording
 /// through it skips the routing and row lookups that
@@ -32,8 +32,11 @@ use crate::view::ViewState;
 /// gets a row for the bound tags). After [`ViewManager::shutdown`],
 /// recording through the handle does nothing, as with `MeasurementMap`.
 /// If the view was full when the handle resolved, its values fold into
-/// the overflow row; [`ViewData::folded`](census_core::ViewData::folded)
-/// counts that resolution once, not each value. In a view with
+/// the overflow row, each counted in
+/// [`ViewData::folded`](census_core::ViewData::folded) as a
+/// `MeasurementMap`'s are; in a view whose rows expire, the handle tries
+/// for a row of its own again each time expiry has freed places (in a
+/// view without expiry no place ever frees). In a view with
 /// [`expire_after`](census_core::ViewBuilder::expire_after) the handle does
 /// not keep its row alive: once the row expired, the next record through
 /// the handle (on any thread) goes into a fresh row for the bound tags.
@@ -69,12 +72,21 @@ pub struct BoundMeasure<M: TypedMeasure> {
 /// What one thread resolved, and at which routing generation.
 struct Resolved {
     generation: u64,
-    /// This thread's share of the bound row in each view of the measure.
-    shares: Vec<Arc<Share>>,
-    /// The view of each share, to find the row again after it expired.
-    views: Vec<Arc<ViewState>>,
+    /// One per view of the measure.
+    bound: Vec<Bound>,
     /// The registered measure of this name has another type or unit.
     incompatible: bool,
+}
+
+/// This thread's share of the bound row in one view.
+struct Bound {
+    share: Arc<Share>,
+    /// The view, to find the row again after it expired.
+    view: Arc<ViewState>,
+    /// For a share of the full view's overflow row, the view's `drops`
+    /// when it was resolved: once that moves a place may have freed, and
+    /// the handle tries for a row of its own again.
+    folded_at: Option<u64>,
 }
 
 impl ViewManager {
@@ -130,12 +142,34 @@ impl<M: TypedMeasure> BoundMeasure<M> {
         if local.incompatible {
             self.inner.reject();
         }
-        for i in 0..local.shares.len() {
-            // A share refuses the value only when its row expired.
-            if local.shares.get(i).is_some_and(|s| !s.record(number)) {
+        let mut i = 0;
+        while let Some(bound) = local.bound.get(i) {
+            // A share refuses the value only when its row expired; one of
+            // the overflow row is looked at apart (counted, and left once a
+            // place frees), off the usual path.
+            let taken = match bound.folded_at {
+                None => bound.share.record(number),
+                Some(at) => Self::fold(bound, at, number),
+            };
+            if !taken {
                 self.renew(&mut local, i, number);
             }
+            i += 1;
         }
+    }
+
+    /// Records into a share of the overflow row, counting the value as
+    /// folded; `false`, recording nothing, when places may have freed
+    /// since the handle folded (the caller resolves again).
+    #[cold]
+    #[inline(never)]
+    fn fold(bound: &Bound, at: u64, number: Number) -> bool {
+        if bound.view.drops() != at {
+            return false;
+        }
+        bound.view.fold();
+        // An overflow row's share never expires: it always takes it.
+        bound.share.record(number)
     }
 
     /// This thread's first resolution slot, unless the thread is exiting
@@ -149,8 +183,7 @@ impl<M: TypedMeasure> BoundMeasure<M> {
         let local = self.local.get_or(|| {
             Padded(RefCell::new(Resolved {
                 generation: u64::MAX,
-                shares: Vec::new(),
-                views: Vec::new(),
+                bound: Vec::new(),
                 incompatible: false,
             }))
         });
@@ -158,12 +191,13 @@ impl<M: TypedMeasure> BoundMeasure<M> {
         Some(local)
     }
 
-    /// Records into the successor of share `i`, whose row expired: the
-    /// thread's share of a fresh row for the bound tags.
+    /// Records through a new resolution of view `i`: its row expired (the
+    /// thread's share of a fresh row for the bound tags), or it was folded
+    /// into the overflow row and a place may have freed since.
     #[cold]
     #[inline(never)]
     fn renew(&self, local: &mut Resolved, i: usize, number: Number) {
-        let Some(view) = local.views.get(i).cloned() else {
+        let Some(view) = local.bound.get(i).map(|b| Arc::clone(&b.view)) else {
             return;
         };
         let renewed = self.inner.with_routes(|routes| {
@@ -174,8 +208,8 @@ impl<M: TypedMeasure> BoundMeasure<M> {
                 return;
             };
             view.record(index, &Projection::of(&view, &self.tags), number);
-            if let Some(slot) = local.shares.get_mut(i) {
-                *slot = view.share_of(index, &self.tags);
+            if let Some(slot) = local.bound.get_mut(i) {
+                *slot = Bound::resolve(&view, index, &self.tags);
             }
         });
         if renewed.is_none() {
@@ -193,15 +227,13 @@ impl<M: TypedMeasure> BoundMeasure<M> {
     fn resolve(&self, local: &mut Resolved, generation: u64) -> bool {
         let resolved = self.inner.with_routes(|routes| {
             let (subs, indexes) = routes.parts();
-            local.shares.clear();
-            local.views.clear();
+            local.bound.clear();
             local.incompatible = false;
             match subs.get(&self.measure) {
                 Some((sub, true)) => {
                     for (view, slot, _) in &sub.views {
                         if let Some(index) = indexes.get_mut(*slot) {
-                            local.shares.push(view.share_of(index, &self.tags));
-                            local.views.push(Arc::clone(view));
+                            local.bound.push(Bound::resolve(view, index, &self.tags));
                         }
                     }
                 }
@@ -215,6 +247,20 @@ impl<M: TypedMeasure> BoundMeasure<M> {
             local.generation = generation;
         }
         resolved.is_some()
+    }
+}
+
+impl Bound {
+    fn resolve(view: &Arc<ViewState>, index: &mut Index, tags: &TagMap) -> Bound {
+        // Read before resolving: a drop racing the resolution then shows
+        // as a move at the next record, which looks again.
+        let drops = view.drops();
+        let (share, folded) = view.share_of(index, tags);
+        Bound {
+            share,
+            view: Arc::clone(view),
+            folded_at: folded.then_some(drops),
+        }
     }
 }
 

@@ -153,9 +153,10 @@ impl ViewState {
         }
     }
 
-    /// This thread's share of the row for `tags`, made if need be: bound
-    /// handles resolve it once and then record into it directly.
-    pub(crate) fn share_of(&self, index: &mut Index, tags: &TagMap) -> Arc<Share> {
+    /// This thread's share of the row for `tags`, made if need be, and
+    /// whether it is the overflow row's (see `share_for`): bound handles
+    /// resolve it once and then record into it directly.
+    pub(crate) fn share_of(&self, index: &mut Index, tags: &TagMap) -> (Arc<Share>, bool) {
         let key = Projection::of(self, tags);
         self.share_for(index, key.hash, key.values())
     }

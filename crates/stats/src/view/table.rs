@@ -59,7 +59,11 @@ impl ViewState {
         // Loops only if a snapshot expires the row between finding the
         // share and recording, which needs the row idle for expire_after.
         loop {
-            if self.share_for(index, hash, key).record(value) {
+            let (share, folded) = self.share_for(index, hash, key);
+            if share.record(value) {
+                if folded {
+                    self.fold();
+                }
                 return;
             }
         }
@@ -67,27 +71,43 @@ impl ViewState {
 
     /// This thread's share of the row for `key`, made when the thread first
     /// records the combination (or after its row expired); the overflow
-    /// row's share when the view is full.
+    /// row's share when the view is full, and then `true`: each value
+    /// recorded into it must be counted with [`ViewState::fold`].
     pub(crate) fn share_for(
         &self,
         index: &mut Index,
         hash: u64,
         key: &[Option<&TagValue>],
-    ) -> Arc<Share> {
+    ) -> (Arc<Share>, bool) {
         if self.expiry.is_some() {
             if let Some(share) = self.tidy(index, hash, key) {
-                return share;
+                return (share, false);
             }
         } else if let Some(share) = index.find(hash, key) {
-            return Arc::clone(share);
+            return (Arc::clone(share), false);
         }
         let Some((stored, share)) = self.admit(hash, key) else {
-            // Relaxed: a statistic, read by snapshots that tolerate racing.
-            self.folded.fetch_add(1, Ordering::Relaxed);
-            return self.overflow_share(index);
+            // Not remembered under the key: the combination tries for a
+            // row of its own again next time, in case one freed up.
+            return (self.overflow_share(index), true);
         };
         index.insert(hash, stored, Arc::clone(&share), |k| self.hash_stored(k));
-        share
+        (share, false)
+    }
+
+    /// Counts one value folded into the overflow row.
+    #[cold]
+    pub(crate) fn fold(&self) {
+        // Relaxed: a statistic, read by snapshots that tolerate racing.
+        self.folded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many snapshots have dropped rows so far: when it moves, a row
+    /// limit that was full may have room again.
+    pub(crate) fn drops(&self) -> u64 {
+        // Relaxed: a hint; a handle that misses a move looks again at the
+        // next record.
+        self.drops.load(Ordering::Relaxed)
     }
 
     /// The stored key and a new share of this thread for the row of `key`,
