@@ -159,8 +159,12 @@ impl ViewManager {
                 name: name.to_owned(),
             });
         };
-        reg.views.remove(i);
+        let state = reg.views.remove(i);
         self.publish(&reg);
+        drop(reg);
+        // Its rows go now, not when each thread that recorded into it
+        // next records (threads keep the old routing table until then).
+        state.remove();
         Ok(())
     }
 

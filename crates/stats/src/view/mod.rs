@@ -14,6 +14,7 @@
 
 mod expiry;
 mod index;
+mod removal;
 mod snapshot;
 mod table;
 

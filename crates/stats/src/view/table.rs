@@ -31,6 +31,19 @@ pub(super) struct RowTable {
     /// Each row's age, by row id, in views whose rows expire; empty in
     /// other views.
     pub(super) ages: Vec<Age>,
+    /// Set when the view was unregistered and its rows freed (see
+    /// `removal.rs`): no row is made any more.
+    pub(super) removed: bool,
+}
+
+/// What `admit` decided for a tag combination this thread has no share of.
+enum Admission {
+    /// The row (found or made) and this thread's new share of it.
+    Row(Key, Arc<Share>),
+    /// The view is full: fold into the overflow row.
+    Full,
+    /// The view was unregistered.
+    Removed,
 }
 
 impl RowTable {
@@ -86,13 +99,16 @@ impl ViewState {
         } else if let Some(share) = index.find(hash, key) {
             return (Arc::clone(share), false);
         }
-        let Some((stored, share)) = self.admit(hash, key) else {
+        match self.admit(hash, key) {
+            Admission::Row(stored, share) => {
+                index.insert(hash, stored, Arc::clone(&share), |k| self.hash_stored(k));
+                (share, false)
+            }
             // Not remembered under the key: the combination tries for a
             // row of its own again next time, in case one freed up.
-            return (self.overflow_share(index), true);
-        };
-        index.insert(hash, stored, Arc::clone(&share), |k| self.hash_stored(k));
-        (share, false)
+            Admission::Full => (self.overflow_share(index), true),
+            Admission::Removed => (self.void_share(), false),
+        }
     }
 
     /// Counts one value folded into the overflow row.
@@ -111,11 +127,11 @@ impl ViewState {
     }
 
     /// The stored key and a new share of this thread for the row of `key`,
-    /// admitting it as a new row if the view has room; `None` when it must
-    /// fold into the overflow row. The share is listed for snapshots under
-    /// the table lock, so a snapshot never misses a share that holds a
-    /// value, and never drops the row between finding it and listing it.
-    fn admit(&self, hash: u64, key: &[Option<&TagValue>]) -> Option<(Key, Arc<Share>)> {
+    /// admitting it as a new row if the view has room. The share is listed
+    /// for snapshots under the table lock, so a snapshot never misses a
+    /// share that holds a value, and never drops the row between finding
+    /// it and listing it.
+    fn admit(&self, hash: u64, key: &[Option<&TagValue>]) -> Admission {
         let found = |t: &RowTable| {
             t.ids
                 .find(hash, |&id| t.key(id).is_some_and(|k| same_key(k, key)))
@@ -127,20 +143,26 @@ impl ViewState {
         {
             // Another thread may have made the row: a read lock suffices.
             let t = self.table.read();
+            if t.is_removed() {
+                return Admission::Removed;
+            }
             if let Some((id, stored)) = found(&t) {
-                return Some((stored, self.list(&t, id)));
+                return Admission::Row(stored, self.list(&t, id));
             }
             if t.live >= limit {
-                return None;
+                return Admission::Full;
             }
         }
         let mut t = self.table.write();
         // Checked again: another thread may have made it since.
+        if t.is_removed() {
+            return Admission::Removed;
+        }
         if let Some((id, stored)) = found(&t) {
-            return Some((stored, self.list(&t, id)));
+            return Admission::Row(stored, self.list(&t, id));
         }
         if t.live >= limit {
-            return None;
+            return Admission::Full;
         }
         let stored: Key = key.iter().map(|v| v.cloned()).collect();
         let id = match t.free.pop() {
@@ -174,7 +196,7 @@ impl ViewState {
             Some(Some(k)) => self.hash_stored(k),
             _ => 0,
         });
-        Some((stored, self.list(&t, id)))
+        Admission::Row(stored, self.list(&t, id))
     }
 
     /// A new share of this thread for row `id`, listed for snapshots.
