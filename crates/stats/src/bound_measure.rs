@@ -69,7 +69,7 @@ pub struct BoundMeasure<M: TypedMeasure> {
     _value: PhantomData<fn(M::Value)>,
 }
 
-/// What one thread resolved, and at which routing generation.
+/// What one thread resolved, and at which registry version.
 struct Resolved {
     generation: u64,
     /// One per view of the measure.
@@ -123,7 +123,7 @@ impl<M: TypedMeasure> BoundMeasure<M> {
                 return;
             }
         }
-        let generation = self.inner.generation();
+        let generation = self.inner.version();
         let local = match self.local.get() {
             Some(local) => local,
             None => match self.first_local() {

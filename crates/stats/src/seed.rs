@@ -26,6 +26,12 @@ impl Seed {
         h.finish()
     }
 
+    /// The hash of a name, for tables keyed by text.
+    #[inline]
+    pub(crate) fn hash_str(&self, text: &str) -> u64 {
+        self.0.hash_one(text)
+    }
+
     /// The hash of an address, for tables keyed by pointer.
     #[inline]
     pub(crate) fn hash_address(&self, address: usize) -> u64 {

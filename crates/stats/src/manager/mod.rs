@@ -7,10 +7,12 @@
 //! drains for async callers. The record path itself is in `record.rs`.
 
 mod producer;
+mod registered;
 mod registry;
 mod routing;
 mod shutdown;
 mod shutdown_future;
+mod subscriptions;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -18,21 +20,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use census_core::{Producer, View};
 use parking_lot::Mutex;
 use thread_local::ThreadLocal;
 
-use crate::callback::{CallbackView, Callbacks};
-use crate::delivery::{Delivery, DeliveryCounters};
+use crate::callback::Callbacks;
+use crate::delivery::DeliveryCounters;
 use crate::padded::Padded;
 use crate::seed::Seed;
 use crate::switch::Switch;
-use crate::view::ViewState;
 use crate::worker::Worker;
 
-pub(crate) use routing::{compatible, Routes, Subscriptions};
+use registered::Registry;
+pub(crate) use routing::{compatible, Routes};
 pub use shutdown::{ShutdownGuard, ShutdownReport};
 pub use shutdown_future::ShutdownFuture;
+pub(crate) use subscriptions::Subscriptions;
 
 /// The reporting period a manager starts with.
 pub const DEFAULT_REPORTING_PERIOD: Duration = Duration::from_secs(10);
@@ -73,21 +75,20 @@ pub(crate) struct Inner {
     /// list what to snapshot; never on the record path, never while calling
     /// an exporter.
     pub(super) registry: Mutex<Registry>,
-    /// Measure name to the views that aggregate it, rebuilt whole on each
-    /// registration change. The record path reads it through its thread's
-    /// `routes` copy, and comes here only when `generation` moved.
+    /// Measure name to the views that aggregate it, rebuilt whole, when
+    /// a thread needs it, after registrations changed the registry. The
+    /// record path reads it through its thread's `routes` copy, and comes
+    /// here only when `version` moved.
     pub(super) subscriptions: Mutex<Arc<Subscriptions>>,
-    /// Bumped after every change of `subscriptions`.
-    pub(super) generation: AtomicU64,
-    /// Each thread's copy of `subscriptions`, the generation it was taken
+    /// The registry's version, published after every registration change.
+    pub(super) version: AtomicU64,
+    /// Each thread's copy of `subscriptions`, the version it was taken
     /// at, and the thread's row index for each view. Checking a copy reads
-    /// `generation` and writes nothing shared, where a read lock would
+    /// `version` and writes nothing shared, where a read lock would
     /// write its reader count and an `Arc` clone its reference count: both
     /// cache lines every recording thread would fight over.
     pub(super) routes: ThreadLocal<Padded<RefCell<Routes>>>,
     pub(super) shut_down: AtomicBool,
-    /// The hash of every table of this manager.
-    pub(super) seed: Seed,
     /// Makes a second `shutdown` call wait for the first to finish.
     pub(super) shutdown_lock: Mutex<()>,
     pub(super) worker: Mutex<Option<Worker>>,
@@ -103,23 +104,6 @@ pub(crate) struct Inner {
     pub(crate) switch: Switch,
     /// Runs callback views' callbacks at each snapshot (issue #12).
     pub(crate) callbacks: Callbacks,
-}
-
-#[derive(Default)]
-pub(super) struct Registry {
-    pub(super) views: Vec<Arc<ViewState>>,
-    pub(super) deliveries: Vec<Arc<Delivery>>,
-    pub(super) producers: Vec<Arc<dyn Producer>>,
-    /// Views whose rows a callback reports; never routed to (issue #12).
-    pub(super) callback_views: Vec<Arc<CallbackView>>,
-}
-
-impl Registry {
-    /// Every registered view, recorded ones first, then callback views.
-    pub(super) fn all_views(&self) -> impl Iterator<Item = &View> + '_ {
-        let recorded = self.views.iter().map(|s| s.view());
-        recorded.chain(self.callback_views.iter().map(|c| c.view()))
-    }
 }
 
 /// What a manager has counted about itself; see [`ViewManager::stats`].
@@ -171,14 +155,14 @@ impl ViewManager {
     /// A new manager with no views, no exporters and no thread; the export
     /// thread starts with the first exporter.
     pub fn new() -> ViewManager {
+        let seed = Seed::default();
         ViewManager {
             inner: Arc::new(Inner {
-                registry: Mutex::new(Registry::default()),
-                subscriptions: Mutex::new(Arc::new(Subscriptions::default())),
-                generation: AtomicU64::new(0),
+                registry: Mutex::new(Registry::new(seed.clone())),
+                subscriptions: Mutex::new(Arc::new(Subscriptions::new(seed))),
+                version: AtomicU64::new(0),
                 routes: ThreadLocal::new(),
                 shut_down: AtomicBool::new(false),
-                seed: Seed::default(),
                 shutdown_lock: Mutex::new(()),
                 worker: Mutex::new(None),
                 period: Mutex::new(DEFAULT_REPORTING_PERIOD),
@@ -228,11 +212,11 @@ impl Inner {
         self.shut_down.load(Ordering::Relaxed)
     }
 
-    /// The routing table's current generation.
+    /// The registry's current version.
     #[inline]
-    pub(crate) fn generation(&self) -> u64 {
+    pub(crate) fn version(&self) -> u64 {
         // Relaxed: see with_routes.
-        self.generation.load(Ordering::Relaxed)
+        self.version.load(Ordering::Relaxed)
     }
 
     /// Counts `n` values dropped because the recording thread is exiting.
@@ -273,7 +257,7 @@ impl fmt::Debug for ViewManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let reg = self.inner.registry.lock();
         f.debug_struct("ViewManager")
-            .field("views", &reg.views.len())
+            .field("views", &reg.len())
             .field("exporters", &reg.deliveries.len())
             .field("shut_down", &self.is_shut_down())
             .finish()

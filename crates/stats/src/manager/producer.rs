@@ -17,8 +17,8 @@ impl Inner {
     pub(crate) fn snapshot_all(&self, audience: Audience) -> Vec<ViewData> {
         let (views, producers, callback_views) = {
             let reg = self.registry.lock();
-            let callback_views = reg.callback_views.clone();
-            (reg.views.clone(), reg.producers.clone(), callback_views)
+            let callback_views = reg.callback_views().to_vec();
+            (reg.views(), reg.producers.clone(), callback_views)
         };
         // Callbacks run on their threads while the recorded views are
         // snapshotted here.

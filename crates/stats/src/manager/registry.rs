@@ -8,11 +8,28 @@ use std::time::{Duration, SystemTime};
 use census_core::{Error, Exporter, Producer, View, ViewData};
 
 use super::producer::ManagerProducer;
-use super::{compatible, Registry, Subscriptions, ViewManager, DEFAULT_REPORTING_PERIOD};
+use super::{compatible, Registry, ViewManager, DEFAULT_REPORTING_PERIOD};
 use crate::callback::CallbackView;
 use crate::delivery::Delivery;
-use crate::view::{Audience, ViewState};
+use crate::view::Audience;
 use crate::worker::Worker;
+
+/// Asks `exporter` whether it can export `view` beside `registered`.
+fn check(exporter: &dyn Exporter, view: &View, registered: &[View]) -> Result<(), Error> {
+    let verdict = catch_unwind(AssertUnwindSafe(|| exporter.check_view(view, registered)));
+    let reason = match verdict {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(err)) => err.to_string(),
+        Err(_) => format!(
+            "exporter {} panicked while checking the view",
+            exporter.name()
+        ),
+    };
+    Err(Error::ViewRejected {
+        view: view.name().to_owned(),
+        reason,
+    })
+}
 
 impl ViewManager {
     /// Starts collecting `view`. Registering an identical view again does
@@ -26,21 +43,11 @@ impl ViewManager {
     /// - [`Error::ViewRejected`] if a registered exporter refuses the view;
     /// - [`Error::ShutDown`] after [`shutdown`](ViewManager::shutdown).
     pub fn register_view(&self, view: View) -> Result<(), Error> {
-        if let Some(done) = self.vet_view(&view)? {
-            return Ok(done);
-        }
-        let mut reg = self.inner.registry.lock();
-        // Checked again: another thread may have registered since.
-        if let Some(done) = self.check_new_view(&reg, &view)? {
-            return Ok(done);
-        }
-        reg.views.push(Arc::new(ViewState::new(
-            view,
-            SystemTime::now(),
-            self.inner.seed.clone(),
-        )));
-        self.publish(&reg);
-        Ok(())
+        self.admit(&view.clone(), |reg| {
+            reg.insert(view, SystemTime::now());
+            self.publish(reg);
+        })
+        .map(|_| ())
     }
 
     /// Registers a callback view (see `register_callback`): the checks of
@@ -48,56 +55,50 @@ impl ViewManager {
     /// Registering one of the same name again is a conflict: a callback
     /// cannot be compared.
     pub(crate) fn add_callback_view(&self, view: Arc<CallbackView>) -> Result<(), Error> {
-        let conflict = || Error::ViewConflict {
-            name: view.view().name().to_owned(),
-        };
-        if self.vet_view(view.view())?.is_some() {
-            return Err(conflict());
+        let added = self.admit(view.view(), |reg| reg.insert_callback(Arc::clone(&view)))?;
+        if !added {
+            return Err(Error::ViewConflict {
+                name: view.view().name().to_owned(),
+            });
         }
-        let mut reg = self.inner.registry.lock();
-        // Checked again: another thread may have registered since.
-        if self.check_new_view(&reg, view.view())?.is_some() {
-            return Err(conflict());
-        }
-        reg.callback_views.push(view);
         Ok(())
     }
 
-    /// Checks a new view against the registry and asks every exporter
-    /// about it; `Ok(Some(()))` when it is already registered as is. The
-    /// caller adds it under the registry lock after `check_new_view`.
-    fn vet_view(&self, view: &View) -> Result<Option<()>, Error> {
-        let (registered, exporters) = {
-            let reg = self.inner.registry.lock();
-            if let Some(done) = self.check_new_view(&reg, view)? {
-                return Ok(Some(done));
-            }
-            let registered: Vec<View> = reg.all_views().cloned().collect();
-            let exporters: Vec<Arc<dyn Exporter>> = reg
-                .deliveries
-                .iter()
-                .map(|d| Arc::clone(d.exporter()))
-                .collect();
-            (registered, exporters)
-        };
-        // Exporters are asked without the registry lock held, so a slow or
-        // re-entrant exporter cannot stall other registrations.
-        for exporter in &exporters {
-            let verdict = catch_unwind(AssertUnwindSafe(|| exporter.check_view(view, &registered)));
-            let reason = match verdict {
-                Ok(Ok(())) => continue,
-                Ok(Err(err)) => err.to_string(),
-                Err(_) => format!(
-                    "exporter {} panicked while checking the view",
-                    exporter.name()
-                ),
+    /// Checks a new view against the registry, asks every exporter about
+    /// it, and then calls `add` with the registry locked; `Ok(false)`
+    /// without calling it when the view is already registered as is.
+    fn admit(&self, view: &View, add: impl FnOnce(&mut Registry)) -> Result<bool, Error> {
+        loop {
+            let (changes, registered, exporters) = {
+                let mut reg = self.inner.registry.lock();
+                if self.check_new_view(&reg, view)?.is_some() {
+                    return Ok(false);
+                }
+                if reg.deliveries.is_empty() {
+                    // Nobody to ask: register at once.
+                    add(&mut reg);
+                    return Ok(true);
+                }
+                let exporters: Vec<Arc<dyn Exporter>> = reg
+                    .deliveries
+                    .iter()
+                    .map(|d| Arc::clone(d.exporter()))
+                    .collect();
+                (reg.changes, reg.listed(), exporters)
             };
-            return Err(Error::ViewRejected {
-                view: view.name().to_owned(),
-                reason,
-            });
+            // Exporters are asked without the registry lock held, so a slow
+            // or re-entrant exporter cannot stall other registrations.
+            for exporter in &exporters {
+                check(exporter.as_ref(), view, &registered)?;
+            }
+            let mut reg = self.inner.registry.lock();
+            // Nothing registered meanwhile: the answers still hold.
+            // Otherwise ask again about the registry as it is now.
+            if reg.changes == changes && reg.deliveries.len() == exporters.len() {
+                add(&mut reg);
+                return Ok(true);
+            }
         }
-        Ok(None)
     }
 
     /// `Ok(Some(()))` when the view is already registered as is, `Ok(None)`
@@ -106,16 +107,12 @@ impl ViewManager {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(Error::ShutDown);
         }
-        if reg
-            .callback_views
-            .iter()
-            .any(|c| c.view().name() == view.name())
-        {
+        if reg.callback(view.name()).is_some() {
             return Err(Error::ViewConflict {
                 name: view.name().to_owned(),
             });
         }
-        if let Some(existing) = reg.views.iter().find(|s| s.view().name() == view.name()) {
+        if let Some(existing) = reg.get(view.name()) {
             return if existing.view() == view {
                 Ok(Some(()))
             } else {
@@ -125,9 +122,8 @@ impl ViewManager {
             };
         }
         let new = view.measure();
-        for old in reg.all_views() {
-            let old = old.measure();
-            if old.name() == new.name() && !compatible(old, new) {
+        if let Some(old) = reg.measure(new.name()) {
+            if !compatible(old, new) {
                 return Err(Error::MeasureConflict {
                     name: new.name().to_owned(),
                     existing: format!("{}, unit {:?}", old.measure_type(), old.unit()),
@@ -145,21 +141,15 @@ impl ViewManager {
     /// [`Error::UnknownView`] if no view of that name is registered.
     pub fn unregister_view(&self, name: &str) -> Result<(), Error> {
         let mut reg = self.inner.registry.lock();
-        let Some(i) = reg.views.iter().position(|s| s.view().name() == name) else {
+        let Some(state) = reg.remove(name) else {
             // A callback view: nothing routes to it, so nothing to publish.
-            let callback = reg
-                .callback_views
-                .iter()
-                .position(|c| c.view().name() == name);
-            if let Some(j) = callback {
-                reg.callback_views.remove(j);
+            if reg.remove_callback(name) {
                 return Ok(());
             }
             return Err(Error::UnknownView {
                 name: name.to_owned(),
             });
         };
-        let state = reg.views.remove(i);
         self.publish(&reg);
         drop(reg);
         // Its rows go now, not when each thread that recorded into it
@@ -168,22 +158,23 @@ impl ViewManager {
         Ok(())
     }
 
-    /// Rebuilds the record path's routing table from the registry.
+    /// Tells recording threads that the registry changed; the first to
+    /// record builds the new routing table (see `Inner::subscriptions`).
+    /// Called with the registry locked, so versions publish in order.
     fn publish(&self, reg: &Registry) {
-        let subs = Subscriptions::build(&reg.views, &self.inner.seed);
-        *self.inner.subscriptions.lock() = Arc::new(subs);
-        // Release: a thread that reads the new generation and then takes
-        // the mutex finds the new table (the mutex alone orders that; the
-        // Release keeps the bump from being seen before the store). The
-        // AcqRel read-modify-write keeps bumps from two publishers apart.
-        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        // Release: a thread that reads the new version and then takes the
+        // registry finds the change (the mutex alone orders that; the
+        // Release keeps the store from being seen before the change).
+        self.inner.version.store(reg.version, Ordering::Release);
     }
 
     /// The views registered now, in registration order: recorded views,
     /// then callback views.
     pub fn views(&self) -> Vec<View> {
         let reg = self.inner.registry.lock();
-        reg.all_views().cloned().collect()
+        let recorded = reg.views().into_iter().map(|s| s.view().clone());
+        let callbacks = reg.callback_views().iter().map(|c| c.view().clone());
+        recorded.chain(callbacks).collect()
     }
 
     /// A snapshot of one view, taken now. In a view with
@@ -199,9 +190,12 @@ impl ViewManager {
     pub fn retrieve_data(&self, name: &str) -> Result<ViewData, Error> {
         let (state, exporters, callback) = {
             let reg = self.inner.registry.lock();
-            let state = reg.views.iter().find(|s| s.view().name() == name).cloned();
-            let callback = reg.callback_views.iter().find(|c| c.view().name() == name);
-            (state, !reg.deliveries.is_empty(), callback.cloned())
+            let state = reg.get(name).cloned();
+            (
+                state,
+                !reg.deliveries.is_empty(),
+                reg.callback(name).cloned(),
+            )
         };
         // A callback view: its callback reports the rows, now.
         if let Some(callback) = callback {

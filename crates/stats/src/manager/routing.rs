@@ -1,140 +1,23 @@
-//! The routing table: which views each measure feeds, and each thread's
-//! copy of it with the thread's row index for every view.
+//! Each thread's copy of the routing table (`subscriptions.rs`), with the
+//! thread's row index for every view, and how a thread catches up with a
+//! registration.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use census_core::{Measure, TagKey};
-use hashbrown::HashTable;
+use census_core::Measure;
 
-use super::Inner;
+use super::{Inner, Subscriptions};
 use crate::padded::Padded;
-use crate::seed::Seed;
 use crate::thread_exit;
-use crate::view::{Index, ViewState};
-
-/// The record path's routing table: measure to the views that aggregate it.
-#[derive(Default)]
-pub(crate) struct Subscriptions {
-    list: Vec<Subscription>,
-    /// Every routed view, by its slot: a thread's `Routes::indexes` holds
-    /// its index for the view at the same position.
-    slots: Vec<Arc<ViewState>>,
-    by_name: HashMap<String, usize, foldhash::fast::RandomState>,
-    /// Keyed by the address of a registered measure's name: a recorded
-    /// handle that is a clone of a view's measure (the usual case) is found
-    /// by one multiply and one compare, without hashing its name. The table
-    /// keeps those measures alive, so no other measure can have the address.
-    by_address: HashTable<(usize, usize)>,
-    /// The same pairs as a plain list while there are a few: scanning it
-    /// beats probing the table (or iterating its groups) for the usual
-    /// handful of measures.
-    few: Vec<(usize, usize)>,
-    /// The manager's hash, for `by_address`.
-    seed: Seed,
-}
-
-pub(crate) struct Subscription {
-    pub(crate) measure: Measure,
-    /// The measure's views, each with its slot in a thread's indexes and
-    /// whether its keys are those of the view before it (views with the
-    /// same keys are listed together, so they share a projection).
-    pub(crate) views: Vec<(Arc<ViewState>, usize, bool)>,
-}
-
-impl Subscriptions {
-    pub(super) fn build(views: &[Arc<ViewState>], seed: &Seed) -> Subscriptions {
-        let mut subs = Subscriptions {
-            seed: seed.clone(),
-            ..Subscriptions::default()
-        };
-        for state in views {
-            let measure = state.view().measure();
-            let i = match subs.by_name.get(measure.name()) {
-                Some(&i) => i,
-                None => {
-                    subs.list.push(Subscription {
-                        measure: measure.clone(),
-                        views: Vec::new(),
-                    });
-                    let i = subs.list.len() - 1;
-                    subs.by_name.insert(measure.name().to_owned(), i);
-                    i
-                }
-            };
-            if let Some(sub) = subs.list.get_mut(i) {
-                sub.views.push((Arc::clone(state), subs.slots.len(), false));
-            }
-            subs.slots.push(Arc::clone(state));
-            let address = address_of(measure);
-            let hash = seed.hash_address(address);
-            if subs.by_address.find(hash, |e| e.0 == address).is_none() {
-                subs.by_address
-                    .insert_unique(hash, (address, i), |e| seed.hash_address(e.0));
-            }
-        }
-        for sub in &mut subs.list {
-            // A stable sort keeps registration order among equal key sets.
-            sub.views.sort_by(|a, b| a.0.tag_keys().cmp(b.0.tag_keys()));
-            let mut previous: Option<&[TagKey]> = None;
-            for (view, _, same_keys) in &mut sub.views {
-                *same_keys = previous == Some(view.tag_keys());
-                previous = Some(view.tag_keys());
-            }
-        }
-        if subs.by_address.len() <= FEW {
-            subs.few = subs.by_address.iter().copied().collect();
-        }
-        subs
-    }
-
-    /// The subscription for `measure`'s name, and whether `measure` may
-    /// feed it (see `compatible`).
-    #[inline]
-    pub(crate) fn get(&self, measure: &Measure) -> Option<(&Subscription, bool)> {
-        let address = address_of(measure);
-        let found = if self.by_address.len() <= FEW {
-            self.few.iter().find(|e| e.0 == address)
-        } else {
-            self.by_address
-                .find(self.seed.hash_address(address), |e| e.0 == address)
-        };
-        if let Some(&(_, i)) = found {
-            // The very measure a view was registered with: registration
-            // already proved it compatible.
-            return self.list.get(i).map(|sub| (sub, true));
-        }
-        self.get_by_name(measure)
-    }
-
-    /// Where `view` sits in a thread's `Routes::indexes`, if routed.
-    pub(crate) fn slot_of(&self, view: &Arc<ViewState>) -> Option<usize> {
-        self.slots.iter().position(|v| Arc::ptr_eq(v, view))
-    }
-
-    #[cold]
-    fn get_by_name(&self, measure: &Measure) -> Option<(&Subscription, bool)> {
-        let sub = self.list.get(*self.by_name.get(measure.name())?)?;
-        Some((sub, compatible(&sub.measure, measure)))
-    }
-}
-
-/// Up to this many routed measures, lookups scan a list.
-const FEW: usize = 8;
-
-/// The address of a measure's name: the same for every clone of one
-/// measure handle, different for live measures with separate definitions.
-#[inline]
-fn address_of(measure: &Measure) -> usize {
-    measure.name().as_ptr() as usize
-}
+use crate::view::Index;
 
 /// One thread's copy of the routing table, and its row index for each
 /// routed view (by slot).
 pub(crate) struct Routes {
-    generation: u64,
+    /// The registry version of `subscriptions`.
+    version: u64,
     subscriptions: Arc<Subscriptions>,
     indexes: Vec<Index>,
 }
@@ -142,7 +25,7 @@ pub(crate) struct Routes {
 impl Routes {
     fn empty() -> Routes {
         Routes {
-            generation: u64::MAX,
+            version: u64::MAX,
             subscriptions: Arc::new(Subscriptions::default()),
             indexes: Vec::new(),
         }
@@ -167,7 +50,7 @@ impl Inner {
         // happened before this call is seen by coherence, and one racing
         // with it may land either side. The table itself is read under the
         // mutex on refresh, which orders it.
-        let generation = self.generation.load(Ordering::Relaxed);
+        let version = self.version.load(Ordering::Relaxed);
         let routes = match self.routes.get() {
             Some(routes) => routes,
             None => self.first_routes()?,
@@ -179,8 +62,8 @@ impl Inner {
         let routes: &mut Routes = match routes.try_borrow_mut() {
             Ok(routes) => {
                 borrowed = routes;
-                if borrowed.generation != generation {
-                    self.refresh(&mut borrowed, generation);
+                if borrowed.version != version {
+                    self.refresh(&mut borrowed);
                 }
                 &mut borrowed
             }
@@ -209,44 +92,59 @@ impl Inner {
 
     #[cold]
     fn fresh_routes(&self) -> Routes {
-        let subscriptions = Arc::clone(&self.subscriptions.lock());
+        let subscriptions = self.subscriptions();
         let indexes = subscriptions
-            .slots
+            .slot_ids()
             .iter()
             .map(|_| Index::default())
             .collect();
         Routes {
-            generation: u64::MAX,
+            version: u64::MAX,
             subscriptions,
             indexes,
         }
     }
 
+    /// A copy of the routing table as the registry has it now. Taken here,
+    /// by the first thread that needs it after a registration, rather than
+    /// by each registration: ten thousand registrations in a row copy it
+    /// once. A copy shares the table's chunks of subscriptions and copies
+    /// the rest as plain data.
+    pub(crate) fn subscriptions(&self) -> Arc<Subscriptions> {
+        let mut current = self.subscriptions.lock();
+        // Acquire: pairs with the registration's Release store, so the
+        // registry read below is at least that new (its mutex orders it
+        // as well).
+        if current.version != self.version.load(Ordering::Acquire) {
+            // Lock order: subscriptions, then registry. Registrations take
+            // the registry alone.
+            let reg = self.registry.lock();
+            *current = Arc::new(reg.routing().clone());
+        }
+        Arc::clone(&current)
+    }
+
     #[cold]
     #[inline(never)]
-    fn refresh(&self, routes: &mut Routes, generation: u64) {
-        // Taken after reading `generation`, so the table is at least that
-        // new; if it is newer the next record refreshes once more.
-        let new = Arc::clone(&self.subscriptions.lock());
-        // Views that stay keep this thread's index; the indexes of views
-        // that went are dropped with them.
-        let mut old = std::mem::take(&mut routes.indexes);
-        routes.indexes = new
-            .slots
-            .iter()
-            .map(|view| {
-                routes
-                    .subscriptions
-                    .slots
-                    .iter()
-                    .position(|v| Arc::ptr_eq(v, view))
-                    .and_then(|i| old.get_mut(i))
-                    .map(std::mem::take)
-                    .unwrap_or_default()
-            })
-            .collect();
+    fn refresh(&self, routes: &mut Routes) {
+        let new = self.subscriptions();
+        // A slot holds the same view (the same id) for as long as the
+        // view is registered: this thread keeps its index of every view
+        // that stayed and drops the index of every view that went.
+        let (old, now) = (routes.subscriptions.slot_ids(), new.slot_ids());
+        routes.indexes.truncate(now.len());
+        for (index, (was, is)) in routes.indexes.iter_mut().zip(old.iter().zip(now)) {
+            if was != is {
+                *index = Index::default();
+            }
+        }
+        // Slots past the old table's end (or past the indexes, after a
+        // fallback) start empty.
+        let known = old.len().min(routes.indexes.len());
+        routes.indexes.truncate(known);
+        routes.indexes.resize_with(now.len(), Index::default);
+        routes.version = new.version;
         routes.subscriptions = new;
-        routes.generation = generation;
     }
 }
 

@@ -50,6 +50,8 @@ type Key = Arc<[Option<TagValue>]>;
 /// A registered view and its rows.
 pub(crate) struct ViewState {
     view: View,
+    slot: usize,
+    id: u64,
     kind: Kind,
     start: SystemTime,
     /// The rows that exist; taken for reading when a thread meets a tag
@@ -75,6 +77,8 @@ pub(crate) struct ViewState {
 impl ViewState {
     pub(crate) fn new(view: View, start: SystemTime, seed: Seed) -> ViewState {
         ViewState {
+            slot: 0,
+            id: 0,
             kind: Kind::new(view.aggregation(), view.measure().measure_type()),
             start,
             table: RwLock::new(RowTable::default()),
@@ -85,6 +89,23 @@ impl ViewState {
             view,
             seed,
         }
+    }
+
+    /// The same state, registered as view `id` in routing slot `slot`.
+    pub(crate) fn in_slot(mut self, slot: usize, id: u64) -> ViewState {
+        self.slot = slot;
+        self.id = id;
+        self
+    }
+
+    /// Its place in the routing table and every thread's index vector.
+    pub(crate) fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// Unique among the views a manager ever registered.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     pub(crate) fn view(&self) -> &View {
