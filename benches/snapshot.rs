@@ -149,7 +149,8 @@ fn callbacks(c: &mut Criterion) {
             .expect("register");
         }
         let puller = Arc::new(Puller::default());
-        vm.register_exporter(Arc::clone(&puller));
+        vm.register_exporter(Arc::clone(&puller))
+            .expect("register the puller");
         vm.set_reporting_period(std::time::Duration::from_secs(3600));
         let producer = puller
             .0

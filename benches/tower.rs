@@ -241,7 +241,8 @@ fn render_scrape(c: &mut Criterion) {
         .namespace("myapp")
         .build()
         .expect("a plain exporter builds");
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())
+        .expect("register the exporter");
     let mut service = HttpMetrics::builder()
         .view_manager(Arc::clone(&vm))
         .route(|req| ROUTES.iter().copied().find(|r| *r == req.path()))

@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The setup: the standard views, the exporter, the layer (in `app`).
     let http = HttpMetrics::register("")?;
     let prometheus = PrometheusExporter::builder().namespace("myapp").build()?;
-    census::view_manager().register_exporter(prometheus.clone());
+    census::view_manager().register_exporter(prometheus.clone())?;
 
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let addr = listener.local_addr()?;

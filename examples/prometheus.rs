@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .namespace("myapp")
         .const_label("service", "checkout")?
         .build()?;
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())?;
     let endpoint = exporter.serve("127.0.0.1:9464")?;
     println!("serving {}", endpoint.url());
 

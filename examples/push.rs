@@ -52,7 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .self_metrics(true)
         .build()?;
     vm.set_reporting_period(Duration::from_secs(1));
-    vm.register_exporter(http.clone());
+    vm.register_exporter(http.clone())?;
     println!(
         "pushing {:?} to {} for {} s",
         options.format, options.url, options.seconds

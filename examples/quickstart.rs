@@ -26,7 +26,7 @@ fn main() -> Result<(), census::Error> {
             .aggregation(Aggregation::Sum)
             .build()?,
     )?;
-    vm.register_exporter(census::exporters::StdoutExporter::default());
+    vm.register_exporter(census::exporters::StdoutExporter::default())?;
     vm.set_reporting_period(Duration::from_secs(10));
 
     let tags = TagMap::new().with(&method, "GET")?;

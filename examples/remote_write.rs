@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .shutdown_deadline(Duration::from_secs(3))
         .build()?;
     vm.set_reporting_period(Duration::from_secs(1));
-    vm.register_exporter(http.clone());
+    vm.register_exporter(http.clone())?;
     println!("pushing to {url} for {seconds} s");
 
     let get = TagMap::new().with(&method, "GET")?;

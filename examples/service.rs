@@ -86,7 +86,7 @@ fn main() -> Result<(), census::Error> {
         },
     )?;
 
-    vm.register_exporter(census::exporters::StdoutExporter::default());
+    vm.register_exporter(census::exporters::StdoutExporter::default())?;
     vm.set_reporting_period(Duration::from_secs(1));
 
     // Ctrl-C and SIGTERM end the run early; main then drains as usual.

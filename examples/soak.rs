@@ -69,11 +69,11 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     vm.set_reporting_period(Duration::from_millis(200));
 
     // Every exporter at once.
-    vm.register_exporter(StdoutExporter::builder().writer(std::io::sink()).build());
+    vm.register_exporter(StdoutExporter::builder().writer(std::io::sink()).build())?;
     let tally = Arc::new(Tally::default());
-    vm.register_exporter(Arc::clone(&tally));
+    vm.register_exporter(Arc::clone(&tally))?;
     let prometheus = PrometheusExporter::builder().namespace("soak").build()?;
-    vm.register_exporter(prometheus.clone());
+    vm.register_exporter(prometheus.clone())?;
     let endpoint = prometheus.serve("127.0.0.1:0")?;
     let receiver = Receiver::start()?;
     let http = HttpExporter::builder(receiver.url.clone())
@@ -81,7 +81,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         .backoff_cap(Duration::from_millis(200))
         .queue_capacity(50)
         .build()?;
-    vm.register_exporter(http.clone());
+    vm.register_exporter(http.clone())?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let made = Arc::new(AtomicU64::new(0));

@@ -24,7 +24,7 @@
 //!     vm.register_view(View::builder("demo/requests_total", &requests)
 //!         .tag_keys([method.clone()]).aggregation(Aggregation::Sum).build()?)?;
 //! #   #[cfg(feature = "stdout")]
-//!     vm.register_exporter(census::exporters::StdoutExporter::default());
+//!     vm.register_exporter(census::exporters::StdoutExporter::default())?;
 //!     vm.set_reporting_period(Duration::from_secs(10));
 //!
 //!     let tags = TagMap::new().with(&method, "GET")?;

@@ -16,9 +16,9 @@ fn stuck_exporter_is_isolated_and_named_at_shutdown() -> Result<(), census::Erro
     let vm = ViewManager::new();
     let m = sum_view(&vm)?;
     let (stuck, release) = hanging();
-    vm.register_exporter(stuck);
+    vm.register_exporter(stuck)?;
     let (healthy, batches, shutdowns) = capturing();
-    vm.register_exporter(healthy);
+    vm.register_exporter(healthy)?;
     vm.set_reporting_period(Duration::from_millis(10));
     vm.set_shutdown_timeout(Duration::from_millis(300));
 
@@ -54,9 +54,9 @@ fn slow_exporter_does_not_pile_up_work() -> Result<(), census::Error> {
     vm.register_exporter(SlowExporter {
         delay: Duration::from_millis(100),
         exports: Arc::clone(&exports),
-    });
+    })?;
     let (healthy, batches, _) = capturing();
-    vm.register_exporter(healthy);
+    vm.register_exporter(healthy)?;
     vm.set_reporting_period(Duration::from_millis(10));
     let started = Instant::now();
     // Wait until the fast exporter has seen 40 periods.

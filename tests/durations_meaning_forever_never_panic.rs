@@ -17,7 +17,7 @@ fn an_endless_shutdown_timeout_still_drains() -> Result<(), census::Error> {
     let vm = ViewManager::new();
     let m = sum_view(&vm)?;
     let (exporter, batches, shutdowns) = capturing();
-    vm.register_exporter(exporter);
+    vm.register_exporter(exporter)?;
     vm.set_shutdown_timeout(Duration::MAX);
     record(&vm, &m, 7);
     let report = vm.shutdown();
@@ -34,7 +34,7 @@ fn an_endless_reporting_period_exports_at_shutdown() -> Result<(), census::Error
         let vm = ViewManager::new();
         let m = sum_view(&vm)?;
         let (exporter, batches, shutdowns) = capturing();
-        vm.register_exporter(exporter);
+        vm.register_exporter(exporter)?;
         vm.set_reporting_period(period);
         record(&vm, &m, 3);
         // Changing it again reaches the same worker, which must be alive.

@@ -38,7 +38,7 @@ fn an_untouched_row_leaves_the_batches_and_returns_fresh() -> Result<(), census:
     )?;
     let (exporter, batches, _) = capturing();
     vm.set_reporting_period(Duration::from_millis(10));
-    vm.register_exporter(exporter);
+    vm.register_exporter(exporter)?;
     let a = TagMap::new().with(&user, "a")?;
     for _ in 0..3 {
         MeasurementMap::new().put(&m, 1).record_to(&vm, &a);

@@ -15,10 +15,10 @@ fn healthy_exporter_receives_every_period() -> Result<(), census::Error> {
     // Registered first, so on a single shared thread they would run before
     // the healthy one; each exporter has its own thread, and the worker
     // must survive them either way.
-    vm.register_exporter(PanickingExporter);
-    vm.register_exporter(FailingExporter);
+    vm.register_exporter(PanickingExporter)?;
+    vm.register_exporter(FailingExporter)?;
     let (healthy, batches, shutdowns) = capturing();
-    vm.register_exporter(healthy);
+    vm.register_exporter(healthy)?;
     vm.set_reporting_period(Duration::from_millis(20));
 
     for expected in 1..=3 {

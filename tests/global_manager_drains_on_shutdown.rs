@@ -19,7 +19,7 @@ fn global_record_and_shutdown() -> Result<(), census::Error> {
             .build()?,
     )?;
     let (exporter, batches, shutdowns) = capturing();
-    vm.register_exporter(exporter);
+    vm.register_exporter(exporter)?;
     let tags = TagMap::new().with(&method, "GET")?;
     MeasurementMap::new().put(&m, 2).record(&tags);
     MeasurementMap::new().put(&m, 3).record(&tags);

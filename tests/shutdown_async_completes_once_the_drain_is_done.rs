@@ -32,8 +32,8 @@ fn the_awaiting_task_is_woken_with_the_report_once_exporters_finish(
     let m = sum_view(&vm)?;
     let (capture, batches, shutdowns) = capturing();
     let (stuck, release) = hanging();
-    vm.register_exporter(capture);
-    vm.register_exporter(stuck);
+    vm.register_exporter(capture)?;
+    vm.register_exporter(stuck)?;
     record(&vm, &m, 7);
 
     let (woken_tx, woken) = crossbeam_channel::unbounded();

@@ -24,7 +24,7 @@ fn final_batch_holds_everything_recorded_by_eight_busy_threads() -> Result<(), c
             .build()?,
     )?;
     let (exporter, batches, shutdowns) = capturing();
-    vm.register_exporter(exporter);
+    vm.register_exporter(exporter)?;
     // A long period: the only export is the final one.
     vm.set_reporting_period(Duration::from_secs(3600));
 
@@ -87,7 +87,7 @@ fn a_value_recorded_just_before_shutdown_is_exported() -> Result<(), census::Err
     let vm = ViewManager::new();
     let m = sum_view(&vm)?;
     let (exporter, batches, _) = capturing();
-    vm.register_exporter(exporter);
+    vm.register_exporter(exporter)?;
     vm.set_reporting_period(Duration::from_secs(3600));
     record(&vm, &m, 41);
     thread::sleep(Duration::from_micros(1));
@@ -103,7 +103,7 @@ fn shutdown_twice_is_harmless_and_later_records_are_ignored() -> Result<(), cens
     let vm = ViewManager::new();
     let m = sum_view(&vm)?;
     let (exporter, batches, shutdowns) = capturing();
-    vm.register_exporter(exporter);
+    vm.register_exporter(exporter)?;
     record(&vm, &m, 5);
     vm.shutdown();
     vm.shutdown();
@@ -119,7 +119,7 @@ fn dropping_the_guard_drains() -> Result<(), census::Error> {
     let vm = ViewManager::new();
     let m = sum_view(&vm)?;
     let (exporter, batches, shutdowns) = capturing();
-    vm.register_exporter(exporter);
+    vm.register_exporter(exporter)?;
     {
         let _census = vm.shutdown_guard();
         record(&vm, &m, 7);

@@ -154,7 +154,7 @@ fn a_scrape_shows_exactly_the_requests_clients_sent() -> Result<(), Box<dyn std:
         .view_manager(Arc::clone(&vm))
         .register()?;
     let prometheus = PrometheusExporter::builder().namespace("myapp").build()?;
-    vm.register_exporter(prometheus.clone());
+    vm.register_exporter(prometheus.clone())?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -55,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
             .format(StdoutFormat::JsonLines)
             .writer(out.clone())
             .build(),
-    );
+    )?;
     let mut recorded = 0;
     for chunk in data.chunks(12) {
         let (num, text) = chunk.split_at(chunk.len().min(8));

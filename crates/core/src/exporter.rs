@@ -75,8 +75,10 @@ pub trait Exporter: Send + Sync + 'static {
     }
 
     /// Asked before a view is registered whether this exporter can export
-    /// it alongside the views already registered (`registered`). An `Err`
-    /// makes the registration fail with
+    /// it alongside the views already registered (`registered`), and, when
+    /// the exporter itself is registered, about every view registered
+    /// before it (each beside the views registered before that one). An
+    /// `Err` makes that registration fail with
     /// [`Error::ViewRejected`](crate::Error::ViewRejected) carrying its
     /// message. The default accepts every view.
     ///

@@ -44,7 +44,7 @@ fn pushes_carry_the_reading_of_their_snapshot() -> Result<(), Box<dyn std::error
             .build()?,
         move |out| out.observe(&tags_a, reader.load(Relaxed)),
     )?;
-    vm.register_exporter(http.clone());
+    vm.register_exporter(http.clone())?;
     vm.set_reporting_period(Duration::from_millis(50));
 
     // Pushes already under way may carry older readings; one that follows

@@ -36,7 +36,7 @@ fn a_view_manager_pushes_recorded_values_and_self_metrics() -> Result<(), Box<dy
     )?;
     // Only the final batch: the period is far longer than the test.
     vm.set_reporting_period(Duration::from_secs(3_600));
-    vm.register_exporter(http.clone());
+    vm.register_exporter(http.clone())?;
 
     let get = TagMap::new().with(&method, "GET")?;
     let post = TagMap::new().with(&method, "POST")?;

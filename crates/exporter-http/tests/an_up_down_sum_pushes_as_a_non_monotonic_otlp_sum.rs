@@ -37,7 +37,7 @@ fn push(format: HttpFormat) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
             .build()?,
         move |out| out.observe(&observed, -7),
     )?;
-    vm.register_exporter(http);
+    vm.register_exporter(http)?;
     vm.bind(&in_flight, &home).record(3);
     MeasurementMap::new()
         .put(&in_flight, -5)

@@ -27,7 +27,7 @@ fn export_never_slows_the_interval_thread() -> Result<(), Box<dyn std::error::Er
             .build()?,
     )?;
     vm.set_reporting_period(Duration::from_millis(20));
-    vm.register_exporter(http.clone());
+    vm.register_exporter(http.clone())?;
 
     // The first request hangs for the 30 s timeout; if export() waited on
     // it, the manager would be stuck at its first export.

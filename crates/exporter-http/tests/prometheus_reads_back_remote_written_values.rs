@@ -49,7 +49,7 @@ fn prometheus_reads_back_remote_written_values() -> Result<(), Box<dyn std::erro
     )?;
     // Only the final batch: the period is far longer than the test.
     vm.set_reporting_period(Duration::from_secs(3_600));
-    vm.register_exporter(http.clone());
+    vm.register_exporter(http.clone())?;
 
     let get = TagMap::new().with(&method, "GET")?;
     let post = TagMap::new().with(&method, "POST")?;

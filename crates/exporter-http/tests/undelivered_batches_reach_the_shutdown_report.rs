@@ -26,7 +26,7 @@ fn undelivered_batches_reach_the_shutdown_report() -> Result<(), Box<dyn std::er
         .max_attempts(100)
         .shutdown_deadline(Duration::from_millis(300))
         .build()?;
-    vm.register_exporter(http.clone());
+    vm.register_exporter(http.clone())?;
     MeasurementMap::new()
         .put(&m, 1)
         .record_to(&vm, &TagMap::new());

@@ -9,7 +9,7 @@ use census_core::{Error, ExportError, Exporter, Producer, View, ViewData};
 use census_prometheus_model::{is_label_name, label_problem, Family, NameTable};
 use parking_lot::{Mutex, RwLock};
 
-use crate::exposition::{encode, Config, Omissions};
+use crate::exposition::{encode_settled, Config, Omissions};
 use crate::format::PrometheusFormat;
 use crate::self_metrics::SelfMetrics;
 use crate::server::limits::Limits;
@@ -92,11 +92,23 @@ impl Shared {
         // Cloned out so that no lock of ours is held while the manager
         // snapshots its views.
         let producer = self.producer.read().clone();
-        let batch: Vec<ViewData> = producer.map(|p| p.produce()).unwrap_or_default();
+        let mut batch: Vec<ViewData> = producer.map(|p| p.produce()).unwrap_or_default();
         let mut omitted = Omissions::default();
-        let body = encode(&batch, &self.config, format, &mut omitted);
-        self.self_metrics
-            .rendered(omitted.views.len(), omitted.rows);
+        let self_metrics = &self.self_metrics;
+        let body = encode_settled(
+            &mut batch,
+            &self.config,
+            format,
+            &mut omitted,
+            |batch, omitted| {
+                // The batch already holds this exporter's own metrics,
+                // taken before the views left out were known: count them
+                // in this scrape, not the next.
+                self_metrics.omitted(omitted.views.len());
+                self_metrics.restate_omitted(batch);
+            },
+        );
+        self.self_metrics.rendered(omitted.rows);
         let new: Vec<(String, String)> = {
             let mut warned = self.warned.lock();
             omitted

@@ -52,16 +52,31 @@ const EXEMPLAR_LABELS_MAX: usize = 128;
 /// last, so the same data always gives the same text. A view whose names
 /// clash with a view earlier in `batch` is left out and reported in
 /// `omitted`, never written as a second family of the same name.
+#[cfg(test)]
 pub(crate) fn encode(
     batch: &[ViewData],
     config: &Config,
     format: PrometheusFormat,
     omitted: &mut Omissions,
 ) -> String {
+    let mut batch = batch.to_vec();
+    encode_settled(&mut batch, config, format, omitted, |_, _| {})
+}
+
+/// [`encode`], calling `settle` once the views left out are known and
+/// before anything is written: the exporter's own count of them then
+/// describes the very scrape that leaves them out.
+pub(crate) fn encode_settled(
+    batch: &mut [ViewData],
+    config: &Config,
+    format: PrometheusFormat,
+    omitted: &mut Omissions,
+    settle: impl FnOnce(&mut [ViewData], &Omissions),
+) -> String {
     let mut table = NameTable::default();
-    let mut families: Vec<(Family, &ViewData)> = Vec::with_capacity(batch.len());
+    let mut planned_families: Vec<(Family, usize)> = Vec::with_capacity(batch.len());
     let mut series = 0usize;
-    for data in batch {
+    for (i, data) in batch.iter().enumerate() {
         let view = &data.view;
         let planned = check_cumulative(data)
             .and_then(|()| Family::plan(view, &config.namespace, &config.const_labels))
@@ -69,11 +84,17 @@ pub(crate) fn encode(
         match planned {
             Ok(family) => {
                 series += data.rows.len() * samples_per_row(view.aggregation());
-                families.push((family, data));
+                planned_families.push((family, i));
             }
             Err(reason) => omitted.views.push((view.name().to_owned(), reason)),
         }
     }
+    settle(batch, omitted);
+    let batch: &[ViewData] = batch;
+    let mut families: Vec<(Family, &ViewData)> = planned_families
+        .into_iter()
+        .filter_map(|(family, i)| Some((family, batch.get(i)?)))
+        .collect();
     match format {
         PrometheusFormat::Text => families.sort_by_cached_key(|(family, _)| family.text_name()),
         PrometheusFormat::OpenMetrics => families.sort_by(|a, b| a.0.name.cmp(&b.0.name)),

@@ -199,9 +199,26 @@ impl SelfMetrics {
         self.failed_responses.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn rendered(&self, omitted_views: usize, omitted_rows: u64) {
-        self.omitted_views
-            .store(omitted_views as u64, Ordering::Relaxed);
+    /// How many views the scrape being rendered leaves out.
+    pub(crate) fn omitted(&self, views: usize) {
+        self.omitted_views.store(views as u64, Ordering::Relaxed);
+    }
+
+    /// Writes the current `omitted_views` into this exporter's own view in
+    /// `batch`, which was produced before the scrape knew it.
+    pub(crate) fn restate_omitted(&self, batch: &mut [ViewData]) {
+        let own = &self.views.omitted_views;
+        let Some(data) = batch.iter_mut().find(|d| d.view == *own) else {
+            return;
+        };
+        let n = i64::try_from(self.omitted_views.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        for row in &mut data.rows {
+            row.data = AggregationData::LastValue(Number::Int(n));
+        }
+    }
+
+    /// Counts the rows a rendered scrape left out.
+    pub(crate) fn rendered(&self, omitted_rows: u64) {
         self.omitted_rows.fetch_add(omitted_rows, Ordering::Relaxed);
     }
 }

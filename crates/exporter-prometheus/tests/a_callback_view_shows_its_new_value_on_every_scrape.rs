@@ -26,7 +26,7 @@ fn two_scrapes_show_two_readings() -> TestResult {
     let queue = TagKey::new("queue")?;
     let mail = TagMap::new().with(&queue, "mail")?;
     let exporter = PrometheusExporter::builder().build()?;
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())?;
     let endpoint = exporter.serve("127.0.0.1:0")?;
 
     let level = Arc::new(AtomicI64::new(0));

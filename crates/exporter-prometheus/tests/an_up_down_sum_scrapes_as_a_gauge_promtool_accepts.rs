@@ -37,7 +37,7 @@ fn plus_three_minus_five_scrapes_as_gauge_minus_two() -> TestResult {
             .build()?,
     )?;
     let exporter = PrometheusExporter::builder().namespace("app").build()?;
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())?;
 
     let home = TagMap::new().with(&route, "/home")?;
     let up = vm.bind(&in_flight, &home);

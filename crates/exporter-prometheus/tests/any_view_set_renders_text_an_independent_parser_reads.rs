@@ -237,7 +237,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     }
     let exporter = builder.build().map_err(fail)?;
     let vm = ViewManager::new();
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())?;
 
     let mut registered = Vec::new();
     for (i, spec) in case.views.iter().enumerate() {

@@ -77,7 +77,7 @@ fn concurrent_scrapes_during_recording_parse_and_never_go_backwards() -> TestRes
             .build()?,
     )?;
     let exporter = PrometheusExporter::builder().build()?;
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())?;
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let url = endpoint.url();
 

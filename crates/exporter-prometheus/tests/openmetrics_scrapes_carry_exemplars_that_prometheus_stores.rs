@@ -30,7 +30,7 @@ fn openmetrics_scrapes_carry_exemplars_that_prometheus_stores() -> TestResult {
             .build()?,
     )?;
     let exporter = PrometheusExporter::builder().namespace("census").build()?;
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())?;
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let get_tags = TagMap::new().with(&method, "GET")?;
     let record = |v: f64, trace: Option<&str>| {

@@ -37,7 +37,7 @@ fn prometheus_reads_back_a_counter_a_gauge_and_a_histogram_quantile() -> TestRes
             .build()?,
     )?;
     let exporter = PrometheusExporter::builder().namespace("census").build()?;
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())?;
     let endpoint = exporter.serve("127.0.0.1:0")?;
 
     let get = TagMap::new().with(&method, "GET")?;

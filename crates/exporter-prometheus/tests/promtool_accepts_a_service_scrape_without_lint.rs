@@ -43,7 +43,7 @@ fn promtool_accepts_the_service_scrape() -> TestResult {
         .namespace("myapp")
         .const_label("service", "checkout")?
         .build()?;
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())?;
     let endpoint = exporter.serve("127.0.0.1:0")?;
     // One scrape first, so the exporter's own counters are not all zero.
     get(&endpoint.url(), None)?;

@@ -146,7 +146,7 @@ fn clashing_views_already_registered_are_left_out_of_scrapes() -> TestResult {
 #[test]
 fn a_view_manager_turns_the_refusal_into_view_rejected() -> TestResult {
     let vm = census_stats::ViewManager::new();
-    vm.register_exporter(PrometheusExporter::builder().build()?);
+    vm.register_exporter(PrometheusExporter::builder().build()?)?;
     vm.register_view(view("api.calls", "", &["route"], Aggregation::Count))?;
     let err = vm
         .register_view(view("api/calls", "", &[], Aggregation::Count))

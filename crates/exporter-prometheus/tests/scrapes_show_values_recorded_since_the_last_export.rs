@@ -22,7 +22,7 @@ fn scrapes_show_values_recorded_a_moment_ago() -> TestResult {
             .build()?,
     )?;
     let exporter = PrometheusExporter::builder().build()?;
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())?;
     let endpoint = exporter.serve("127.0.0.1:0")?;
 
     let value = |body: &str| -> Result<Option<f64>, String> {

@@ -33,7 +33,7 @@ fn shutdown_is_prompt_and_complete_whatever_the_clients_do() -> TestResult {
             .record_to(&vm, &tags);
     }
     let exporter = PrometheusExporter::builder().build()?;
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())?;
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let addr = endpoint.local_addr();
 

@@ -56,7 +56,7 @@ fn run(format: StdoutFormat) -> Result<Vec<String>, census_core::Error> {
             .format(format)
             .writer(out.clone())
             .build(),
-    );
+    )?;
     let get = TagMap::new().with(&method, "GET")?;
     MeasurementMap::new()
         .put(&latency, 5.0)

@@ -28,7 +28,7 @@
 //!         .with(DropTags::new(["path"]))
 //!         .with(Rename::prefix("shop/")?)
 //!         .with(Delta::new()),
-//! );
+//! )?;
 //! vm.register_view(View::builder("demo/requests_total", &requests)
 //!     .tag_keys([path.clone()]).aggregation(Aggregation::Sum).build()?)?;
 //! MeasurementMap::new().put(&requests, 1).record_to(&vm, &TagMap::new().with(&path, "/")?);

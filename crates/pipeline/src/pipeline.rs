@@ -33,7 +33,7 @@ use census_core::{ExportError, Exporter, Processor, Producer, View, ViewData};
 ///         .with(DropTags::new(["path"]))
 ///         .with(Rename::prefix("shop/")?)
 ///         .with(Delta::new()),
-/// );
+/// )?;
 /// # vm.shutdown();
 /// # Ok(()) }
 /// ```

@@ -29,7 +29,7 @@ fn a_pipeline_exports_callback_views_processed() -> Result<(), census_core::Erro
             .with(ConstTags::new([("service", "checkout")])?)
             .with(Rename::prefix("shop/")?)
             .with(Delta::new()),
-    );
+    )?;
     let total = Arc::new(AtomicI64::new(10));
     let reader = Arc::clone(&total);
     vm.register_callback(

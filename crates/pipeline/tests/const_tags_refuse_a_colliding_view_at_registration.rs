@@ -17,7 +17,7 @@ fn colliding_views_are_refused_and_others_checked_with_the_constants() -> Result
     let vm = ViewManager::new();
     vm.register_exporter(
         Pipeline::new(Arc::clone(&capture)).with(ConstTags::new([("service", "checkout")])?),
-    );
+    )?;
     let m = int_measure("demo/requests");
 
     let err = vm

@@ -41,7 +41,7 @@ fn delta_passes_the_fresh_value_from_its_new_start() -> Result<(), census_core::
     )?;
     let (capture, calls) = Capture::new();
     vm.set_reporting_period(Duration::from_millis(10));
-    vm.register_exporter(Pipeline::new(capture).with(Delta::new()));
+    vm.register_exporter(Pipeline::new(capture).with(Delta::new()))?;
     let a = TagMap::new().with(&user, "a")?;
     MeasurementMap::new().put(&m, 40).record_to(&vm, &a);
     let deadline = Instant::now() + PATIENCE;

@@ -59,7 +59,9 @@ fn views_filtered_out_are_not_checked_against_the_exporter() -> Result<(), censu
     let (capture, _calls) = Capture::new();
     let capture = Arc::new(capture.refusing("other/x").refusing("demo/x"));
     let vm = ViewManager::new();
-    vm.register_exporter(Pipeline::new(Arc::clone(&capture)).with(FilterViews::matching("demo/*")));
+    vm.register_exporter(
+        Pipeline::new(Arc::clone(&capture)).with(FilterViews::matching("demo/*")),
+    )?;
     let m = int_measure("m");
     // The exporter refuses both names, but never sees the filtered one.
     vm.register_view(view("other/x", &m, &[], Aggregation::Count))?;

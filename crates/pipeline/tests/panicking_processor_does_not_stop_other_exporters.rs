@@ -32,8 +32,8 @@ fn other_exporters_and_later_periods_are_unaffected() -> Result<(), census_core:
     let pipeline = Arc::new(Pipeline::new(piped).with(panicky));
     // The pipeline first, so that within a period the plain exporter is
     // called after the panic.
-    vm.register_exporter(Arc::clone(&pipeline));
-    vm.register_exporter(plain);
+    vm.register_exporter(Arc::clone(&pipeline))?;
+    vm.register_exporter(plain)?;
     vm.set_reporting_period(Duration::from_millis(10));
 
     // Wait for four periods: two panics, two good runs.

@@ -44,8 +44,8 @@ fn the_chain_runs_on_the_batch_and_the_rest_is_forwarded() -> Result<(), census_
             .aggregation(Aggregation::Count)
             .build()?,
     )?;
-    vm.register_exporter(Arc::clone(&pipeline));
-    vm.register_exporter(plain);
+    vm.register_exporter(Arc::clone(&pipeline))?;
+    vm.register_exporter(plain)?;
     assert_eq!(inner.attached.load(std::sync::atomic::Ordering::SeqCst), 1);
     MeasurementMap::new()
         .put(&requests, 1)

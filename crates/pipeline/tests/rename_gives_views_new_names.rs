@@ -60,7 +60,7 @@ fn registration_refuses_too_long_names_and_shared_names() -> Result<(), Error> {
         Pipeline::new(Arc::clone(&capture))
             .with(Rename::mapping([("demo/old", "demo/new")])?)
             .with(Rename::prefix("shop/")?),
-    );
+    )?;
     let m = int_measure("m");
     vm.register_view(view("demo/old", &m, &[], Aggregation::Count))?;
     {

@@ -59,7 +59,7 @@ fn every_snapshot_calls_the_callback() -> Result<(), census_core::Error> {
     assert_eq!(rows(&totals), vec![(vec![], Some(12))]);
 
     let (capture, captured) = Capture::new();
-    vm.register_exporter(capture);
+    vm.register_exporter(capture)?;
     a.store(6, Relaxed);
     let pulled = captured.pull();
     assert_eq!(

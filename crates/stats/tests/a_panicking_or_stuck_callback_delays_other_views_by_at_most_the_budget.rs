@@ -87,7 +87,7 @@ fn failing_callbacks_cost_other_views_at_most_the_budget() -> Result<(), census_
         out.observe(&TagMap::new(), 7);
     })?;
     let (capture, captured) = Capture::new();
-    vm.register_exporter(capture);
+    vm.register_exporter(capture)?;
     MeasurementMap::new()
         .put(&m, 5)
         .record_to(&vm, &TagMap::new());

@@ -25,7 +25,7 @@ fn callback_views_live_in_the_same_registry() -> Result<(), Error> {
     let vm = ViewManager::new();
     vm.set_reporting_period(Duration::from_secs(3600));
     let (capture, captured) = Capture::refusing(Some("q/refused"));
-    vm.register_exporter(capture);
+    vm.register_exporter(capture)?;
     vm.register_view(gauge("q/recorded", &depth)?)?;
     vm.register_callback(gauge("q/depth", &depth)?, |out| {
         out.observe(&TagMap::new(), 4)
@@ -126,7 +126,7 @@ fn unregistering_stops_the_calls() -> Result<(), Error> {
     assert_eq!(calls.load(Relaxed), 1);
     vm.unregister_view("q/depth")?;
     let (capture, captured) = Capture::new();
-    vm.register_exporter(capture);
+    vm.register_exporter(capture)?;
     let _ = captured.pull();
     vm.shutdown();
     assert_eq!(calls.load(Relaxed), 1, "called after unregister_view");

@@ -38,7 +38,7 @@ fn disabled_records_change_nothing_are_counted_and_recording_resumes_exactly(
             .build()?,
     )?;
     let (capture, captured) = Capture::new();
-    vm.register_exporter(capture);
+    vm.register_exporter(capture)?;
     let bound = vm.bind(&requests, &post);
 
     assert!(vm.is_enabled());

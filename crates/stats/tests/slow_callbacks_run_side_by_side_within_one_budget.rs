@@ -31,7 +31,7 @@ fn three_slow_callbacks_fit_one_budget() -> Result<(), census_core::Error> {
         )?;
     }
     let (capture, captured) = Capture::new();
-    vm.register_exporter(capture);
+    vm.register_exporter(capture)?;
     let began = Instant::now();
     let batch = captured.pull();
     let took = began.elapsed();

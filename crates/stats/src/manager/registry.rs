@@ -218,6 +218,12 @@ impl ViewManager {
     /// data each period and once more at shutdown; see
     /// [`Exporter`]'s contract.
     ///
+    /// The exporter is first asked about every view already registered, in
+    /// registration order, each beside the views registered before it
+    /// ([`Exporter::check_view`]), exactly as it would have been had it
+    /// been registered first: a view it cannot export refuses the
+    /// exporter, whatever the order of registration.
+    ///
     /// Each exporter gets a thread of its own that feeds it batches, so a
     /// slow or stuck exporter delays neither recording, nor the worker, nor
     /// any other exporter; while it is busy, newer batches replace the one
@@ -226,40 +232,84 @@ impl ViewManager {
     /// The exporter's [`attach`](Exporter::attach) receives a producer for
     /// on-demand snapshots, and any [`self_metrics`](Exporter::self_metrics)
     /// producer it returns joins every batch. The first exporter starts the
-    /// manager's worker thread. After shutdown, or if its thread cannot be
-    /// started, the exporter is dropped and the reason logged.
-    pub fn register_exporter(&self, exporter: impl Exporter) {
-        self.register_shared_exporter(Arc::new(exporter));
+    /// manager's worker thread.
+    ///
+    /// The returned `Result` is not `#[must_use]` beyond what `Result`
+    /// itself asks: code that calls this as a statement, as earlier
+    /// versions returned nothing, still compiles (with the usual
+    /// unused-`Result` warning).
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::ViewRejected`] naming the first registered view the
+    ///   exporter refuses, with its reason; the exporter is not registered;
+    /// - [`Error::ShutDown`] after [`shutdown`](ViewManager::shutdown);
+    /// - [`Error::InvalidConfig`] (`what` = `exporter thread`) when its
+    ///   delivery thread cannot be started.
+    ///
+    /// [`ManagerStats::skipped_batches`]: crate::ManagerStats::skipped_batches
+    pub fn register_exporter(&self, exporter: impl Exporter) -> Result<(), Error> {
+        self.register_shared_exporter(Arc::new(exporter))
     }
 
-    fn register_shared_exporter(&self, exporter: Arc<dyn Exporter>) {
-        if self.inner.shut_down.load(Ordering::Acquire) {
-            log::warn!(
-                "census: exporter {} registered after shutdown; it will receive nothing",
-                exporter.name()
-            );
-            return;
-        }
+    fn register_shared_exporter(&self, exporter: Arc<dyn Exporter>) -> Result<(), Error> {
+        let mut checked = self.check_registered(exporter.as_ref())?;
         let producer: Arc<dyn Producer> = Arc::new(ManagerProducer(Arc::downgrade(&self.inner)));
         exporter.attach(producer);
         let own = exporter.self_metrics();
         let counters = Arc::clone(&self.inner.counters);
-        let delivery = match Delivery::spawn(Arc::clone(&exporter), counters) {
-            Ok(delivery) => delivery,
-            Err(err) => {
-                log::error!(
-                    "census: exporter {} not registered: cannot start its thread: {err}",
-                    exporter.name()
-                );
-                return;
+        let delivery = Delivery::spawn(Arc::clone(&exporter), counters).map_err(|err| {
+            Error::InvalidConfig {
+                what: "exporter thread".to_owned(),
+                value: exporter.name().to_owned(),
+                reason: format!("the operating system refused a new thread: {err}"),
             }
-        };
-        {
+        })?;
+        loop {
             let mut reg = self.inner.registry.lock();
-            reg.deliveries.push(Arc::new(delivery));
-            reg.producers.extend(own);
+            if self.inner.shut_down.load(Ordering::Acquire) {
+                // Dropping the delivery ends its thread.
+                return Err(Error::ShutDown);
+            }
+            // No view registered since the check: it still holds.
+            if reg.version == checked {
+                reg.deliveries.push(Arc::new(delivery));
+                reg.producers.extend(own);
+                break;
+            }
+            drop(reg);
+            checked = self.check_registered(exporter.as_ref())?;
         }
         self.ensure_worker();
+        Ok(())
+    }
+
+    /// Asks `exporter` about every registered view, each beside the views
+    /// registered before it; the registry version that held.
+    fn check_registered(&self, exporter: &dyn Exporter) -> Result<u64, Error> {
+        let (version, registered) = {
+            let mut reg = self.inner.registry.lock();
+            if self.inner.shut_down.load(Ordering::Acquire) {
+                return Err(Error::ShutDown);
+            }
+            (reg.version, reg.listed())
+        };
+        // Without the registry lock: see register_view.
+        for (i, view) in registered.iter().enumerate() {
+            let before = registered.get(..i).unwrap_or_default();
+            check(exporter, view, before).map_err(|err| match err {
+                Error::ViewRejected { view, reason } => Error::ViewRejected {
+                    view,
+                    reason: format!(
+                        "{reason}; exporter {} was not registered (it checks every registered \
+                         view)",
+                        exporter.name()
+                    ),
+                },
+                other => other,
+            })?;
+        }
+        Ok(version)
     }
 
     fn ensure_worker(&self) {
