@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::delivery::DeliveryReport;
 use crate::error::ExportError;
 use crate::view::View;
 use crate::view_data::ViewData;
@@ -99,6 +100,22 @@ pub trait Exporter: Send + Sync + 'static {
         None
     }
 
+    /// What this exporter has and has not delivered to its destination
+    /// since it was built; see [`DeliveryReport`]. Asked by
+    /// `ViewManager::health()` from any thread, and once more after the
+    /// exporter's `shutdown`, for the shutdown report: keep it cheap and
+    /// non-blocking.
+    ///
+    /// `None` (the default) says the exporter has no destination to
+    /// confirm, like the stdout exporter: a batch its `export` accepted
+    /// counts as delivered, and a batch it returned an error for (counted
+    /// by the manager) as failed. An exporter that accepts batches before
+    /// delivering them, such as one with a queue, should return its report,
+    /// or the shutdown report cannot tell the truth about it.
+    fn delivery(&self) -> Option<DeliveryReport> {
+        None
+    }
+
     /// A name for logs and reports. The default is the type's name.
     fn name(&self) -> &str {
         std::any::type_name::<Self>()
@@ -135,6 +152,10 @@ impl<E: Exporter> Exporter for Arc<E> {
 
     fn self_metrics(&self) -> Option<Arc<dyn Producer>> {
         (**self).self_metrics()
+    }
+
+    fn delivery(&self) -> Option<DeliveryReport> {
+        (**self).delivery()
     }
 
     fn name(&self) -> &str {

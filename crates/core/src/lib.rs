@@ -30,6 +30,7 @@
 //!   [`Exemplar`]: a recorded value kept with its attachments.
 //! - [`Exporter`]: receives snapshots; its contract is stated on the trait.
 //! - [`Processor`]: one step that changes view data on its way to an exporter.
+//! - [`DeliveryReport`]: what an exporter could not deliver, and what is lost.
 //! - [`Error`]: every way input can be refused.
 
 #![forbid(unsafe_code)]
@@ -41,6 +42,8 @@
 struct ReadmeDoctests;
 
 mod aggregation;
+mod batch_merge;
+mod delivery;
 mod error;
 mod exemplar;
 mod exporter;
@@ -53,6 +56,8 @@ mod view;
 mod view_data;
 
 pub use aggregation::{Aggregation, Bounds, MAX_BOUNDS};
+pub use batch_merge::merge_batches;
+pub use delivery::DeliveryReport;
 pub use error::{Error, ExportError, InvalidReason};
 pub use exemplar::Exemplar;
 pub use exporter::{Exporter, Producer};

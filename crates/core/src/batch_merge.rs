@@ -1,0 +1,238 @@
+//! Folding one batch into another, so that delta data an exporter could not
+//! deliver travels in a later batch instead of being lost.
+
+use std::collections::HashMap;
+
+use crate::tag::TagValue;
+use crate::view_data::{Temporality, ViewData};
+
+/// Folds `later` into `earlier`, so that `earlier` alone carries what both
+/// batches did; returns how many rows of `earlier` could not be carried.
+///
+/// An exporter that cannot deliver a batch of delta data (queue full,
+/// destination refusing) folds it into the next batch rather than drop it;
+/// the merged batch then holds, per row, what the two intervals together
+/// recorded.
+///
+/// - **Delta views** (`Temporality::Delta`) present in both, with the same
+///   definition, merge row by row, rows matched by tag values and the
+///   overflow flag: counts, sums and bucket counts add, distributions
+///   combine exactly, LastValue takes `later`'s value (see
+///   [`AggregationData::merge`](crate::AggregationData::merge)). A row
+///   keeps the earlier start; the view spans from `earlier`'s start to
+///   `later`'s end; `folded` adds. Rows in one batch only are kept.
+/// - **Cumulative views** present in both: `later` replaces `earlier`, as
+///   it carries everything the earlier snapshot did.
+/// - A view in one batch only is kept.
+/// - A delta view whose definition changed under the same name (it was
+///   registered anew in between) cannot merge: `later` replaces it, and
+///   `earlier`'s rows of it are counted in the return value, as are rows
+///   whose values cannot combine (different aggregations or bounds, which
+///   only hand-made batches have).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use census_core::{
+///     merge_batches, Aggregation, AggregationData, MeasureI64, Row, Temporality, View, ViewData,
+/// };
+///
+/// # fn main() -> Result<(), census_core::Error> {
+/// let m = MeasureI64::new("m", "", "1")?;
+/// let view = View::builder("v", &m).aggregation(Aggregation::Count).build()?;
+/// let at = |s| UNIX_EPOCH + Duration::from_secs(s);
+/// let delta = |from, to, n| {
+///     let mut data = ViewData::new(view.clone(), at(from), at(to),
+///         vec![Row::new(vec![], AggregationData::Count(n), at(from))]);
+///     data.temporality = Temporality::Delta;
+///     data
+/// };
+/// let mut earlier = vec![delta(0, 10, 3)];
+/// assert_eq!(merge_batches(&mut earlier, vec![delta(10, 20, 4)]), 0);
+/// assert_eq!(earlier[0].rows[0].data, AggregationData::Count(7));
+/// assert_eq!((earlier[0].start, earlier[0].end), (at(0), at(20)));
+/// # Ok(()) }
+/// ```
+pub fn merge_batches(earlier: &mut Vec<ViewData>, later: Vec<ViewData>) -> u64 {
+    let mut lost = 0;
+    let mut by_name: HashMap<String, usize> = earlier
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.view.name().to_owned(), i))
+        .collect();
+    for data in later {
+        let Some(&i) = by_name.get(data.view.name()) else {
+            by_name.insert(data.view.name().to_owned(), earlier.len());
+            earlier.push(data);
+            continue;
+        };
+        let Some(old) = earlier.get_mut(i) else {
+            continue;
+        };
+        let both_delta =
+            old.temporality == Temporality::Delta && data.temporality == Temporality::Delta;
+        if both_delta && old.view == data.view {
+            lost += merge_view(old, data);
+        } else {
+            if old.temporality == Temporality::Delta {
+                lost += old.rows.len() as u64;
+            }
+            *old = data;
+        }
+    }
+    lost
+}
+
+/// Folds the rows of `later` into `into`, both delta data of one view.
+fn merge_view(into: &mut ViewData, later: ViewData) -> u64 {
+    let mut lost = 0;
+    let mut rows: HashMap<(bool, Vec<Option<TagValue>>), usize> = into
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.overflow, r.tags.clone()), i))
+        .collect();
+    for row in later.rows {
+        let key = (row.overflow, row.tags.clone());
+        match rows.get(&key).and_then(|&i| into.rows.get_mut(i)) {
+            Some(old) => {
+                if old.data.merge(&row.data, true).is_err() {
+                    lost += 1;
+                    *old = row;
+                }
+            }
+            None => {
+                rows.insert(key, into.rows.len());
+                into.rows.push(row);
+            }
+        }
+    }
+    into.start = into.start.min(later.start);
+    into.end = into.end.max(later.end);
+    into.folded = into.folded.saturating_add(later.folded);
+    lost
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregation::Aggregation;
+    use crate::measure::MeasureI64;
+    use crate::tag::TagKey;
+    use crate::view::View;
+    use crate::view_data::{AggregationData, Number, Row};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    fn at(s: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(s)
+    }
+
+    fn view(name: &str, aggregation: Aggregation) -> View {
+        let m = MeasureI64::new("m", "", "1").expect("valid measure");
+        let k = TagKey::new("k").expect("valid key");
+        View::builder(name, &m)
+            .tag_keys([k])
+            .aggregation(aggregation)
+            .build()
+            .expect("valid view")
+    }
+
+    fn row(tag: &str, data: AggregationData, start: u64) -> Row {
+        Row::new(
+            vec![Some(TagValue::new(tag).expect("valid"))],
+            data,
+            at(start),
+        )
+    }
+
+    fn delta(view: &View, from: u64, to: u64, rows: Vec<Row>) -> ViewData {
+        let mut data = ViewData::new(view.clone(), at(from), at(to), rows);
+        data.temporality = Temporality::Delta;
+        data
+    }
+
+    #[test]
+    fn delta_rows_add_and_the_rest_is_kept_or_replaced() {
+        let sums = view("sums", Aggregation::Sum);
+        let gauge = view("gauge", Aggregation::LastValue);
+        let total = view("total", Aggregation::Count);
+        let int = |v| AggregationData::Sum(Number::Int(v));
+        let last = |v| AggregationData::LastValue(Number::Int(v));
+        let mut earlier = vec![
+            delta(&sums, 0, 10, vec![row("a", int(1), 0), row("b", int(2), 0)]),
+            delta(&gauge, 0, 10, vec![row("a", last(5), 0)]),
+            ViewData::new(
+                total.clone(),
+                at(0),
+                at(10),
+                vec![row("a", AggregationData::Count(9), 0)],
+            ),
+        ];
+        let later = vec![
+            delta(
+                &sums,
+                10,
+                20,
+                vec![row("a", int(10), 10), row("c", int(30), 10)],
+            ),
+            delta(&gauge, 10, 20, vec![row("a", last(6), 10)]),
+            ViewData::new(
+                total,
+                at(0),
+                at(20),
+                vec![row("a", AggregationData::Count(12), 0)],
+            ),
+        ];
+        assert_eq!(merge_batches(&mut earlier, later), 0);
+        let sums_rows: Vec<(String, AggregationData)> = earlier[0]
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.tags[0]
+                        .as_ref()
+                        .map(|v| v.as_str().to_owned())
+                        .unwrap_or_default(),
+                    r.data.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            sums_rows,
+            [
+                ("a".to_owned(), int(11)),
+                ("b".to_owned(), int(2)),
+                ("c".to_owned(), int(30))
+            ]
+        );
+        assert_eq!((earlier[0].start, earlier[0].end), (at(0), at(20)));
+        assert_eq!(earlier[0].rows[0].start, at(0));
+        assert_eq!(earlier[1].rows[0].data, last(6));
+        // The cumulative view is simply the later snapshot.
+        assert_eq!(earlier[2].rows[0].data, AggregationData::Count(12));
+        assert_eq!(earlier[2].end, at(20));
+    }
+
+    #[test]
+    fn a_redefined_delta_view_replaces_the_earlier_and_counts_its_rows() {
+        let old = view("v", Aggregation::Sum);
+        let new = view("v", Aggregation::Count);
+        let mut earlier = vec![delta(
+            &old,
+            0,
+            10,
+            vec![
+                row("a", AggregationData::Sum(Number::Int(1)), 0),
+                row("b", AggregationData::Sum(Number::Int(1)), 0),
+            ],
+        )];
+        let later = vec![delta(
+            &new,
+            10,
+            20,
+            vec![row("a", AggregationData::Count(1), 10)],
+        )];
+        assert_eq!(merge_batches(&mut earlier, later), 2);
+        assert_eq!(earlier.len(), 1);
+        assert_eq!(earlier[0].view, new);
+    }
+}
