@@ -111,15 +111,15 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub use census_core::{
-    unix_nanos, Aggregation, AggregationData, Bounds, DistributionData, Error, ExportError,
-    Exporter, InvalidReason, Measure, MeasureF64, MeasureI64, MeasureType, Number, Producer, Row,
-    TagKey, TagMap, TagValue, Temporality, TypedMeasure, View, ViewBuilder, ViewData,
-    DEFAULT_ROW_LIMIT, MAX_BOUNDS,
+    merge_batches, unix_nanos, Aggregation, AggregationData, Bounds, DeliveryReport,
+    DistributionData, Error, ExportError, Exporter, InvalidReason, Measure, MeasureF64, MeasureI64,
+    MeasureType, Number, Producer, Row, TagKey, TagMap, TagValue, Temporality, TypedMeasure, View,
+    ViewBuilder, ViewData, DEFAULT_ROW_LIMIT, MAX_BOUNDS,
 };
 pub use census_stats::{
-    shutdown, shutdown_async, shutdown_guard, view_manager, BoundMeasure, ManagerStats,
-    MeasurementMap, Observer, ShutdownFuture, ShutdownGuard, ShutdownReport, ViewManager,
-    DEFAULT_CALLBACK_BUDGET, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
+    shutdown, shutdown_async, shutdown_guard, view_manager, BoundMeasure, ExporterHealth, Health,
+    ManagerStats, MeasurementMap, Observer, ShutdownFuture, ShutdownGuard, ShutdownReport,
+    ViewManager, DEFAULT_CALLBACK_BUDGET, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 
 /// The current tag context: the tags of the work a thread is doing,

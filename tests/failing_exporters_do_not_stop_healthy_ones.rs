@@ -38,12 +38,24 @@ fn healthy_exporter_receives_every_period() -> Result<(), census::Error> {
         std::thread::sleep(Duration::from_millis(5));
     };
     let report = vm.shutdown();
-    // The panicking exporter's shutdown is reported, by name.
-    assert_eq!(report.failed.len(), 1, "{report:?}");
+    // Both bad exporters are reported by name (issue #16: the failing one
+    // used to pass as complete), the healthy one is not.
+    let failed: Vec<&str> = report.failed.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(failed.len(), 2, "{report:?}");
     assert!(
-        report.failed[0].0.contains("PanickingExporter"),
+        failed.iter().any(|n| n.contains("PanickingExporter")),
         "{report:?}"
     );
+    let (_, why) = report
+        .failed
+        .iter()
+        .find(|(n, _)| n.contains("FailingExporter"))
+        .expect("the failing exporter is named");
+    assert!(
+        why.contains("exports failed") && why.contains("backend down"),
+        "{why}"
+    );
+    assert!(!report.is_complete());
     assert!(report.unfinished.is_empty(), "{report:?}");
     // The final export and shutdown reach the healthy exporter too.
     assert_eq!(shutdowns.load(std::sync::atomic::Ordering::SeqCst), 1);

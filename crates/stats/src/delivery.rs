@@ -6,9 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use census_core::{Exporter, ViewData};
+use census_core::{DeliveryReport, Exporter, ViewData};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
+
+use crate::notice::Notice;
 
 /// A batch shared by every exporter's thread: snapshotted once, never copied.
 pub(crate) type Batch = Arc<[ViewData]>;
@@ -19,14 +21,37 @@ enum Message {
     Final(Batch),
 }
 
-/// Counters shared by all of one manager's deliveries. Relaxed: each is an
-/// independent statistic.
+/// Export counters: one set for the whole manager, one per exporter.
+/// Relaxed: each is an independent statistic.
 #[derive(Debug, Default)]
 pub(crate) struct DeliveryCounters {
     pub(crate) exports: AtomicU64,
     pub(crate) export_errors: AtomicU64,
     pub(crate) export_panics: AtomicU64,
     pub(crate) skipped_batches: AtomicU64,
+}
+
+impl DeliveryCounters {
+    fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// What one exporter's thread found, beside the shared counters.
+#[derive(Default)]
+pub(crate) struct Outcome {
+    /// This exporter's own counters.
+    pub(crate) counters: DeliveryCounters,
+    /// The latest failed export or shutdown, for people.
+    pub(crate) last_error: Mutex<Option<String>>,
+    /// What the exporter's `shutdown` said, if it failed.
+    shutdown_error: Mutex<Option<String>>,
+    /// The exporter's delivery report, asked for after its shutdown.
+    report: Mutex<Option<DeliveryReport>>,
 }
 
 /// An exporter and the thread that feeds it.
@@ -39,8 +64,9 @@ pub(crate) struct Delivery {
     evict: Receiver<Message>,
     /// Disconnects when the thread exits.
     exited: Receiver<()>,
-    /// What the exporter's `shutdown` said, if it failed.
-    shutdown_error: Arc<Mutex<Option<String>>>,
+    outcome: Arc<Outcome>,
+    /// Failures told on stderr when no logger shows them.
+    pub(crate) notice: Notice,
 }
 
 impl Delivery {
@@ -52,22 +78,21 @@ impl Delivery {
         let (exit_guard, exited) = crossbeam_channel::bounded::<()>(0);
         let evict = inbox.clone();
         let runner = Arc::clone(&exporter);
-        let shutdown_error = Arc::new(Mutex::new(None));
-        let outcome = Arc::clone(&shutdown_error);
+        let outcome = Arc::new(Outcome::default());
+        let thread_outcome = Arc::clone(&outcome);
         std::thread::Builder::new()
             .name(format!("census-export:{}", exporter.name()))
             .spawn(move || {
                 let _exit_guard = exit_guard;
-                if let Err(error) = run(&*runner, &inbox, &counters) {
-                    *outcome.lock() = Some(error);
-                }
+                run(&*runner, &inbox, &counters, &thread_outcome);
             })?;
         Ok(Delivery {
             exporter,
             mailbox,
             evict,
             exited,
-            shutdown_error,
+            outcome,
+            notice: Notice::default(),
         })
     }
 
@@ -77,6 +102,10 @@ impl Delivery {
 
     pub(crate) fn exporter(&self) -> &Arc<dyn Exporter> {
         &self.exporter
+    }
+
+    pub(crate) fn outcome(&self) -> &Outcome {
+        &self.outcome
     }
 
     /// Hands over a periodic batch without waiting. If the exporter has not
@@ -89,7 +118,8 @@ impl Delivery {
                 Ok(()) => return,
                 Err(TrySendError::Full(back)) => {
                     if self.evict.try_recv().is_ok() {
-                        counters.skipped_batches.fetch_add(1, Ordering::Relaxed);
+                        DeliveryCounters::add(&counters.skipped_batches);
+                        DeliveryCounters::add(&self.outcome.counters.skipped_batches);
                     }
                     message = back;
                 }
@@ -101,7 +131,8 @@ impl Delivery {
     /// Hands over the final batch, replacing any pending one.
     pub(crate) fn finish(&self, batch: Batch, counters: &DeliveryCounters) {
         if self.evict.try_recv().is_ok() {
-            counters.skipped_batches.fetch_add(1, Ordering::Relaxed);
+            DeliveryCounters::add(&counters.skipped_batches);
+            DeliveryCounters::add(&self.outcome.counters.skipped_batches);
         }
         // Only the worker sends, and the slot was just emptied, so this
         // fits; a stuck exporter never takes it, which `wait_until` bounds.
@@ -110,7 +141,18 @@ impl Delivery {
 
     /// What the exporter's `shutdown` reported, once the thread has ended.
     pub(crate) fn shutdown_error(&self) -> Option<String> {
-        self.shutdown_error.lock().clone()
+        self.outcome.shutdown_error.lock().clone()
+    }
+
+    /// The exporter's delivery report from after its shutdown, once the
+    /// thread has ended.
+    pub(crate) fn final_report(&self) -> Option<DeliveryReport> {
+        self.outcome.report.lock().clone()
+    }
+
+    /// The exporter's delivery report now (see `Exporter::delivery`).
+    pub(crate) fn report(&self) -> Option<DeliveryReport> {
+        ask(self.exporter.as_ref())
     }
 
     /// Waits for the thread to finish until `deadline` (for as long as it
@@ -127,56 +169,81 @@ impl Delivery {
     }
 }
 
-/// Feeds the exporter until its final batch; returns what its `shutdown`
-/// said if that failed.
+/// The exporter's delivery report; a panic in it reads as none.
+fn ask(exporter: &dyn Exporter) -> Option<DeliveryReport> {
+    catch_unwind(AssertUnwindSafe(|| exporter.delivery())).unwrap_or_else(|_| {
+        log::error!(
+            "census: exporter {} panicked in delivery()",
+            exporter.name()
+        );
+        None
+    })
+}
+
+/// Feeds the exporter until its final batch, then shuts it down and keeps
+/// what it said and what it reports.
 fn run(
     exporter: &dyn Exporter,
     inbox: &Receiver<Message>,
     counters: &DeliveryCounters,
-) -> Result<(), String> {
+    outcome: &Outcome,
+) {
     while let Ok(message) = inbox.recv() {
         match message {
-            Message::Batch(batch) => export(exporter, &batch, counters),
+            Message::Batch(batch) => export(exporter, &batch, counters, outcome),
             Message::Final(batch) => {
-                export(exporter, &batch, counters);
-                return match catch_unwind(AssertUnwindSafe(|| exporter.shutdown())) {
-                    Ok(Ok(())) => Ok(()),
+                export(exporter, &batch, counters, outcome);
+                let error = match catch_unwind(AssertUnwindSafe(|| exporter.shutdown())) {
+                    Ok(Ok(())) => None,
                     Ok(Err(err)) => {
                         log::warn!(
                             "census: exporter {} failed to shut down: {err}",
                             exporter.name()
                         );
-                        Err(err.to_string())
+                        Some(err.to_string())
                     }
                     Err(_) => {
-                        counters.export_panics.fetch_add(1, Ordering::Relaxed);
+                        DeliveryCounters::add(&counters.export_panics);
+                        DeliveryCounters::add(&outcome.counters.export_panics);
                         log::error!(
                             "census: exporter {} panicked during shutdown",
                             exporter.name()
                         );
-                        Err("panicked during shutdown".to_owned())
+                        Some("panicked during shutdown".to_owned())
                     }
                 };
+                *outcome.shutdown_error.lock() = error;
+                *outcome.report.lock() = ask(exporter);
+                return;
             }
         }
     }
-    Ok(())
 }
 
-fn export(exporter: &dyn Exporter, batch: &[ViewData], counters: &DeliveryCounters) {
-    counters.exports.fetch_add(1, Ordering::Relaxed);
+fn export(
+    exporter: &dyn Exporter,
+    batch: &[ViewData],
+    counters: &DeliveryCounters,
+    outcome: &Outcome,
+) {
+    DeliveryCounters::add(&counters.exports);
+    DeliveryCounters::add(&outcome.counters.exports);
     match catch_unwind(AssertUnwindSafe(|| exporter.export(batch))) {
         Ok(Ok(())) => {}
         Ok(Err(err)) => {
-            counters.export_errors.fetch_add(1, Ordering::Relaxed);
+            DeliveryCounters::add(&counters.export_errors);
+            DeliveryCounters::add(&outcome.counters.export_errors);
             log::warn!("census: exporter {} failed: {err}", exporter.name());
+            *outcome.last_error.lock() = Some(err.to_string());
         }
         Err(_) => {
-            counters.export_panics.fetch_add(1, Ordering::Relaxed);
+            DeliveryCounters::add(&counters.export_panics);
+            DeliveryCounters::add(&outcome.counters.export_panics);
             log::error!(
                 "census: exporter {} panicked during export",
                 exporter.name()
             );
+            *outcome.last_error.lock() = Some("panicked during export".to_owned());
         }
     }
 }

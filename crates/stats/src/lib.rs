@@ -50,6 +50,7 @@ mod exemplar;
 mod global;
 mod manager;
 mod measurement_map;
+mod notice;
 mod observer;
 mod padded;
 mod record;
@@ -64,8 +65,8 @@ pub use bound_measure::BoundMeasure;
 pub use callback::DEFAULT_CALLBACK_BUDGET;
 pub use global::{shutdown, shutdown_async, shutdown_guard, view_manager};
 pub use manager::{
-    ManagerStats, ShutdownFuture, ShutdownGuard, ShutdownReport, ViewManager,
-    DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
+    ExporterHealth, Health, ManagerStats, ShutdownFuture, ShutdownGuard, ShutdownReport,
+    ViewManager, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use measurement_map::MeasurementMap;
 pub use observer::Observer;

@@ -61,6 +61,7 @@ fn run(inner: &Inner, commands: &Receiver<Command>, mut period: Duration) -> Shu
             }
             Err(RecvTimeoutError::Timeout) => {
                 inner.export_all();
+                inner.notice_failures();
                 // Keep to the period's grid, but after a stall (a suspended
                 // process) start afresh rather than firing a burst of
                 // catch-up exports.

@@ -6,6 +6,7 @@
 //! snapshots for exporters, [`shutdown`] drains, and [`shutdown_future`]
 //! drains for async callers. The record path itself is in `record.rs`.
 
+mod health;
 mod producer;
 mod registered;
 mod registry;
@@ -30,6 +31,7 @@ use crate::seed::Seed;
 use crate::switch::Switch;
 use crate::worker::Worker;
 
+pub use health::{ExporterHealth, Health};
 use registered::Registry;
 pub(crate) use routing::{compatible, Routes};
 pub use shutdown::{ShutdownGuard, ShutdownReport};

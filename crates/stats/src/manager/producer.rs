@@ -44,7 +44,7 @@ impl Inner {
         }
     }
 
-    pub(super) fn deliveries(&self) -> Vec<Arc<Delivery>> {
+    pub(crate) fn deliveries(&self) -> Vec<Arc<Delivery>> {
         self.registry.lock().deliveries.clone()
     }
 }

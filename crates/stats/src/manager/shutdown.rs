@@ -5,25 +5,42 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use census_core::DeliveryReport;
+
 use super::{Inner, ViewManager};
-use crate::delivery::Batch;
+use crate::delivery::{Batch, DeliveryCounters};
 use crate::view::Audience;
 
 /// What [`ViewManager::shutdown`] found.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// [`is_complete`](ShutdownReport::is_complete) is true only when every
+/// exporter finished in time and reached its destination with every
+/// batch: an exporter is named in `failed` when its shutdown failed, when
+/// any of its exports returned an error or panicked, or when its own
+/// [`DeliveryReport`] counts a batch it failed to deliver, dropped or
+/// abandoned, or rows of delta data it lost. An exporter that has no
+/// destination to confirm (its [`Exporter::delivery`] is `None`, like
+/// stdout's) is judged by its exports alone.
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ShutdownReport {
     /// Exporters (by [`Exporter::name`](census_core::Exporter::name)) that had not finished the final
     /// export and their shutdown when the shutdown timeout ran out. Their
     /// threads are left running; nothing waits for them.
     pub unfinished: Vec<String>,
-    /// Exporters whose `shutdown` returned an error or panicked, with what
-    /// they said (for example how many batches could not be delivered).
+    /// Exporters that failed, with what failed and the counts: their
+    /// shutdown's error, failed exports, and batches not delivered (for
+    /// example `12 batches failed, 3 abandoned`).
     pub failed: Vec<(String, String)>,
+    /// The delivery report of each exporter that did not deliver
+    /// everything, with what is lost for good: the rows of delta data no
+    /// later batch carries, merged, in [`DeliveryReport::lost`].
+    pub undelivered: Vec<(String, DeliveryReport)>,
 }
 
 impl ShutdownReport {
-    /// Whether every exporter finished in time and shut down cleanly.
+    /// Whether every exporter finished in time and every value recorded
+    /// before shutdown reached every exporter's destination.
     pub fn is_complete(&self) -> bool {
         self.unfinished.is_empty() && self.failed.is_empty()
     }
@@ -75,6 +92,10 @@ impl ViewManager {
                 "census: exporter {name} did not finish within the shutdown timeout of {timeout:?}"
             );
         }
+        for (name, what) in &report.failed {
+            log::warn!("census: exporter {name} failed: {what}");
+        }
+        self.inner.notice_shutdown(&report);
         *self.inner.report.lock() = Some(report.clone());
         report
     }
@@ -114,14 +135,61 @@ impl Inner {
         }
         let mut report = ShutdownReport::default();
         for delivery in &deliveries {
+            let name = delivery.name().to_owned();
             if !delivery.wait_until(deadline) {
-                report.unfinished.push(delivery.name().to_owned());
-            } else if let Some(error) = delivery.shutdown_error() {
-                report.failed.push((delivery.name().to_owned(), error));
+                report.unfinished.push(name);
+                continue;
+            }
+            let mut problems = Vec::new();
+            if let Some(error) = delivery.shutdown_error() {
+                problems.push(error);
+            }
+            let c = &delivery.outcome().counters;
+            let errors = DeliveryCounters::get(&c.export_errors);
+            let panics = DeliveryCounters::get(&c.export_panics);
+            if errors > 0 {
+                let last = delivery.outcome().last_error.lock().clone();
+                problems.push(format!(
+                    "{errors} of {} exports failed (the latest: {})",
+                    DeliveryCounters::get(&c.exports),
+                    last.unwrap_or_default()
+                ));
+            }
+            if panics > 0 {
+                problems.push(format!("{panics} exports or shutdowns panicked"));
+            }
+            if let Some(delivery) = delivery.final_report().filter(|d| !d.is_clean()) {
+                problems.push(describe(&delivery));
+                report.undelivered.push((name.clone(), delivery));
+            }
+            if !problems.is_empty() {
+                report.failed.push((name, problems.join("; ")));
             }
         }
         report
     }
+}
+
+/// What an exporter's report says it did not deliver, counts only.
+fn describe(report: &DeliveryReport) -> String {
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (report.failed, "failed"),
+        (report.dropped, "dropped"),
+        (report.abandoned, "abandoned"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    let mut text = format!("batches not delivered: {}", parts.join(", "));
+    if report.lost_rows > 0 {
+        text.push_str(&format!(
+            "; {} rows of delta data lost (see ShutdownReport::undelivered)",
+            report.lost_rows
+        ));
+    }
+    text
 }
 
 /// Shuts a [`ViewManager`] down when dropped; made by
