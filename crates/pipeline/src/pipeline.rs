@@ -2,10 +2,14 @@
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use census_core::{ExportError, Exporter, Processor, Producer, View, ViewData};
+use census_core::{
+    merge_batches, DeliveryReport, ExportError, Exporter, Processor, Producer, Temporality, View,
+    ViewData,
+};
+use parking_lot::Mutex;
 
 /// An exporter behind a chain of [`Processor`]s. A pipeline is itself an
 /// [`Exporter`]: register it with a view manager like any other.
@@ -49,8 +53,14 @@ use census_core::{ExportError, Exporter, Processor, Producer, View, ViewData};
 ///   receives them. A view some processor drops is accepted without asking
 ///   the exporter. A view that would reach the exporter under the same
 ///   name as another registered view is refused.
-/// - `attach`, `self_metrics`, `shutdown` and `name` go to the wrapped
-///   exporter unchanged. The producer passed to `attach` is the manager's:
+/// - If the wrapped exporter's `export` returns an error for a batch that
+///   holds delta data (the output of a [`Delta`](crate::Delta)), that data
+///   is kept and folded into the next batch
+///   ([`merge_batches`](census_core::merge_batches)): the processor has
+///   moved on, so no later batch would carry it otherwise. What is still
+///   kept at shutdown is reported lost in `delivery`.
+/// - `attach`, `self_metrics`, `shutdown`, `delivery` and `name` go to the
+///   wrapped exporter (`delivery` with the kept data added). The producer passed to `attach` is the manager's:
 ///   a pull exporter's on-demand snapshots do **not** pass through the
 ///   chain (a pull is not a period, and running stateful processors such
 ///   as [`Delta`](crate::Delta) on it would corrupt their state).
@@ -70,6 +80,12 @@ pub struct Pipeline<E> {
     processors: Vec<Box<dyn Processor>>,
     exported: AtomicU64,
     panics: AtomicU64,
+    /// Delta data the wrapped exporter refused (its `export` returned an
+    /// error), merged, to go out with the next batch: a stateful processor
+    /// such as `Delta` has already moved on, so nothing else carries it.
+    carry: Mutex<Vec<ViewData>>,
+    /// Set by `shutdown`: what is still carried then is lost.
+    shut_down: AtomicBool,
 }
 
 /// What a [`Pipeline`] has counted; see [`Pipeline::stats`].
@@ -91,6 +107,8 @@ impl<E: Exporter> Pipeline<E> {
             processors: Vec::new(),
             exported: AtomicU64::new(0),
             panics: AtomicU64::new(0),
+            carry: Mutex::new(Vec::new()),
+            shut_down: AtomicBool::new(false),
         }
     }
 
@@ -145,7 +163,7 @@ impl<E: Exporter> Pipeline<E> {
 
 impl<E: Exporter> Exporter for Pipeline<E> {
     fn export(&self, batch: &[ViewData]) -> Result<(), ExportError> {
-        if self.processors.is_empty() {
+        if self.processors.is_empty() && self.carry.lock().is_empty() {
             self.exported.fetch_add(1, Ordering::Relaxed);
             return self.exporter.export(batch);
         }
@@ -172,11 +190,35 @@ impl<E: Exporter> Exporter for Pipeline<E> {
             }
         }
         self.exported.fetch_add(1, Ordering::Relaxed);
-        self.exporter.export(&owned)
+        self.deliver(owned)
     }
 
     fn shutdown(&self) -> Result<(), ExportError> {
+        // Release: pairs with the Acquire in `delivery`, which then sees
+        // the carry as it was at the final export.
+        self.shut_down.store(true, Ordering::Release);
         self.exporter.shutdown()
+    }
+
+    /// The wrapped exporter's report, with the delta data this pipeline
+    /// still carries counted as lost once it has shut down (and as one
+    /// pending batch before).
+    fn delivery(&self) -> Option<DeliveryReport> {
+        let mut report = self.exporter.delivery();
+        let carry = self.carry.lock();
+        if carry.is_empty() {
+            return report;
+        }
+        let report_of = report.get_or_insert_with(DeliveryReport::new);
+        if self.shut_down.load(Ordering::Acquire) {
+            let rows: usize = carry.iter().map(|d| d.rows.len()).sum();
+            report_of.lost_rows = report_of.lost_rows.saturating_add(rows as u64);
+            let uncarried = merge_batches(&mut report_of.lost, carry.clone());
+            report_of.lost_rows = report_of.lost_rows.saturating_add(uncarried);
+        } else {
+            report_of.pending = report_of.pending.saturating_add(1);
+        }
+        report
     }
 
     fn attach(&self, producer: Arc<dyn Producer>) {
@@ -213,6 +255,35 @@ impl<E: Exporter> Exporter for Pipeline<E> {
 
     fn name(&self) -> &str {
         self.exporter.name()
+    }
+}
+
+impl<E: Exporter> Pipeline<E> {
+    /// Hands the chain's output to the wrapped exporter, with any delta
+    /// data it refused before folded in; keeps the delta data of a batch
+    /// it refuses for the next one.
+    fn deliver(&self, batch: Vec<ViewData>) -> Result<(), ExportError> {
+        let mut carry = self.carry.lock();
+        let batch = if carry.is_empty() {
+            batch
+        } else {
+            let mut merged = std::mem::take(&mut *carry);
+            let uncarried = merge_batches(&mut merged, batch);
+            if uncarried > 0 {
+                log::warn!(
+                    "census: pipeline of exporter {}: {uncarried} rows of refused delta data \
+                     could not be merged into the next batch and are lost",
+                    self.exporter.name()
+                );
+            }
+            merged
+        };
+        let result = self.exporter.export(&batch);
+        if result.is_err() && batch.iter().any(|d| d.temporality == Temporality::Delta) {
+            // Only this batch holds these deltas: carry them to the next.
+            *carry = batch;
+        }
+        result
     }
 }
 
