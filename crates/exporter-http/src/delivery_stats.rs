@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use census_core::{merge_batches, ViewData};
 use parking_lot::Mutex;
 
 /// A snapshot of an [`HttpExporter`](crate::HttpExporter)'s delivery
@@ -10,8 +11,8 @@ use parking_lot::Mutex;
 ///
 /// Counters are cumulative since the exporter was built. Every batch
 /// `export` accepted is in exactly one of `sent`, `failed`, `dropped`,
-/// `abandoned` or `pending`:
-/// `enqueued == sent + failed + dropped + abandoned + pending`
+/// `merged`, `abandoned` or `pending`:
+/// `enqueued == sent + failed + dropped + merged + abandoned + pending`
 /// (a snapshot taken while the sender works may be off by the one batch
 /// changing state).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -29,14 +30,23 @@ pub struct HttpExporterMetrics {
     /// Batches given up on: a permanent error status (such as 400), a
     /// transport error that retrying cannot fix, or every attempt failed.
     pub failed: u64,
-    /// Batches dropped, oldest first, because the queue was full.
+    /// Batches of cumulative data dropped, oldest first, because the queue
+    /// was full (the next batch carries their values).
     pub dropped: u64,
+    /// Batches of delta data folded into the batch behind them because the
+    /// queue was full: not lost, their values travel in that batch.
+    pub merged: u64,
     /// Batches still queued or in flight when the shutdown deadline passed.
     /// One in flight may still have reached the endpoint.
     pub abandoned: u64,
     /// Attempts that failed, for any reason (transport error or non-2xx
     /// status).
     pub errors: u64,
+    /// Rows of delta data that never reached the endpoint: in batches that
+    /// failed for good (a status that is not retried) or were abandoned at
+    /// the shutdown deadline. Their data, merged, is in
+    /// [`Exporter::delivery`](census_core::Exporter::delivery)'s report.
+    pub lost_rows: u64,
     /// Data points an OTLP receiver accepted the batch without, as its
     /// `partial_success.rejected_data_points` said (JSON and protobuf).
     /// The batch counts as sent.
@@ -68,7 +78,9 @@ pub(crate) struct DeliveryStats {
     pub(crate) retried: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    pub(crate) merged: AtomicU64,
     pub(crate) abandoned: AtomicU64,
+    pub(crate) lost_rows: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) rejected_points: AtomicU64,
     pub(crate) omitted_views: AtomicU64,
@@ -83,6 +95,8 @@ pub(crate) struct DeliveryStats {
 struct Details {
     status_codes: BTreeMap<u16, u64>,
     last_error: Option<String>,
+    /// The delta data that never arrived, merged into one batch.
+    lost: Vec<ViewData>,
 }
 
 impl DeliveryStats {
@@ -109,6 +123,22 @@ impl DeliveryStats {
         self.details.lock().last_error = Some(message);
     }
 
+    /// Counts the rows of a batch of delta data that will never arrive,
+    /// and keeps its data with what was lost before.
+    pub(crate) fn lose(&self, batch: &[ViewData]) {
+        let rows: usize = batch.iter().map(|d| d.rows.len()).sum();
+        DeliveryStats::add(&self.lost_rows, rows as u64);
+        let mut details = self.details.lock();
+        let more = merge_batches(&mut details.lost, batch.to_vec());
+        // Rows that cannot be carried together are still counted above.
+        let _ = more;
+    }
+
+    /// The delta data that never arrived, merged.
+    pub(crate) fn lost(&self) -> Vec<ViewData> {
+        self.details.lock().lost.clone()
+    }
+
     pub(crate) fn status_codes(&self) -> BTreeMap<u16, u64> {
         self.details.lock().status_codes.clone()
     }
@@ -122,8 +152,10 @@ impl DeliveryStats {
             retried: DeliveryStats::get(&self.retried),
             failed: DeliveryStats::get(&self.failed),
             dropped: DeliveryStats::get(&self.dropped),
+            merged: DeliveryStats::get(&self.merged),
             abandoned: DeliveryStats::get(&self.abandoned),
             errors: DeliveryStats::get(&self.errors),
+            lost_rows: DeliveryStats::get(&self.lost_rows),
             rejected_points: DeliveryStats::get(&self.rejected_points),
             omitted_views: DeliveryStats::get(&self.omitted_views),
             omitted_rows: DeliveryStats::get(&self.omitted_rows),

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use census_core::{Error, ExportError, Exporter, Producer, View, ViewData};
+use census_core::{
+    merge_batches, DeliveryReport, Error, ExportError, Exporter, Producer, Temporality, View,
+    ViewData,
+};
 use census_prometheus_model::{Family, NameTable};
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use parking_lot::Mutex;
@@ -197,6 +200,43 @@ impl HttpExporter {
 }
 
 impl Shared {
+    /// Folds `older`, a queued batch of delta data the full queue must make
+    /// room from, into `newer`, the batch behind it; see `Queue::push`.
+    fn merge(&self, older: Batch, newer: Batch) -> Batch {
+        let Some(data) = older.delta else {
+            // The queue merges only batches of delta data.
+            return newer;
+        };
+        let Some(later) = newer.delta.clone() else {
+            // A batch of cumulative data cannot carry delta values; never
+            // when every batch comes through the same delta processor.
+            self.stats.lose(&data);
+            return newer;
+        };
+        let mut merged = Vec::clone(&data);
+        let uncarried = merge_batches(&mut merged, Vec::clone(&later));
+        DeliveryStats::add(&self.stats.lost_rows, uncarried);
+        match self.encoder.encode(&merged) {
+            Ok((body, omitted)) => {
+                self.count_omissions(omitted);
+                Batch {
+                    body,
+                    delta: Some(Arc::new(merged)),
+                    ..newer
+                }
+            }
+            Err(err) => {
+                log::warn!(
+                    "{}: two queued batches of delta data could not be merged ({err}); the \
+                     older one is lost",
+                    self.name
+                );
+                self.stats.lose(&data);
+                newer
+            }
+        }
+    }
+
     /// Counts what an encoding left out, and logs each view's reason once.
     fn count_omissions(&self, omitted: Omissions) {
         DeliveryStats::add(&self.stats.omitted_views, omitted.views.len() as u64);
@@ -259,11 +299,19 @@ impl Exporter for HttpExporter {
         shared.count_omissions(omitted);
         // Relaxed: the counter only has to hand out distinct numbers.
         let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
-        let dropped = shared.queue.push(Batch {
+        let delta = batch
+            .iter()
+            .any(|d| d.temporality == Temporality::Delta)
+            .then(|| Arc::new(batch.to_vec()));
+        let batch = Batch {
             seq,
             id: format!("{}-{seq}", shared.instance),
             body,
-        });
+            delta,
+        };
+        let dropped = shared
+            .queue
+            .push(batch, |older, newer| shared.merge(older, newer));
         if dropped > 0 {
             log::warn!(
                 "{}: queue full ({} batches); dropped the {dropped} oldest",
@@ -310,19 +358,65 @@ impl Exporter for HttpExporter {
         // Anything an `export` racing with this shutdown slipped in.
         shared.queue.abandon_all();
         let m = self.metrics();
-        if m.abandoned > 0 {
-            return Err(ExportError::new(format!(
-                "{}: {} batches not delivered within the {:?} shutdown deadline \
-                 ({} sent, {} failed, {} dropped while queued)",
+        if m.failed + m.dropped + m.abandoned > 0 || m.lost_rows > 0 {
+            let mut message = format!(
+                "{}: batches not delivered: {} failed, {} dropped while queued, {} abandoned \
+                 at the {:?} shutdown deadline ({} sent)",
                 shared.name,
+                m.failed,
+                m.dropped,
                 m.abandoned,
                 shared.config.shutdown_deadline,
-                m.sent,
-                m.failed,
-                m.dropped
-            )));
+                m.sent
+            );
+            if m.lost_rows > 0 {
+                message.push_str(&format!(
+                    "; {} rows of delta data lost for good",
+                    m.lost_rows
+                ));
+            }
+            return Err(ExportError::new(message));
         }
         Ok(())
+    }
+
+    /// Every counter of [`metrics`](HttpExporter::metrics), with the delta
+    /// data that never arrived.
+    fn delivery(&self) -> Option<DeliveryReport> {
+        let m = self.metrics();
+        let mut counters: Vec<(String, u64)> = vec![
+            ("enqueued".to_owned(), m.enqueued),
+            ("pending".to_owned(), m.pending),
+            ("sent".to_owned(), m.sent),
+            ("retried".to_owned(), m.retried),
+            ("failed".to_owned(), m.failed),
+            ("dropped".to_owned(), m.dropped),
+            ("merged".to_owned(), m.merged),
+            ("abandoned".to_owned(), m.abandoned),
+            ("errors".to_owned(), m.errors),
+            ("lost_rows".to_owned(), m.lost_rows),
+            ("rejected_points".to_owned(), m.rejected_points),
+            ("omitted_views".to_owned(), m.omitted_views),
+            ("omitted_rows".to_owned(), m.omitted_rows),
+        ];
+        counters.extend(
+            m.status_codes
+                .iter()
+                .map(|(status, n)| (format!("status_{status}"), *n)),
+        );
+        let mut report = DeliveryReport::new();
+        report.delivered = m.sent;
+        report.pending = m.pending;
+        report.failed = m.failed;
+        report.dropped = m.dropped;
+        report.merged = m.merged;
+        report.abandoned = m.abandoned;
+        report.errors = m.errors;
+        report.lost_rows = m.lost_rows;
+        report.lost = self.shared.stats.lost();
+        report.last_error = m.last_error;
+        report.counters = counters;
+        Some(report)
     }
 
     /// With [`HttpFormat::PrometheusRemoteWrite`], refuses a view whose

@@ -36,6 +36,7 @@ enum Outcome {
 }
 
 /// How a delivery ended, for the counters.
+#[derive(Clone, Copy)]
 enum End {
     Sent,
     Failed,
@@ -115,11 +116,14 @@ impl SenderThread {
     /// Blocks until a batch is queued or a shutdown begins.
     fn wait_for_work(&mut self) {
         let mut select = Select::new();
-        select.recv(self.queue.receiver());
+        let rung = select.recv(self.queue.rung());
         let control = select.recv(&self.control);
         // Readiness only: the batch itself is taken under the queue's
-        // in-flight lock by `take`.
-        if select.ready() == control {
+        // lock by `take`.
+        let ready = select.ready();
+        if ready == rung {
+            let _ = self.queue.rung().try_recv();
+        } else if ready == control {
             match self.control.try_recv() {
                 Ok(deadline) => self.deadline = Some(deadline),
                 Err(TryRecvError::Disconnected) => self.orphaned(),
@@ -141,9 +145,10 @@ impl SenderThread {
 
     fn deliver(&mut self, batch: Batch) {
         let seq = batch.seq;
+        let delta = batch.delta.clone();
         let end = self.attempts(batch);
         // `finish` is false when a shutdown that ran out of time already
-        // counted this batch as abandoned.
+        // counted this batch as abandoned (and its data as lost).
         if !self.queue.finish(seq) {
             return;
         }
@@ -153,6 +158,10 @@ impl SenderThread {
             End::Abandoned => &self.stats.abandoned,
         };
         DeliveryStats::add(counter, 1);
+        if let (End::Failed | End::Abandoned, Some(data)) = (end, delta) {
+            // Delta data no later batch carries: gone for good.
+            self.stats.lose(&data);
+        }
     }
 
     fn attempts(&mut self, batch: Batch) -> End {
@@ -197,9 +206,20 @@ impl SenderThread {
                     if self.deadline_passed() {
                         return End::Abandoned;
                     }
-                    if attempt >= max {
+                    // A batch of delta data is the only copy of its
+                    // values: it is retried until it arrives, the shutdown
+                    // deadline passes, or the endpoint refuses it for
+                    // good. The batches behind it wait, merged once the
+                    // queue is full.
+                    if attempt >= max && batch.delta.is_none() {
                         log::warn!("{message}; giving up after {attempt} attempts");
                         return End::Failed;
+                    }
+                    if attempt % max == 0 {
+                        log::warn!(
+                            "{message}; still retrying after {attempt} attempts: the batch \
+                             holds delta data, which no later batch carries"
+                        );
                     }
                     let wait = self
                         .config

@@ -30,7 +30,7 @@ fn not_retried(format: HttpFormat) -> Result<(), Box<dyn std::error::Error>> {
         http.export(&sample_batch(n))?;
     }
     let requests = server.take(3, Duration::from_secs(10));
-    http.shutdown()?;
+    support::shutdown_reporting(&http, "2 failed");
     assert!(server.drain().is_empty(), "a client error was retried");
     let numbers: Vec<u64> = requests.iter().map(|r| r.batch_number()).collect();
     assert_eq!(numbers, [0, 1, 2]);
@@ -48,7 +48,7 @@ fn the_error_names_the_status_and_quotes_the_body() -> Result<(), Box<dyn std::e
     let http = HttpExporter::builder(server.url()).build()?;
     http.export(&sample_batch(0))?;
     server.take(1, Duration::from_secs(10));
-    http.shutdown()?;
+    support::shutdown_reporting(&http, "1 failed");
     let last = http.metrics().last_error.unwrap_or_default();
     assert!(last.contains("status 400"), "{last}");
     assert!(last.contains("metric name 'x y' is invalid"), "{last}");
@@ -71,7 +71,7 @@ fn remote_write_does_not_retry_a_request_timeout() -> Result<(), Box<dyn std::er
     http.export(&sample_batch(0))?;
     http.export(&sample_batch(1))?;
     let requests = server.take(2, Duration::from_secs(10));
-    http.shutdown()?;
+    support::shutdown_reporting(&http, "1 failed");
     assert!(server.drain().is_empty(), "the 408 was retried");
     assert_eq!(
         requests

@@ -36,7 +36,7 @@ fn self_metrics_report_every_batch() -> Result<(), Box<dyn std::error::Error>> {
         http.export(&sample_batch(n))?;
     }
     server.take(3, Duration::from_secs(10));
-    http.shutdown()?;
+    support::shutdown_reporting(&http, "1 failed");
 
     let data = producer.produce();
     assert_eq!(

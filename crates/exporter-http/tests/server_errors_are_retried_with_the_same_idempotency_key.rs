@@ -98,7 +98,7 @@ fn fails_after_max_attempts(format: HttpFormat) -> Result<(), Box<dyn std::error
     http.export(&sample_batch(0))?;
     http.export(&sample_batch(1))?;
     let requests = server.take(4, Duration::from_secs(10));
-    http.shutdown()?;
+    support::shutdown_reporting(&http, "1 failed");
     assert!(requests[..3].iter().all(|r| r.batch_number() == 0));
     assert_eq!(requests[3].batch_number(), 1);
     let m = http.metrics();

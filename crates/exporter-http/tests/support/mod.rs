@@ -706,3 +706,14 @@ fn run_python(python: &PathBuf, script: &str, body: &[u8]) -> Result<serde_json:
     }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("python printed non-JSON: {e}"))
 }
+
+/// Shuts `http` down, which must report batches it did not deliver, in a
+/// message holding `expected` (issue #16: shutdown used to report only
+/// abandoned batches, not failed or dropped ones).
+pub fn shutdown_reporting(http: &census_exporter_http::HttpExporter, expected: &str) {
+    use census_core::Exporter;
+    match http.shutdown() {
+        Ok(()) => panic!("shutdown hid the batches not delivered ({expected})"),
+        Err(err) => assert!(err.message().contains(expected), "{err}"),
+    }
+}
