@@ -76,3 +76,23 @@ fn rows_that_expire_after_forever_never_expire() -> Result<(), census::Error> {
     }
     Ok(())
 }
+
+#[test]
+fn an_endless_callback_budget_is_a_day() -> Result<(), census::Error> {
+    let vm = ViewManager::new();
+    let m = census::MeasureI64::new("gauge", "", "1")?;
+    vm.register_callback(
+        census::View::builder("gauge", &m)
+            .aggregation(census::Aggregation::LastValue)
+            .build()?,
+        |out| out.observe(&census::TagMap::new(), 5),
+    )?;
+    vm.set_callback_budget(Duration::MAX);
+    assert_eq!(vm.callback_budget(), Duration::from_secs(24 * 60 * 60));
+    let data = vm.retrieve_data("gauge")?;
+    assert_eq!(
+        data.rows[0].data,
+        census::AggregationData::LastValue(census::Number::Int(5))
+    );
+    Ok(())
+}

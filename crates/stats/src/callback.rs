@@ -16,6 +16,10 @@ use crate::runner::{Outcome, Runner, Started};
 /// otherwise; see [`ViewManager::set_callback_budget`].
 pub const DEFAULT_CALLBACK_BUDGET: Duration = Duration::from_millis(100);
 
+/// The longest callback budget: a snapshot's deadline is an `Instant`,
+/// which cannot hold `Duration::MAX` from now.
+const LONGEST_CALLBACK_BUDGET: Duration = Duration::from_secs(24 * 60 * 60);
+
 type Callback = Box<dyn Fn(&mut Observer) + Send + Sync>;
 
 /// A registered callback view.
@@ -292,13 +296,14 @@ impl ViewManager {
     /// [`register_callback`](ViewManager::register_callback)). Callbacks
     /// run side by side, so a snapshot waits about this long at most,
     /// however many overrun. Takes effect from the next snapshot. A zero
-    /// budget means the default. Default: 100 ms
-    /// ([`DEFAULT_CALLBACK_BUDGET`]).
+    /// budget means the default; a budget longer than a day (such as
+    /// `Duration::MAX`) is taken as a day, since a snapshot must end.
+    /// Default: 100 ms ([`DEFAULT_CALLBACK_BUDGET`]).
     pub fn set_callback_budget(&self, budget: Duration) {
         let budget = if budget.is_zero() {
             DEFAULT_CALLBACK_BUDGET
         } else {
-            budget
+            budget.min(LONGEST_CALLBACK_BUDGET)
         };
         *self.inner().callbacks.budget.lock() = budget;
     }
