@@ -68,12 +68,15 @@ impl ViewManager {
             self.inner().drop_attachments(attachments.len() - kept);
         }
         let attachments = attachments.get(..kept).unwrap_or_default();
-        self.inner().with_routes(|routes| {
+        let recorded = self.inner().with_routes(|routes| {
             for &(measure, value) in values {
                 routes.record(self.inner(), measure, value, tags);
                 routes.keep_exemplars(measure, value, tags, attachments);
             }
         });
+        if recorded.is_none() {
+            self.inner().dropped_at_thread_exit(values.len());
+        }
     }
 
     /// [`record`](ViewManager::record) for a map of one value, the usual

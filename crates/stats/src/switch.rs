@@ -6,6 +6,7 @@ use thread_local::ThreadLocal;
 
 use crate::manager::ViewManager;
 use crate::padded::Padded;
+use crate::thread_exit;
 
 /// Whether a manager records, and how many records it refused while it
 /// did not.
@@ -15,6 +16,9 @@ pub(crate) struct Switch {
     /// its own, so that a disabled manager under many recording threads
     /// costs no shared write.
     refused: ThreadLocal<Padded<AtomicU64>>,
+    /// Records refused on a thread that is exiting and has no counter of
+    /// its own yet (see `thread_exit`).
+    refused_at_exit: AtomicU64,
 }
 
 impl Switch {
@@ -22,6 +26,7 @@ impl Switch {
         Switch {
             enabled: AtomicBool::new(true),
             refused: ThreadLocal::new(),
+            refused_at_exit: AtomicU64::new(0),
         }
     }
 
@@ -45,7 +50,20 @@ impl Switch {
         // A load and a store, not a locked add: only this thread writes
         // its counter (`ThreadLocal` hands a slot to one live thread at a
         // time). Relaxed: a statistic, summed by `refused`.
-        let mine = self.refused.get_or_default();
+        let mine = match self.refused.get() {
+            Some(mine) => mine,
+            // Making a counter now could panic inside a thread-local
+            // destructor; count on the shared one instead.
+            None if thread_exit::exiting() => {
+                self.refused_at_exit.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            None => {
+                let mine = self.refused.get_or_default();
+                thread_exit::watch();
+                mine
+            }
+        };
         let n = mine.load(Ordering::Relaxed);
         mine.store(n.wrapping_add(1), Ordering::Relaxed);
     }
@@ -53,7 +71,8 @@ impl Switch {
     /// Records refused while disabled, over all threads.
     pub(crate) fn refused(&self) -> u64 {
         // Relaxed: a statistic.
-        self.refused.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        let threads: u64 = self.refused.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+        threads.wrapping_add(self.refused_at_exit.load(Ordering::Relaxed))
     }
 }
 
