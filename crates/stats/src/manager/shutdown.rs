@@ -19,7 +19,7 @@ use crate::view::Audience;
 /// any of its exports returned an error or panicked, or when its own
 /// [`DeliveryReport`] counts a batch it failed to deliver, dropped or
 /// abandoned, or rows of delta data it lost. An exporter that has no
-/// destination to confirm (its [`Exporter::delivery`] is `None`, like
+/// destination to confirm (its [`Exporter::delivery`](census_core::Exporter::delivery) is `None`, like
 /// stdout's) is judged by its exports alone.
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
