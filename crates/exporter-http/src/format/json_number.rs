@@ -11,10 +11,9 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, Copy)]
 pub(super) struct IntStr<T>(pub(super) T);
 
-impl<T: itoa_like::Int> Serialize for IntStr<T> {
+impl<T: itoa::Integer> Serialize for IntStr<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; 20];
-        s.serialize_str(self.0.write(&mut buf))
+        s.serialize_str(itoa::Buffer::new().format(self.0))
     }
 }
 
@@ -55,46 +54,6 @@ impl Serialize for Num {
 /// epoch, which no working clock gives.
 pub(super) fn unix_nanos(time: SystemTime) -> IntStr<u64> {
     IntStr(census_core::unix_nanos(time))
-}
-
-/// Integer formatting without allocation or a dependency.
-mod itoa_like {
-    pub(in crate::format) trait Int: Copy {
-        /// Writes the decimal digits into the end of `buf` and returns them.
-        fn write(self, buf: &mut [u8; 20]) -> &str;
-    }
-
-    impl Int for u64 {
-        fn write(self, buf: &mut [u8; 20]) -> &str {
-            let mut v = self;
-            let mut i = buf.len();
-            loop {
-                i -= 1;
-                buf[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-                if v == 0 {
-                    break;
-                }
-            }
-            // Only ASCII digits were written.
-            std::str::from_utf8(&buf[i..]).unwrap_or("0")
-        }
-    }
-
-    impl Int for i64 {
-        fn write(self, buf: &mut [u8; 20]) -> &str {
-            if self >= 0 {
-                return (self as u64).write(buf);
-            }
-            // |i64::MIN| has 19 digits, so the sign fits in front.
-            let start = {
-                let digits = self.unsigned_abs().write(buf);
-                20 - digits.len() - 1
-            };
-            buf[start] = b'-';
-            std::str::from_utf8(&buf[start..]).unwrap_or("0")
-        }
-    }
 }
 
 #[cfg(test)]
