@@ -56,11 +56,11 @@ pub(crate) fn status_is_retryable(status: u16, format: HttpFormat) -> bool {
 }
 
 /// Parses `Retry-After` (RFC 9110 section 10.2.3): delay seconds, or an
-/// IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT` measured against
-/// `now`. A date in the past means "now" (zero). The obsolete date forms
-/// (RFC 850, asctime), which senders must no longer generate, yield
-/// `None`, as does anything else, so the exporter falls back to its own
-/// backoff.
+/// HTTP-date such as `Sun, 06 Nov 1994 08:49:37 GMT` measured against
+/// `now`. A date in the past means "now" (zero). Dates are read by
+/// httpdate, which takes the two obsolete forms (RFC 850, asctime) too, as
+/// RFC 9110 asks of recipients. Anything else yields `None`, so the
+/// exporter falls back to its own backoff.
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
@@ -69,66 +69,8 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
             value.parse::<u64>().unwrap_or(u64::MAX),
         ));
     }
-    let at = parse_imf_fixdate(value)?;
-    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(at.saturating_sub(now)))
-}
-
-/// Seconds since the Unix epoch of an IMF-fixdate, checked field by field.
-fn parse_imf_fixdate(value: &str) -> Option<u64> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let mut parts = value.split(' ');
-    let weekday = parts.next()?;
-    let (day, month, year, time, zone) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    if parts.next().is_some() || weekday.len() != 4 || !weekday.ends_with(',') || zone != "GMT" {
-        return None;
-    }
-    let number = |s: &str, len: usize| -> Option<u64> {
-        if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) {
-            s.parse().ok()
-        } else {
-            None
-        }
-    };
-    let day = number(day, 2)?;
-    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
-    let year = number(year, 4)?;
-    let mut hms = time.split(':');
-    let (h, m, sec) = (
-        number(hms.next()?, 2)?,
-        number(hms.next()?, 2)?,
-        number(hms.next()?, 2)?,
-    );
-    if hms.next().is_some()
-        || year < 1970
-        || !(1..=31).contains(&day)
-        || h > 23
-        || m > 59
-        || sec > 60
-    {
-        return None;
-    }
-    Some(days_since_epoch(year, month, day) * 86_400 + h * 3_600 + m * 60 + sec)
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (year >= 1970),
-/// by Howard Hinnant's days_from_civil.
-fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe).saturating_sub(719_468)
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// A small xorshift64* generator for jitter.
@@ -257,6 +199,16 @@ mod tests {
             parse("Wed, 21 Oct 2015 07:28:00 GMT"),
             Some(Duration::from_secs(90))
         );
+        // The obsolete forms of the same instant, which recipients must
+        // accept (RFC 9110 section 5.6.7).
+        assert_eq!(
+            parse("Wednesday, 21-Oct-15 07:28:00 GMT"),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse("Wed Oct 21 07:28:00 2015"),
+            Some(Duration::from_secs(90))
+        );
         assert_eq!(parse("Wed, 21 Oct 2015 07:26:00 GMT"), Some(Duration::ZERO));
         assert_eq!(parse("Thu, 01 Jan 1970 00:00:00 GMT"), Some(Duration::ZERO));
         // 2000-02-29 00:00:00Z, a leap day in a century year divisible by 400.
@@ -266,13 +218,12 @@ mod tests {
             Some(Duration::from_secs(10))
         );
         for bad in [
-            "Wednesday, 21-Oct-15 07:28:00 GMT",
-            "Wed Oct 21 07:28:00 2015",
             "Wed, 21 Oct 2015 07:28:00 UTC",
             "Wed, 21 Foo 2015 07:28:00 GMT",
             "Wed, 1 Oct 2015 07:28:00 GMT",
             "Wed, 21 Oct 2015 24:28:00 GMT",
             "Wed, 21 Oct 2015 07:28 GMT",
+            "soon",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }

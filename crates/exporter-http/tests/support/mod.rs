@@ -262,13 +262,16 @@ impl TestServer {
                                 .respond(tiny_http::Response::empty(code).with_header(header));
                         }
                         Reply::RetryAfterDate(code, secs) => {
+                            // HTTP dates count whole seconds: the current
+                            // one, truncated, plus `secs`.
                             let now = SystemTime::now()
                                 .duration_since(UNIX_EPOCH)
                                 .expect("clock after 1970")
                                 .as_secs();
+                            let at = UNIX_EPOCH + Duration::from_secs(now + secs);
                             let header = tiny_http::Header::from_bytes(
                                 &b"Retry-After"[..],
-                                http_date(now + secs).as_bytes(),
+                                httpdate::fmt_http_date(at).as_bytes(),
                             )
                             .expect("header");
                             let _ = request
@@ -350,37 +353,6 @@ impl Drop for TestServer {
             let _ = t.join();
         }
     }
-}
-
-/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) for Unix seconds,
-/// written independently of the exporter's parser (Hinnant's
-/// civil_from_days).
-pub fn http_date(unix: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        day,
-        MONTHS[(month - 1) as usize],
-        year,
-        secs / 3_600,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 /// A free port on 127.0.0.1 with nothing listening on it (bound, then
