@@ -7,11 +7,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use census_core::{Measure, Number, TagMap, TypedMeasure};
+use crossbeam_utils::CachePadded;
 use thread_local::ThreadLocal;
 
 use crate::cells::Share;
 use crate::manager::{Inner, ViewManager};
-use crate::padded::Padded;
 use crate::record::Projection;
 use crate::thread_exit;
 use crate::view::{Index, ViewState};
@@ -64,8 +64,9 @@ pub struct BoundMeasure<M: TypedMeasure> {
     inner: Arc<Inner>,
     measure: Measure,
     tags: TagMap,
-    /// Each thread's resolution; see the type's doc.
-    local: ThreadLocal<Padded<RefCell<Resolved>>>,
+    /// Each thread's resolution; see the type's doc. Padded as the
+    /// manager's `routes` are, for the same reason.
+    local: ThreadLocal<CachePadded<RefCell<Resolved>>>,
     _value: PhantomData<fn(M::Value)>,
 }
 
@@ -176,12 +177,12 @@ impl<M: TypedMeasure> BoundMeasure<M> {
     /// (see `thread_exit`).
     #[cold]
     #[inline(never)]
-    fn first_local(&self) -> Option<&Padded<RefCell<Resolved>>> {
+    fn first_local(&self) -> Option<&CachePadded<RefCell<Resolved>>> {
         if thread_exit::exiting() {
             return None;
         }
         let local = self.local.get_or(|| {
-            Padded(RefCell::new(Resolved {
+            CachePadded::new(RefCell::new(Resolved {
                 generation: u64::MAX,
                 bound: Vec::new(),
                 incompatible: false,

@@ -52,7 +52,6 @@ mod manager;
 mod measurement_map;
 mod notice;
 mod observer;
-mod padded;
 mod record;
 mod runner;
 mod seed;

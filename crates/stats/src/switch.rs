@@ -2,10 +2,10 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crossbeam_utils::CachePadded;
 use thread_local::ThreadLocal;
 
 use crate::manager::ViewManager;
-use crate::padded::Padded;
 use crate::thread_exit;
 
 /// Whether a manager records, and how many records it refused while it
@@ -15,7 +15,7 @@ pub(crate) struct Switch {
     /// Each thread counts the records it made while disabled on a line of
     /// its own, so that a disabled manager under many recording threads
     /// costs no shared write.
-    refused: ThreadLocal<Padded<AtomicU64>>,
+    refused: ThreadLocal<CachePadded<AtomicU64>>,
     /// Records refused on a thread that is exiting and has no counter of
     /// its own yet (see `thread_exit`).
     refused_at_exit: AtomicU64,

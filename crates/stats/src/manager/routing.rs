@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use census_core::Measure;
+use crossbeam_utils::CachePadded;
 
 use super::{Inner, Subscriptions};
-use crate::padded::Padded;
 use crate::thread_exit;
 use crate::view::Index;
 
@@ -81,11 +81,13 @@ impl Inner {
     /// This thread's first routing copy, unless the thread is exiting.
     #[cold]
     #[inline(never)]
-    fn first_routes(&self) -> Option<&Padded<RefCell<Routes>>> {
+    fn first_routes(&self) -> Option<&CachePadded<RefCell<Routes>>> {
         if thread_exit::exiting() {
             return None;
         }
-        let routes = self.routes.get_or(|| Padded(RefCell::new(Routes::empty())));
+        let routes = self
+            .routes
+            .get_or(|| CachePadded::new(RefCell::new(Routes::empty())));
         thread_exit::watch();
         Some(routes)
     }
