@@ -62,7 +62,7 @@ pub use error::{Error, ExportError, InvalidReason};
 pub use exemplar::Exemplar;
 pub use exporter::{Exporter, Producer};
 pub use measure::{Measure, MeasureF64, MeasureI64, MeasureType, TypedMeasure};
-pub use merge::Mismatch;
+pub use merge::{Mismatch, Moments};
 pub use processor::Processor;
 pub use tag::{TagKey, TagMap, TagValue};
 pub use view::{View, ViewBuilder, DEFAULT_ROW_LIMIT};

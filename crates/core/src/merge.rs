@@ -1,7 +1,8 @@
 //! Combining the aggregated values of two rows into the value one row
 //! would hold had it received both rows' measurements. Shared by every
-//! consumer that folds rows together (the pipeline's DropTags, an encoder
-//! whose output cannot tell two rows apart), so the arithmetic lives once.
+//! consumer that folds rows together (census-stats merging the per-thread
+//! shares of a row, the pipeline's DropTags, an encoder whose output cannot
+//! tell two rows apart), so the arithmetic lives once.
 
 use std::fmt;
 
@@ -50,8 +51,8 @@ impl AggregationData {
 
 impl DistributionData {
     /// Adds `other` into `self`: bucket counts add; count, sum, mean and
-    /// the sum of squared deviations combine exactly (see the source for
-    /// the formula); min and max are those of the non-empty sides.
+    /// the sum of squared deviations combine exactly (see
+    /// [`Moments::merge`]); min and max are those of the non-empty sides.
     ///
     /// # Errors
     ///
@@ -99,19 +100,139 @@ fn saturate(sum: f64) -> f64 {
     sum.clamp(-f64::MAX, f64::MAX)
 }
 
-/// Bucket counts add; count, sum, mean and the sum of squared deviations
-/// combine with the pairwise formula of Chan, Golub and LeVeque (1979):
+/// The summary of a set of values that a distribution keeps besides its
+/// bucket counts, in the form that merges exactly: what
+/// [`DistributionData::merge`] combines, and what census-stats merges the
+/// per-thread shares of a row with.
 ///
-/// ```text
-/// n = na + nb,  d = mean_b - mean_a
-/// mean = mean_a + d * nb / n
-/// M2   = M2a + M2b + d² * na * nb / n
+/// The mean is held as `base + offset`, `base` a value near the data (one
+/// of the values, or a previous mean), so that the difference of two means
+/// that a merge needs is taken at the scale of the data's spread, not
+/// rounded at the scale of the values first: at 1e9 one ulp is 1.2e-7,
+/// which a spread of 0.1 would feel in its sixth digit.
+///
 /// ```
-///
-/// which is exact in real arithmetic and, unlike recombining raw sums of
-/// squares, stays accurate when values are large and close together. Min
-/// and max are those of the non-empty sides: an empty distribution's
-/// `0.0` placeholders must not win.
+/// use census_core::Moments;
+/// let mut a = Moments::of_values(&[1e9 + 0.25, 1e9 + 0.5]);
+/// a.merge(&Moments::of_values(&[1e9 + 0.75]));
+/// assert_eq!((a.count, a.min, a.max), (3, 1e9 + 0.25, 1e9 + 0.75));
+/// assert_eq!(a.mean(), 1e9 + 0.5);
+/// // 0.25² + 0² + 0.25², where raw sums of squares (near 3e18) would
+/// // have lost every digit of it.
+/// assert!((a.sum_of_squared_deviation - 0.125).abs() < 1e-12);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Moments {
+    /// How many values.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+    /// A value near the data; the mean is `base + offset`.
+    pub base: f64,
+    /// The mean minus `base`.
+    pub offset: f64,
+    /// The smallest value (`0.0` when `count` is 0).
+    pub min: f64,
+    /// The largest value (`0.0` when `count` is 0).
+    pub max: f64,
+    /// The sum of squared deviations from the mean.
+    pub sum_of_squared_deviation: f64,
+}
+
+impl Moments {
+    /// The moments a distribution holds (its mean as `base`).
+    pub fn of(d: &DistributionData) -> Moments {
+        Moments {
+            count: d.count,
+            sum: d.sum,
+            base: d.mean,
+            offset: 0.0,
+            min: d.min,
+            max: d.max,
+            sum_of_squared_deviation: d.sum_of_squared_deviation,
+        }
+    }
+
+    /// The moments of `values`, by two passes over their differences from
+    /// the first value: the textbook computation, for tests and hand-made
+    /// data.
+    pub fn of_values(values: &[f64]) -> Moments {
+        let (Some(&base), Some(&min), Some(&max)) = (
+            values.first(),
+            values.iter().min_by(|a, b| a.total_cmp(b)),
+            values.iter().max_by(|a, b| a.total_cmp(b)),
+        ) else {
+            return Moments::default();
+        };
+        let n = values.len() as f64;
+        let offset = values.iter().map(|v| v - base).sum::<f64>() / n;
+        Moments {
+            count: values.len() as u64,
+            sum: values.iter().sum(),
+            base,
+            offset,
+            min,
+            max,
+            sum_of_squared_deviation: values.iter().map(|v| (v - base - offset).powi(2)).sum(),
+        }
+    }
+
+    /// The mean (`0.0` when `count` is 0), saturated at `±f64::MAX` as
+    /// sums are.
+    pub fn mean(&self) -> f64 {
+        saturate(self.base + self.offset)
+    }
+
+    /// Adds `other` into `self`, giving the moments of both sets of values
+    /// together. Count and sum add; mean and the sum of squared deviations
+    /// combine with the pairwise formula of Chan, Golub and LeVeque (1979):
+    ///
+    /// ```text
+    /// n = na + nb,  d = mean_b - mean_a
+    /// mean = mean_a + d * nb / n
+    /// M2   = M2a + M2b + d² * na * nb / n
+    /// ```
+    ///
+    /// which is exact in real arithmetic and, unlike recombining raw sums
+    /// of squares, stays accurate when values are large and close
+    /// together. Min and max are those of the non-empty sides: an empty
+    /// side's `0.0` placeholders never win. Counts wrap and float sums
+    /// saturate at `±f64::MAX`, as recording does; when the two means lie
+    /// farther apart than f64 reaches, the mean is their (finite) weighted
+    /// mean and the squared deviations are infinite.
+    pub fn merge(&mut self, other: &Moments) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = *other;
+            return;
+        }
+        let (na, nb) = (self.count as f64, other.count as f64);
+        let n = na + nb;
+        // The bases are values of the same data, usually within a factor
+        // of two of each other, and then their difference is exact.
+        let d = (other.base - self.base) + (other.offset - self.offset);
+        let offset = self.offset + d * (nb / n);
+        if d.is_finite() && offset.is_finite() {
+            self.offset = offset;
+            self.sum_of_squared_deviation += other.sum_of_squared_deviation + d * d * (na * nb / n);
+        } else {
+            // The means lie farther apart than f64 reaches: the weighted
+            // mean is still finite (each weight is below one), the spread
+            // is not.
+            self.base = saturate(self.mean() * (na / n) + other.mean() * (nb / n));
+            self.offset = 0.0;
+            self.sum_of_squared_deviation = f64::INFINITY;
+        }
+        self.sum = saturate(self.sum + other.sum);
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.count = self.count.wrapping_add(other.count);
+    }
+}
+
+/// Bucket counts add; the rest is [`Moments::merge`].
 fn merge_distribution(a: &mut DistributionData, b: &DistributionData) -> Result<(), Mismatch> {
     if a.bounds[..] != b.bounds[..] || a.bucket_counts.len() != b.bucket_counts.len() {
         return Err(Mismatch);
@@ -119,35 +240,14 @@ fn merge_distribution(a: &mut DistributionData, b: &DistributionData) -> Result<
     for (x, y) in a.bucket_counts.iter_mut().zip(&b.bucket_counts) {
         *x = x.wrapping_add(*y);
     }
-    if b.count == 0 {
-        return Ok(());
-    }
-    if a.count == 0 {
-        a.count = b.count;
-        a.sum = b.sum;
-        a.mean = b.mean;
-        a.min = b.min;
-        a.max = b.max;
-        a.sum_of_squared_deviation = b.sum_of_squared_deviation;
-        return Ok(());
-    }
-    let (na, nb) = (a.count as f64, b.count as f64);
-    let n = na + nb;
-    let d = b.mean - a.mean;
-    let mean = a.mean + d * (nb / n);
-    if d.is_finite() && mean.is_finite() {
-        a.mean = mean;
-        a.sum_of_squared_deviation += b.sum_of_squared_deviation + d * d * (na * nb / n);
-    } else {
-        // The means lie farther apart than f64 reaches: the weighted mean
-        // is still finite (each weight is below one), the spread is not.
-        a.mean = saturate(a.mean * (na / n) + b.mean * (nb / n));
-        a.sum_of_squared_deviation = f64::INFINITY;
-    }
-    a.sum = saturate(a.sum + b.sum);
-    a.min = a.min.min(b.min);
-    a.max = a.max.max(b.max);
-    a.count = a.count.wrapping_add(b.count);
+    let mut m = Moments::of(a);
+    m.merge(&Moments::of(b));
+    a.count = m.count;
+    a.sum = m.sum;
+    a.mean = m.mean();
+    a.min = m.min;
+    a.max = m.max;
+    a.sum_of_squared_deviation = m.sum_of_squared_deviation;
     Ok(())
 }
 
@@ -268,6 +368,37 @@ mod tests {
         let rel = (merged.sum_of_squared_deviation - want.sum_of_squared_deviation).abs()
             / want.sum_of_squared_deviation;
         assert!(rel < 1e-6, "relative error {rel}");
+    }
+
+    #[test]
+    fn moments_merged_in_any_grouping_match_one_pass() {
+        // A large offset and a tiny spread, split over groups whose bases
+        // (first values) differ: the merge keeps every digit of the spread
+        // that one pass over all values has.
+        let values: Vec<f64> = (0..3000)
+            .map(|i| 1e9 + [0.1, 0.2, 0.3][i % 3] + (i / 3 % 2) as f64 * 0.05)
+            .collect();
+        let want = Moments::of_values(&values);
+        for groups in [1, 2, 7, 300] {
+            let mut merged = Moments::default();
+            for chunk in values.chunks(values.len() / groups) {
+                merged.merge(&Moments::of_values(chunk));
+            }
+            assert_eq!(
+                (merged.count, merged.min, merged.max),
+                (3000, want.min, want.max)
+            );
+            assert!(close(merged.mean(), want.mean()), "{groups} groups");
+            assert!(
+                close(
+                    merged.sum_of_squared_deviation,
+                    want.sum_of_squared_deviation
+                ),
+                "{groups} groups: {} vs {}",
+                merged.sum_of_squared_deviation,
+                want.sum_of_squared_deviation
+            );
+        }
     }
 
     #[test]

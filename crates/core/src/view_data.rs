@@ -221,8 +221,9 @@ pub struct DistributionData {
     /// start, like `min`.
     pub max: f64,
     /// The sum of squared deviations from the mean: the variance is this
-    /// over `count`. Kept with Welford's update, which stays accurate when
-    /// values are large and close together.
+    /// over `count`. Recorded as sums of the values' differences from a
+    /// value near them and merged with [`Moments::merge`](crate::Moments::merge),
+    /// which both stay accurate when values are large and close together.
     pub sum_of_squared_deviation: f64,
     /// The view's bucket bounds (shared among rows).
     pub bounds: Arc<[f64]>,

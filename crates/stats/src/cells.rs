@@ -15,7 +15,8 @@ use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use census_core::{
-    Aggregation, AggregationData, Bounds, DistributionData, Exemplar, MeasureType, Number, Row,
+    Aggregation, AggregationData, Bounds, DistributionData, Exemplar, MeasureType, Moments, Number,
+    Row,
 };
 use once_cell::race::OnceBox;
 
@@ -443,39 +444,16 @@ pub(crate) struct DistributionShare {
     exemplars: OnceBox<Exemplars>,
 }
 
-/// A consistent reading of one distribution share, or the merge of many.
-///
-/// The mean is kept as a value near the data (a share's first value) plus
-/// the mean's offset from it, so that the merge's difference between two
-/// means is taken at the scale of the data's spread, not rounded at the
-/// scale of the values first (at 1e9 one ulp is 1.2e-7, which a spread of
-/// 0.1 would feel in its sixth digit).
+/// The merge of consistent readings of distribution shares: their moments
+/// (merged by census-core's [`Moments::merge`], the one copy of that
+/// arithmetic, which keeps each share's first value as the mean's base)
+/// and their bucket counts.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DistributionAcc {
-    count: u64,
-    sum: f64,
-    shift: f64,
-    /// The mean minus `shift`.
-    offset: f64,
-    min: f64,
-    max: f64,
-    ssd: f64,
+    moments: Moments,
     buckets: Vec<u64>,
     /// One entry per bucket once any share had an exemplar; empty before.
     exemplars: Vec<Option<Exemplar>>,
-}
-
-/// One share's reading without its bucket counts, which the reader keeps
-/// where it likes (on the stack for short bound lists).
-#[derive(Debug, Clone, Copy)]
-struct Moments {
-    count: u64,
-    sum: f64,
-    shift: f64,
-    offset: f64,
-    min: f64,
-    max: f64,
-    ssd: f64,
 }
 
 impl DistributionShare {
@@ -606,7 +584,7 @@ impl DistributionShare {
                     break Moments {
                         count,
                         sum,
-                        shift,
+                        base: shift,
                         offset,
                         min,
                         max,
@@ -614,7 +592,7 @@ impl DistributionShare {
                         // spread is tiny. Squares past f64's range make
                         // `dsq` infinite and the difference NaN: the true
                         // spread is then at least that large, so infinite.
-                        ssd: if beyond {
+                        sum_of_squared_deviation: if beyond {
                             f64::INFINITY
                         } else if ssd < 0.0 {
                             0.0
@@ -644,67 +622,20 @@ impl DistributionShare {
 }
 
 impl DistributionAcc {
-    /// The mean: the shift plus the mean's offset from it, saturated.
-    fn mean(&self) -> f64 {
-        saturate(self.shift + self.offset)
-    }
-
     fn empty(buckets: usize) -> DistributionAcc {
         DistributionAcc {
-            count: 0,
-            sum: 0.0,
-            shift: 0.0,
-            offset: 0.0,
-            min: 0.0,
-            max: 0.0,
-            ssd: 0.0,
+            moments: Moments::default(),
             buckets: vec![0; buckets],
             exemplars: Vec::new(),
         }
     }
 
-    /// Adds another reading, combining means and squared deviations the
-    /// way Chan, Golub and LeVeque's parallel algorithm does, so the merge
-    /// of per-thread shares equals one pass over all values up to rounding.
+    /// Adds one share's reading.
     fn merge(&mut self, other: &Moments, buckets: &[u64]) {
-        if other.count == 0 {
-            return;
-        }
         for (a, b) in self.buckets.iter_mut().zip(buckets) {
             *a += b;
         }
-        if self.count == 0 {
-            self.count = other.count;
-            self.sum = other.sum;
-            self.shift = other.shift;
-            self.offset = other.offset;
-            self.min = other.min;
-            self.max = other.max;
-            self.ssd = other.ssd;
-            return;
-        }
-        let (na, nb) = (self.count as f64, other.count as f64);
-        let n = na + nb;
-        // The shifts are values of the same data, usually within a factor
-        // of two of each other, and then their difference is exact.
-        let delta = (other.shift - self.shift) + (other.offset - self.offset);
-        let offset = self.offset + delta * nb / n;
-        if delta.is_finite() && offset.is_finite() {
-            self.offset = offset;
-            self.ssd += other.ssd + delta * delta * na * nb / n;
-        } else {
-            // The two means lie farther apart than f64 reaches: their
-            // weighted mean is still finite (each weight is below one),
-            // and the spread is past f64's range.
-            let (a, b) = (self.mean(), other.shift + other.offset);
-            self.shift = saturate(a * (na / n) + b * (nb / n));
-            self.offset = 0.0;
-            self.ssd = f64::INFINITY;
-        }
-        self.count += other.count;
-        self.sum = saturate(self.sum + other.sum);
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
+        self.moments.merge(other);
     }
 }
 
@@ -805,12 +736,12 @@ impl RowAcc for DistributionAcc {
 impl DistributionAcc {
     fn finish(mut self, kind: &Kind) -> AggregationData {
         AggregationData::Distribution(DistributionData {
-            count: self.count,
-            sum: self.sum,
-            mean: self.mean(),
-            min: self.min,
-            max: self.max,
-            sum_of_squared_deviation: self.ssd,
+            count: self.moments.count,
+            sum: self.moments.sum,
+            mean: self.moments.mean(),
+            min: self.moments.min,
+            max: self.moments.max,
+            sum_of_squared_deviation: self.moments.sum_of_squared_deviation,
             bounds: match kind {
                 Kind::Distribution(s) => s.bounds.shared(),
                 _ => Arc::from(Vec::new()),
