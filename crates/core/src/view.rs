@@ -44,7 +44,10 @@ struct ViewDef {
     name: String,
     description: String,
     measure: Measure,
-    tag_keys: Vec<TagKey>,
+    /// Shared with every row of the view's data, so a row can name its
+    /// tags ([`Row::tag`](crate::Row::tag)) for the cost of a reference
+    /// count.
+    tag_keys: Arc<[TagKey]>,
     aggregation: Aggregation,
     row_limit: usize,
     expire_after: Option<Duration>,
@@ -86,6 +89,11 @@ impl View {
     /// The tag keys that split the view into rows, in the order given: the
     /// order of [`Row::tags`](crate::Row::tags).
     pub fn tag_keys(&self) -> &[TagKey] {
+        &self.0.tag_keys
+    }
+
+    /// The tag keys, shared.
+    pub(crate) fn shared_tag_keys(&self) -> &Arc<[TagKey]> {
         &self.0.tag_keys
     }
 
@@ -245,7 +253,7 @@ impl ViewBuilder {
             name: self.name,
             description,
             measure: self.measure,
-            tag_keys: self.tag_keys,
+            tag_keys: Arc::from(self.tag_keys),
             aggregation,
             row_limit: self.row_limit,
             expire_after: self.expire_after,

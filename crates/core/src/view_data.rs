@@ -1,12 +1,13 @@
 //! View data: the snapshot of a view that exporters receive.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 
 use crate::exemplar::Exemplar;
-use crate::tag::TagValue;
+use crate::tag::{TagKey, TagMap, TagValue};
 use crate::view::View;
 
 /// A snapshot of one view: every row with its aggregated value, and the
@@ -56,8 +57,12 @@ pub enum Temporality {
 }
 
 impl ViewData {
-    /// Makes view data, with nothing folded.
-    pub fn new(view: View, start: SystemTime, end: SystemTime, rows: Vec<Row>) -> ViewData {
+    /// Makes view data, with nothing folded. The rows learn the view's tag
+    /// keys, so that [`Row::tag`] can name their values.
+    pub fn new(view: View, start: SystemTime, end: SystemTime, mut rows: Vec<Row>) -> ViewData {
+        for row in &mut rows {
+            row.keys = Some(Arc::clone(view.shared_tag_keys()));
+        }
         ViewData {
             view,
             start,
@@ -67,15 +72,59 @@ impl ViewData {
             temporality: Temporality::Cumulative,
         }
     }
+
+    /// The ordinary row that measurements recorded under `tags` land in:
+    /// `tags` projected onto the view's keys, as recording projects them
+    /// (keys the view does not have are ignored; a view key that `tags`
+    /// lacks matches a row where that tag was absent). `None` when no
+    /// such row was recorded. Never the overflow row.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), census_core::Error> {
+    /// use census_core::{Aggregation, AggregationData, MeasureI64, Row, TagKey, TagMap, TagValue, View, ViewData};
+    /// use std::time::SystemTime;
+    ///
+    /// let requests = MeasureI64::new("demo/requests", "requests", "1")?;
+    /// let method = TagKey::new("method")?;
+    /// let view = View::builder("demo/requests_count", &requests)
+    ///     .tag_keys([method.clone()])
+    ///     .aggregation(Aggregation::Count)
+    ///     .build()?;
+    /// let now = SystemTime::now();
+    /// let get = Row::new(vec![Some(TagValue::new("GET")?)], AggregationData::Count(3), now);
+    /// let data = ViewData::new(view, now, now, vec![get]);
+    ///
+    /// let tags = TagMap::new().with(&method, "GET")?.with(&TagKey::new("route")?, "/")?;
+    /// let row = data.row(&tags).expect("a GET row");
+    /// assert_eq!(row.data.as_i64(), Some(3));
+    /// assert_eq!(row.tag(&method).map(|v| v.as_str()), Some("GET"));
+    /// assert!(data.row(&TagMap::new()).is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn row(&self, tags: &TagMap) -> Option<&Row> {
+        let keys = self.view.tag_keys();
+        self.rows.iter().find(|row| {
+            !row.overflow
+                && row.tags.len() == keys.len()
+                && keys
+                    .iter()
+                    .zip(&row.tags)
+                    .all(|(key, value)| value.as_ref() == tags.get(key))
+        })
+    }
 }
 
 /// One combination of tag values in a view, with its aggregated value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Two rows are equal when their tags, data, start, overflow flag and
+/// exemplars are;
+/// the keys they learnt from their view are not compared.
+#[derive(Clone, Serialize)]
 #[non_exhaustive]
 pub struct Row {
     /// One entry per view tag key, in the view's key order: `Some(value)`
     /// where the recorded tags held the key, `None` where they did not
-    /// (which differs from an empty value).
+    /// (which differs from an empty value). [`Row::tag`] reads one by key.
     pub tags: Vec<Option<TagValue>>,
     /// The row's aggregated value.
     pub data: AggregationData,
@@ -99,6 +148,10 @@ pub struct Row {
     /// attachments; left out of the JSON when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exemplars: Vec<Exemplar>,
+    /// The view's tag keys, given by [`ViewData::new`]; `None` for a row
+    /// not yet in view data.
+    #[serde(skip)]
+    keys: Option<Arc<[TagKey]>>,
 }
 
 impl Row {
@@ -110,6 +163,7 @@ impl Row {
             start,
             overflow: false,
             exemplars: Vec::new(),
+            keys: None,
         }
     }
 
@@ -121,7 +175,41 @@ impl Row {
             start,
             overflow: true,
             exemplars: Vec::new(),
+            keys: None,
         }
+    }
+
+    /// The row's value for tag `key`: `None` when the recorded tags did
+    /// not hold it (or the view has no such key). Rows learn their view's
+    /// keys in [`ViewData::new`], which every [`ViewData`] a manager or a
+    /// pipeline hands out went through; a row made by [`Row::new`] and not
+    /// yet put in view data knows no key.
+    pub fn tag(&self, key: &TagKey) -> Option<&TagValue> {
+        let at = self.keys.as_ref()?.iter().position(|k| k == key)?;
+        self.tags.get(at)?.as_ref()
+    }
+}
+
+impl PartialEq for Row {
+    fn eq(&self, other: &Row) -> bool {
+        self.tags == other.tags
+            && self.data == other.data
+            && self.start == other.start
+            && self.overflow == other.overflow
+            && self.exemplars == other.exemplars
+    }
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The keys are the view's, shown with it.
+        f.debug_struct("Row")
+            .field("tags", &self.tags)
+            .field("data", &self.data)
+            .field("start", &self.start)
+            .field("overflow", &self.overflow)
+            .field("exemplars", &self.exemplars)
+            .finish()
     }
 }
 
@@ -141,6 +229,54 @@ pub enum AggregationData {
     LastValue(Number),
     /// A histogram of the values.
     Distribution(DistributionData),
+}
+
+impl AggregationData {
+    /// The value as an exact integer: a count (if it fits an `i64`), or
+    /// the sum or last value of an integer measure. `None` for a float
+    /// measure's value and for a distribution.
+    ///
+    /// ```
+    /// use census_core::{AggregationData, Number};
+    /// assert_eq!(AggregationData::Sum(Number::Int(7)).as_i64(), Some(7));
+    /// assert_eq!(AggregationData::Count(2).as_i64(), Some(2));
+    /// assert_eq!(AggregationData::LastValue(Number::Float(1.5)).as_i64(), None);
+    /// ```
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            AggregationData::Count(n) => i64::try_from(*n).ok(),
+            AggregationData::Sum(Number::Int(v)) | AggregationData::LastValue(Number::Int(v)) => {
+                Some(*v)
+            }
+            _ => None,
+        }
+    }
+
+    /// The value as a float: a count, or the sum or last value of either
+    /// measure type (integers past 2^53 round to the nearest float).
+    /// `None` for a distribution; see
+    /// [`as_distribution`](AggregationData::as_distribution).
+    ///
+    /// ```
+    /// use census_core::{AggregationData, Number};
+    /// assert_eq!(AggregationData::Sum(Number::Float(2.5)).as_f64(), Some(2.5));
+    /// assert_eq!(AggregationData::LastValue(Number::Int(-3)).as_f64(), Some(-3.0));
+    /// ```
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            AggregationData::Count(n) => Some(*n as f64),
+            AggregationData::Sum(v) | AggregationData::LastValue(v) => Some(v.as_f64()),
+            AggregationData::Distribution(_) => None,
+        }
+    }
+
+    /// The distribution, for a Distribution view's row.
+    pub fn as_distribution(&self) -> Option<&DistributionData> {
+        match self {
+            AggregationData::Distribution(d) => Some(d),
+            _ => None,
+        }
+    }
 }
 
 /// A recorded number: an exact integer, or a float.
@@ -312,6 +448,72 @@ mod tests {
         assert_eq!(Number::from(0.5f32), Number::Float(0.5));
         let literal: Number = 7.into();
         assert_eq!(literal, Number::Int(7));
+    }
+
+    #[test]
+    fn rows_are_found_by_the_tags_they_were_recorded_under() -> Result<(), crate::Error> {
+        let m = crate::measure::MeasureI64::new("m", "", "1")?;
+        let (a, b) = (TagKey::new("a")?, TagKey::new("b")?);
+        let view = View::builder("v", &m)
+            .tag_keys([a.clone(), b.clone()])
+            .aggregation(Aggregation::Sum)
+            .build()?;
+        let t = UNIX_EPOCH;
+        let v = |s: &str| TagValue::new(s).map(Some);
+        let sum = |n| AggregationData::Sum(Number::Int(n));
+        let loose = Row::new(vec![v("x")?, None], sum(1), t);
+        assert_eq!(loose.tag(&a), None, "a row outside view data knows no key");
+        let data = ViewData::new(
+            view,
+            t,
+            t,
+            vec![
+                Row::overflow(2, sum(9), t),
+                loose,
+                Row::new(vec![v("x")?, v("")?], sum(2), t),
+                Row::new(vec![v("x")?, v("y")?], sum(3), t),
+            ],
+        );
+        let get = |tags: &TagMap| data.row(tags).and_then(|r| r.data.as_i64());
+        let x = TagMap::new().with(&a, "x")?;
+        assert_eq!(get(&x), Some(1), "a missing key matches an absent tag");
+        assert_eq!(
+            get(&x.clone().with(&b, "")?),
+            Some(2),
+            "empty is not absent"
+        );
+        let xy = x.with(&b, "y")?.with(&TagKey::new("other")?, "z")?;
+        assert_eq!(get(&xy), Some(3), "keys outside the view are ignored");
+        assert_eq!(get(&TagMap::new()), None, "never the overflow row");
+        let row = data.row(&xy).expect("the x, y row");
+        assert_eq!(row.tag(&a).map(TagValue::as_str), Some("x"));
+        assert_eq!(row.tag(&b).map(TagValue::as_str), Some("y"));
+        assert_eq!(row.tag(&TagKey::new("other")?), None);
+        Ok(())
+    }
+
+    #[test]
+    fn aggregation_data_reads_as_plain_numbers() {
+        use AggregationData::{Count, Distribution, LastValue, Sum};
+        assert_eq!(Count(u64::MAX).as_i64(), None);
+        assert_eq!(Count(u64::MAX).as_f64(), Some(u64::MAX as f64));
+        assert_eq!(Sum(Number::Int(-4)).as_i64(), Some(-4));
+        assert_eq!(Sum(Number::Float(4.0)).as_i64(), None);
+        assert_eq!(LastValue(Number::Int(i64::MIN)).as_i64(), Some(i64::MIN));
+        let d = DistributionData {
+            count: 1,
+            sum: 2.0,
+            mean: 2.0,
+            min: 2.0,
+            max: 2.0,
+            sum_of_squared_deviation: 0.0,
+            bounds: Arc::from(vec![1.0]),
+            bucket_counts: vec![0, 1],
+        };
+        let dist = Distribution(d.clone());
+        assert_eq!((dist.as_i64(), dist.as_f64()), (None, None));
+        assert_eq!(dist.as_distribution(), Some(&d));
+        assert_eq!(Count(1).as_distribution(), None);
     }
 
     #[test]

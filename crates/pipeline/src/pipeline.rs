@@ -161,6 +161,18 @@ impl<E: Exporter> Pipeline<E> {
     }
 }
 
+/// The same data made anew, so that every row knows the keys of the view
+/// it now belongs to: a processor may have replaced the view and reshaped
+/// the rows' tags (ConstTags and DropTags do), and `Row::tag` reads a row
+/// by the keys it learnt in `ViewData::new`.
+fn rekeyed(data: ViewData) -> ViewData {
+    let (folded, temporality) = (data.folded, data.temporality);
+    let mut fresh = ViewData::new(data.view, data.start, data.end, data.rows);
+    fresh.folded = folded;
+    fresh.temporality = temporality;
+    fresh
+}
+
 impl<E: Exporter> Exporter for Pipeline<E> {
     fn export(&self, batch: &[ViewData]) -> Result<(), ExportError> {
         if self.processors.is_empty() && self.carry.lock().is_empty() {
@@ -172,7 +184,7 @@ impl<E: Exporter> Exporter for Pipeline<E> {
         let mut owned = batch.to_vec();
         for processor in &self.processors {
             match catch_unwind(AssertUnwindSafe(|| processor.process(owned))) {
-                Ok(next) => owned = next,
+                Ok(next) => owned = next.into_iter().map(rekeyed).collect(),
                 Err(_) => {
                     // Relaxed: a statistic.
                     self.panics.fetch_add(1, Ordering::Relaxed);
