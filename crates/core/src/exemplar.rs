@@ -3,9 +3,7 @@
 
 use std::time::SystemTime;
 
-use serde::{Serialize, Serializer};
-
-use crate::view_data::{serialize_unix_nanos, AggregationData, Row};
+use crate::view_data::{AggregationData, Row};
 
 /// One recorded value kept as an example of a Distribution bucket, with
 /// the attachments it was recorded with (OpenCensus
@@ -14,8 +12,8 @@ use crate::view_data::{serialize_unix_nanos, AggregationData, Row};
 ///
 /// A view manager keeps, for each bucket of each Distribution row, the
 /// most recent value recorded into that bucket with attachments; see
-/// [`Row::exemplars`]. Serializes as
-/// `{"value":..,"time":<unix nanos>,"attachments":{"key":"value",..}}`.
+/// [`Row::exemplars`]. Serializes as census.v1 writes it:
+/// `{"value":..,"time_unix_nano":"<unix nanos>","attachments":{"key":"value",..}}`.
 ///
 /// ```
 /// use census_core::Exemplar;
@@ -24,16 +22,14 @@ use crate::view_data::{serialize_unix_nanos, AggregationData, Row};
 /// assert_eq!(e.attachment("trace_id"), Some("4bf92f35"));
 /// assert_eq!(e.attachment("span_id"), None);
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Exemplar {
     /// The recorded value (as `f64`, as distributions keep values).
     pub value: f64,
     /// When it was recorded.
-    #[serde(serialize_with = "serialize_unix_nanos")]
     pub time: SystemTime,
     /// The attachments, as `(key, value)` in the order they were attached.
-    #[serde(serialize_with = "serialize_pairs")]
     pub attachments: Vec<(String, String)>,
 }
 
@@ -54,10 +50,6 @@ impl Exemplar {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
-}
-
-fn serialize_pairs<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 /// The bucket of `bounds` that `value` falls in, by the upper-inclusive
@@ -162,15 +154,20 @@ mod tests {
 
     #[test]
     fn rows_without_exemplars_serialize_as_before_and_with_them_as_documented(
-    ) -> Result<(), serde_json::Error> {
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let m = crate::measure::MeasureF64::new("m", "", "1")?;
+        let view = crate::view::View::builder("v", &m)
+            .aggregation(crate::aggregation::Aggregation::distribution([1.0])?)
+            .build()?;
         let mut r = row(&[1.0]);
-        let plain = serde_json::to_value(&r)?;
-        assert!(plain.get("exemplars").is_none(), "{plain}");
+        let data = |r: &Row| crate::ViewData::new(view.clone(), at(1), at(2), vec![r.clone()]);
+        let plain = serde_json::to_value(data(&r))?;
+        assert!(plain["rows"][0].get("exemplars").is_none(), "{plain}");
         r.exemplars = vec![e(0.5, 2, "abc")];
-        let json = serde_json::to_value(&r)?;
+        let json = serde_json::to_value(data(&r))?;
         assert_eq!(
-            json["exemplars"],
-            serde_json::json!([{"value": 0.5, "time": 2_000_000_000u64,
+            json["rows"][0]["exemplars"],
+            serde_json::json!([{"value": 0.5, "time_unix_nano": "2000000000",
                 "attachments": {"trace_id": "abc"}}])
         );
         Ok(())

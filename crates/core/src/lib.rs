@@ -47,6 +47,7 @@ mod delivery;
 mod error;
 mod exemplar;
 mod exporter;
+mod json;
 mod measure;
 mod merge;
 mod name;

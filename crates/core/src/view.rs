@@ -4,8 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
-
 use crate::aggregation::Aggregation;
 use crate::error::Error;
 use crate::measure::Measure;
@@ -139,19 +137,6 @@ impl fmt::Debug for View {
             .field("row_limit", &self.0.row_limit)
             .field("expire_after", &self.0.expire_after)
             .finish()
-    }
-}
-
-impl Serialize for View {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("View", 5)?;
-        st.serialize_field("name", &self.0.name)?;
-        st.serialize_field("description", &self.0.description)?;
-        st.serialize_field("measure", &self.0.measure)?;
-        st.serialize_field("tag_keys", &self.0.tag_keys)?;
-        st.serialize_field("aggregation", &self.0.aggregation)?;
-        st.end()
     }
 }
 

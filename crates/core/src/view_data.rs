@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use crate::exemplar::Exemplar;
 use crate::tag::{TagKey, TagMap, TagValue};
@@ -20,19 +20,18 @@ use crate::view::View;
 /// recorded during it; each row is read consistently (a distribution's
 /// count always equals the sum of its buckets).
 ///
-/// Serializes to JSON with times as integer nanoseconds since the Unix
-/// epoch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Serializes to JSON as one view of census.v1 (docs/http-exporter.md):
+/// 64-bit integers and times (nanoseconds since the Unix epoch) as
+/// strings, rows with their tags by key.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ViewData {
     /// The view's definition.
     pub view: View,
     /// When the view was registered: the start of every cumulative value.
     /// Under [`Temporality::Delta`], the start of the interval.
-    #[serde(serialize_with = "serialize_unix_nanos")]
     pub start: SystemTime,
     /// When the snapshot was taken.
-    #[serde(serialize_with = "serialize_unix_nanos")]
     pub end: SystemTime,
     /// The rows, in no particular order; at most one row is an overflow row.
     pub rows: Vec<Row>,
@@ -117,9 +116,8 @@ impl ViewData {
 /// One combination of tag values in a view, with its aggregated value.
 ///
 /// Two rows are equal when their tags, data, start, overflow flag and
-/// exemplars are;
-/// the keys they learnt from their view are not compared.
-#[derive(Clone, Serialize)]
+/// exemplars are; the keys they learnt from their view are not compared.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Row {
     /// One entry per view tag key, in the view's key order: `Some(value)`
@@ -133,7 +131,6 @@ pub struct Row {
     /// when this incarnation of the row was made (a row that expired and
     /// is recorded again starts afresh). Under [`Temporality::Delta`], the
     /// start of the row's interval.
-    #[serde(serialize_with = "serialize_unix_nanos")]
     pub start: SystemTime,
     /// Whether this is the overflow row, holding every measurement whose
     /// tag combination arrived after the view reached its row limit. Its
@@ -146,11 +143,9 @@ pub struct Row {
     /// in bucket order (each exemplar's bucket is the one its value falls
     /// in). Empty for other rows and for rows that never received
     /// attachments; left out of the JSON when empty.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exemplars: Vec<Exemplar>,
     /// The view's tag keys, given by [`ViewData::new`]; `None` for a row
     /// not yet in view data.
-    #[serde(skip)]
     keys: Option<Arc<[TagKey]>>,
 }
 
@@ -188,6 +183,11 @@ impl Row {
         let at = self.keys.as_ref()?.iter().position(|k| k == key)?;
         self.tags.get(at)?.as_ref()
     }
+
+    /// The keys the row learnt from its view, if any.
+    pub(crate) fn keys(&self) -> Option<&[TagKey]> {
+        self.keys.as_deref()
+    }
 }
 
 impl PartialEq for Row {
@@ -214,8 +214,7 @@ impl fmt::Debug for Row {
 }
 
 /// The aggregated value of one row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AggregationData {
     /// How many values were recorded.
     Count(u64),
@@ -283,8 +282,7 @@ impl AggregationData {
 ///
 /// Made from an `i64`, `i32`, `u32`, `f64` or `f32` with `From`/`Into`;
 /// a `u64` or `usize` (which may not fit) goes through `i64::try_from`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Number {
     /// From an `i64` measure.
     Int(i64),
@@ -341,7 +339,7 @@ impl Number {
 /// `bucket_counts[i]` counts values `v` with `bounds[i-1] < v <= bounds[i]`
 /// (upper-inclusive); the last entry counts `v > bounds[last]`, so there is
 /// one more count than bounds. Counts are per bucket, not cumulative.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DistributionData {
     /// How many values were recorded: the sum of `bucket_counts`.
     pub count: u64,
@@ -382,62 +380,11 @@ pub fn unix_nanos(time: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-pub(crate) fn serialize_unix_nanos<S: Serializer>(
-    time: &SystemTime,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(unix_nanos(*time))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::aggregation::Aggregation;
-    use crate::measure::MeasureF64;
     use crate::tag::TagKey;
-    use std::time::Duration;
-
-    #[test]
-    fn view_data_serializes_to_documented_json() -> Result<(), Box<dyn std::error::Error>> {
-        let m = MeasureF64::new("demo/latency", "latency", "ms")?;
-        let view = View::builder("demo/latency_distribution", &m)
-            .tag_keys([TagKey::new("method")?])
-            .aggregation(Aggregation::distribution([10.0])?)
-            .build()?;
-        let start = UNIX_EPOCH + Duration::from_secs(1);
-        let end = UNIX_EPOCH + Duration::from_secs(2);
-        let row = Row::new(
-            vec![Some(TagValue::new("GET")?)],
-            AggregationData::Distribution(DistributionData {
-                count: 2,
-                sum: 25.0,
-                mean: 12.5,
-                min: 5.0,
-                max: 20.0,
-                sum_of_squared_deviation: 112.5,
-                bounds: Arc::from(vec![10.0]),
-                bucket_counts: vec![1, 1],
-            }),
-            start,
-        );
-        let data = ViewData::new(
-            view,
-            start,
-            end,
-            vec![row, Row::overflow(1, AggregationData::Count(3), start)],
-        );
-        let json: serde_json::Value = serde_json::to_value(&data)?;
-        assert_eq!(json["start"], 1_000_000_000u64);
-        assert_eq!(json["end"], 2_000_000_000u64);
-        assert_eq!(json["view"]["measure"]["unit"], "ms");
-        assert_eq!(json["rows"][0]["tags"][0], "GET");
-        assert_eq!(json["rows"][0]["data"]["type"], "distribution");
-        assert_eq!(json["rows"][0]["data"]["value"]["bucket_counts"][1], 1);
-        assert_eq!(json["rows"][1]["tags"][0], serde_json::Value::Null);
-        assert_eq!(json["rows"][1]["overflow"], true);
-        assert_eq!(json["rows"][1]["data"]["value"], 3);
-        Ok(())
-    }
 
     #[test]
     fn numbers_come_from_every_exact_primitive() {
@@ -520,9 +467,5 @@ mod tests {
     fn numbers_convert_to_f64() {
         assert_eq!(Number::Int(-3).as_f64(), -3.0);
         assert_eq!(Number::Float(2.5).as_f64(), 2.5);
-        assert_eq!(
-            serde_json::to_string(&Number::Int(7)).ok().as_deref(),
-            Some("7")
-        );
     }
 }

@@ -251,6 +251,7 @@ fn census_views(batch: &[ViewData]) -> Value {
             "measure".into(),
             json!({
                 "name": measure.name(),
+                "description": measure.description(),
                 "unit": measure.unit(),
                 "type": if matches!(measure.measure_type(), census_core::MeasureType::Int64) { "int64" } else { "float64" },
             }),

@@ -16,9 +16,12 @@ pub enum StdoutFormat {
     /// `demo/latency{method="GET"} count=2 sum=25 mean=12.5 min=5 max=20 buckets=[<=10:1 >10:1]`.
     #[default]
     Text,
-    /// One JSON object per row, per line:
-    /// `{"view":"demo/requests_total","start":…,"end":…,"tags":{"method":"GET"},"overflow":false,"data":{"type":"sum","value":1}}`,
-    /// times in nanoseconds since the Unix epoch, absent tags left out.
+    /// One JSON object per row, per line, the row written as census.v1
+    /// writes rows (census-core's JSON of a row) with the view's name, the
+    /// snapshot's end and, for a distribution, its bounds:
+    /// `{"view":"demo/requests_total","end_unix_nano":"…","tags":{"method":"GET"},"overflow":false,"start_unix_nano":"…","sum":"1"}`.
+    /// 64-bit integers and times (nanoseconds since the Unix epoch) are
+    /// strings; absent tags are left out.
     JsonLines,
 }
 

@@ -2,8 +2,10 @@
 
 use std::io::{self, Write};
 
-use census_core::{unix_nanos, AggregationData, Number, Row, TagValue, ViewData};
-use serde::Serialize;
+use std::time::SystemTime;
+
+use census_core::{unix_nanos, Aggregation, AggregationData, Number, Row, ViewData};
+use serde::{Serialize, Serializer};
 
 /// `view{key="value",…} value` per row; absent tags left out, the overflow
 /// row marked `{overflow}` with the number of values folded into it.
@@ -68,41 +70,42 @@ fn number(n: Number) -> String {
     }
 }
 
+/// One JSON Lines line: the row as census-core writes it (its tags by
+/// key, `overflow`, `start_unix_nano` and the entry named for its
+/// aggregation, as in census.v1), with the view's name, the snapshot's end
+/// and, for a distribution, the bounds the bucket counts refer to.
 #[derive(Serialize)]
 struct Line<'a> {
     view: &'a str,
-    start: u64,
-    end: u64,
-    tags: serde_json::Map<String, serde_json::Value>,
-    overflow: bool,
-    data: &'a AggregationData,
+    #[serde(serialize_with = "unix_nanos_str")]
+    end_unix_nano: SystemTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bounds: Option<&'a [f64]>,
+    #[serde(flatten)]
+    row: &'a Row,
+}
+
+/// A time as census-core writes one: nanoseconds since the Unix epoch, as
+/// a string.
+fn unix_nanos_str<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&unix_nanos(*time))
 }
 
 /// One JSON object per row.
 pub(crate) fn json_lines(out: &mut Vec<u8>, data: &ViewData) -> io::Result<()> {
+    let bounds = match data.view.aggregation() {
+        Aggregation::Distribution(bounds) => Some(bounds.as_slice()),
+        _ => None,
+    };
     for row in &data.rows {
         let line = Line {
             view: data.view.name(),
-            start: unix_nanos(row.start),
-            end: unix_nanos(data.end),
-            tags: tags(data, row),
-            overflow: row.overflow,
-            data: &row.data,
+            end_unix_nano: data.end,
+            bounds,
+            row,
         };
         serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;
     }
     Ok(())
-}
-
-fn tags(data: &ViewData, row: &Row) -> serde_json::Map<String, serde_json::Value> {
-    data.view
-        .tag_keys()
-        .iter()
-        .zip(&row.tags)
-        .filter_map(|(k, v)| {
-            v.as_ref()
-                .map(|v: &TagValue| (k.name().to_owned(), v.as_str().into()))
-        })
-        .collect()
 }

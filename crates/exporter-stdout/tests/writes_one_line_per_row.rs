@@ -111,19 +111,22 @@ fn json_lines_parse_and_hold_the_values() -> Result<(), Box<dyn std::error::Erro
             .cloned()
     };
     let dist = find("latency_dist", Some("GET"), false).ok_or("no distribution row")?;
-    assert_eq!(dist["data"]["type"], "distribution");
+    assert_eq!(dist["distribution"]["count"], "2");
     assert_eq!(
-        dist["data"]["value"]["bucket_counts"],
-        serde_json::json!([1, 1])
+        dist["distribution"]["bucket_counts"],
+        serde_json::json!(["1", "1"])
     );
+    assert_eq!(dist["bounds"], serde_json::json!([10.0]));
     let absent = find("requests_total", None, false).ok_or("no row without method")?;
-    assert_eq!(absent["data"]["value"], 4);
+    assert_eq!(absent["sum"], "4");
     assert_eq!(absent["tags"], serde_json::json!({}));
+    assert!(absent.get("bounds").is_none());
     let overflow = find("requests_total", None, true).ok_or("no overflow row")?;
-    assert_eq!(overflow["data"]["value"], 8);
+    assert_eq!(overflow["sum"], "8");
+    let nanos = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<u64>().ok());
     assert!(
-        dist["end"].as_u64().ok_or("end is not a number")?
-            >= dist["start"].as_u64().ok_or("no start")?
+        nanos(&dist["end_unix_nano"]).ok_or("end is not a decimal string")?
+            >= nanos(&dist["start_unix_nano"]).ok_or("no start")?
     );
     Ok(())
 }

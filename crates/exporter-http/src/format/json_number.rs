@@ -1,9 +1,9 @@
-//! How numbers are spelled in both JSON formats: 64-bit integers as
-//! strings, non-finite floats as the proto3 JSON strings.
+//! How OTLP JSON spells 64-bit integers: as strings, as census-core's
+//! JSON of view data does. Floats go through census-core's `Number`,
+//! which spells NaN and the infinities as the proto3 JSON strings.
 
 use std::time::SystemTime;
 
-use census_core::Number;
 use serde::{Serialize, Serializer};
 
 /// A 64-bit integer written as a decimal string: JSON numbers above 2^53
@@ -14,39 +14,6 @@ pub(super) struct IntStr<T>(pub(super) T);
 impl<T: itoa::Integer> Serialize for IntStr<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(itoa::Buffer::new().format(self.0))
-    }
-}
-
-/// A float as a JSON number, or `"NaN"`, `"Infinity"`, `"-Infinity"`,
-/// which JSON numbers cannot express and proto3 JSON accepts.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Float(pub(super) f64);
-
-impl Serialize for Float {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let v = self.0;
-        if v.is_finite() {
-            s.serialize_f64(v)
-        } else if v.is_nan() {
-            s.serialize_str("NaN")
-        } else if v > 0.0 {
-            s.serialize_str("Infinity")
-        } else {
-            s.serialize_str("-Infinity")
-        }
-    }
-}
-
-/// An integer measure's value as a string, a float measure's as a number.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Num(pub(super) Number);
-
-impl Serialize for Num {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Number::Int(v) => IntStr(v).serialize(s),
-            Number::Float(v) => Float(v).serialize(s),
-        }
     }
 }
 
@@ -75,16 +42,6 @@ mod tests {
             json(IntStr(9_007_199_254_740_993i64)),
             r#""9007199254740993""#
         );
-    }
-
-    #[test]
-    fn floats_are_numbers_unless_not_finite() {
-        assert_eq!(json(Float(1.5)), "1.5");
-        assert_eq!(json(Float(f64::NAN)), r#""NaN""#);
-        assert_eq!(json(Float(f64::INFINITY)), r#""Infinity""#);
-        assert_eq!(json(Float(f64::NEG_INFINITY)), r#""-Infinity""#);
-        assert_eq!(json(Num(Number::Int(7))), r#""7""#);
-        assert_eq!(json(Num(Number::Float(7.0))), "7.0");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use census_core::{AggregationData, Exemplar, Number, Row, ViewData};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 
-use super::json_number::{unix_nanos, Float, IntStr};
+use super::json_number::{unix_nanos, IntStr};
 use super::otlp_mapping::{
     has_start, min_max, temporality, Shape, OVERFLOW_ATTRIBUTE, SCOPE_NAME, SCOPE_VERSION,
 };
@@ -182,21 +182,25 @@ impl Serialize for Point<'_> {
             }
             // The number's own type follows the measure's: an i64 measure
             // gives exact integers (asInt), an f64 measure doubles.
-            AggregationData::Sum(v) | AggregationData::LastValue(v) => match *v {
-                Number::Int(i) => m.serialize_entry("asInt", &IntStr(i))?,
-                Number::Float(f) => m.serialize_entry("asDouble", &Float(f))?,
+            // Both spelled as census-core's JSON spells a Number.
+            AggregationData::Sum(v) | AggregationData::LastValue(v) => match v {
+                Number::Int(_) => m.serialize_entry("asInt", v)?,
+                Number::Float(_) => m.serialize_entry("asDouble", v)?,
             },
             AggregationData::Distribution(d) => {
                 m.serialize_entry("count", &IntStr(d.count))?;
-                m.serialize_entry("sum", &Float(d.sum))?;
+                m.serialize_entry("sum", &Number::Float(d.sum))?;
                 m.serialize_entry(
                     "bucketCounts",
                     &Seq(d.bucket_counts.iter().map(|c| IntStr(*c))),
                 )?;
-                m.serialize_entry("explicitBounds", &Seq(d.bounds.iter().map(|b| Float(*b))))?;
+                m.serialize_entry(
+                    "explicitBounds",
+                    &Seq(d.bounds.iter().map(|b| Number::Float(*b))),
+                )?;
                 if let Some((min, max)) = min_max(d, data.temporality) {
-                    m.serialize_entry("min", &Float(min))?;
-                    m.serialize_entry("max", &Float(max))?;
+                    m.serialize_entry("min", &Number::Float(min))?;
+                    m.serialize_entry("max", &Number::Float(max))?;
                 }
                 if !row.exemplars.is_empty() {
                     m.serialize_entry("exemplars", &Exemplars(&row.exemplars))?;
@@ -247,7 +251,7 @@ impl Serialize for ExemplarJson<'_> {
             &Attributes(filtered.map(|(k, v)| (k.as_str(), Value::Str(v)))),
         )?;
         m.serialize_entry("timeUnixNano", &unix_nanos(e.time))?;
-        m.serialize_entry("asDouble", &Float(e.value))?;
+        m.serialize_entry("asDouble", &Number::Float(e.value))?;
         if let Some(span) = span {
             m.serialize_entry("spanId", &span)?;
         }
