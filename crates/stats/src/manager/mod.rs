@@ -214,7 +214,7 @@ impl Inner {
     /// Whether recording is over.
     #[inline]
     pub(crate) fn is_shut_down(&self) -> bool {
-        // Relaxed: see ViewManager::record.
+        // Relaxed: the flag publishes no data; see ViewManager::shutdown.
         self.shut_down.load(Ordering::Relaxed)
     }
 

@@ -75,10 +75,15 @@ impl ViewManager {
     /// the first to finish).
     pub fn shutdown(&self) -> ShutdownReport {
         let _one_at_a_time = self.inner.shutdown_lock.lock();
-        // SeqCst pairs with the recorders' check so that, once this store
-        // is done, later records are no-ops and the final snapshot sees
-        // everything recorded before.
-        if self.inner.shut_down.swap(true, Ordering::SeqCst) {
+        // Relaxed: the flag publishes no data. The swap's atomicity alone
+        // picks the one call that shuts down, and shutdown_lock hands the
+        // report to later calls. A record whose call returned before this
+        // call was made is ordered before it by the caller's own
+        // synchronisation (its thread, a join, a channel), and the final
+        // snapshot reads its cells through their own Acquire loads; a
+        // record racing this swap may land in the final snapshot or be a
+        // no-op, and `shutdown` promises nothing about it either way.
+        if self.inner.shut_down.swap(true, Ordering::Relaxed) {
             return self.inner.report.lock().clone().unwrap_or_default();
         }
         let timeout = *self.inner.shutdown_timeout.lock();
