@@ -52,6 +52,9 @@ pub(crate) struct Shared {
     limits: Limits,
     producer: RwLock<Option<Arc<dyn Producer>>>,
     self_metrics: Arc<SelfMetrics>,
+    /// Whether `self_metrics` reaches the manager (and so the scrapes);
+    /// counted either way.
+    report_self_metrics: bool,
     servers: Mutex<Vec<Weak<Server>>>,
     // Views already reported as left out, so a clash is logged once, not on
     // every scrape (it is counted on every scrape).
@@ -176,8 +179,16 @@ impl PrometheusExporter {
 
     /// Renders every view in `format`, as of now; returns the
     /// `Content-Type` and the body.
+    ///
+    /// Each call (and each of [`render`](PrometheusExporter::render) and
+    /// [`render_for_accept`](PrometheusExporter::render_for_accept)) counts
+    /// as a scrape in `census/prometheus/scrapes`, as a scrape of the
+    /// built-in endpoint does: serving `/metrics` from your own server
+    /// shows the same counts.
     pub fn render_as(&self, format: PrometheusFormat) -> (&'static str, String) {
-        (format.content_type(), self.shared.render(format))
+        let body = self.shared.render(format);
+        self.shared.self_metrics.scraped(format);
+        (format.content_type(), body)
     }
 
     /// Serves `GET /metrics` on `addr` from threads of its own, until the
@@ -260,7 +271,13 @@ impl Exporter for PrometheusExporter {
         let others = registered
             .iter()
             .filter(|other| other.name() != view.name());
-        for other in others.chain(self.shared.self_metrics.views()) {
+        let own = self
+            .shared
+            .report_self_metrics
+            .then(|| self.shared.self_metrics.views())
+            .into_iter()
+            .flatten();
+        for other in others.chain(own) {
             if let Ok(f) = Family::plan(other, &config.namespace, &config.const_labels) {
                 // Registered views already passed this check; a clash among
                 // them can only come from views registered before this
@@ -271,7 +288,13 @@ impl Exporter for PrometheusExporter {
         table.claim(view.name(), &family).map_err(ExportError::from)
     }
 
+    /// The exporter's own metrics (see
+    /// [`PrometheusExporterBuilder::self_metrics`]), or `None` when they
+    /// were turned off.
     fn self_metrics(&self) -> Option<Arc<dyn Producer>> {
+        if !self.shared.report_self_metrics {
+            return None;
+        }
         Some(Arc::clone(&self.shared.self_metrics) as Arc<dyn Producer>)
     }
 
@@ -281,12 +304,24 @@ impl Exporter for PrometheusExporter {
 }
 
 /// Builds a [`PrometheusExporter`]; see [`PrometheusExporter::builder`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until .build() is called"]
 pub struct PrometheusExporterBuilder {
     namespace: String,
     const_labels: Vec<(String, String)>,
     limits: Limits,
+    self_metrics: bool,
+}
+
+impl Default for PrometheusExporterBuilder {
+    fn default() -> PrometheusExporterBuilder {
+        PrometheusExporterBuilder {
+            namespace: String::new(),
+            const_labels: Vec::new(),
+            limits: Limits::default(),
+            self_metrics: true,
+        }
+    }
 }
 
 impl PrometheusExporterBuilder {
@@ -391,6 +426,18 @@ impl PrometheusExporterBuilder {
         self
     }
 
+    /// Whether the exporter contributes its own metrics
+    /// (`census/prometheus/scrapes`, `refused_requests`,
+    /// `closed_connections`, `failed_responses`, `omitted_views`,
+    /// `omitted_rows`; see docs/exporters.md) to the manager, through
+    /// [`Exporter::self_metrics`], so that they appear in scrapes and reach
+    /// every exporter. When off, those names are free for your own views.
+    /// Default: `true`.
+    pub fn self_metrics(mut self, enabled: bool) -> Self {
+        self.self_metrics = enabled;
+        self
+    }
+
     /// Checks the configuration and builds the exporter.
     ///
     /// # Errors
@@ -420,6 +467,7 @@ impl PrometheusExporterBuilder {
                 limits: self.limits,
                 producer: RwLock::new(None),
                 self_metrics: Arc::new(SelfMetrics::new()?),
+                report_self_metrics: self.self_metrics,
                 servers: Mutex::new(Vec::new()),
                 warned: Mutex::new(HashSet::new()),
                 warned_attachments: AtomicBool::new(false),

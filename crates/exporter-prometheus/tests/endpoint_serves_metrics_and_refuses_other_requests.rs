@@ -60,9 +60,10 @@ fn endpoint_answers_by_path_method_and_accept_header() -> TestResult {
     let posted = http("POST", &url, None)?;
     assert_eq!(posted.status, 405);
 
+    // Two scrapes of the endpoint, and the render() above.
     assert_eq!(
         count(&exporter, "census/prometheus/scrapes", Some("text")),
-        Some(2)
+        Some(3)
     );
     assert_eq!(
         count(&exporter, "census/prometheus/scrapes", Some("openmetrics")),
