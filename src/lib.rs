@@ -113,8 +113,8 @@
 pub use census_core::{
     merge_batches, unix_nanos, Aggregation, AggregationData, Bounds, DeliveryReport,
     DistributionData, Error, ExportError, Exporter, InvalidReason, Measure, MeasureF64, MeasureI64,
-    MeasureType, Number, Producer, Row, TagKey, TagMap, TagValue, Temporality, TypedMeasure, View,
-    ViewBuilder, ViewData, DEFAULT_ROW_LIMIT, MAX_BOUNDS,
+    MeasureType, Mismatch, Moments, Number, Producer, Row, TagKey, TagMap, TagValue, Temporality,
+    TypedMeasure, View, ViewBuilder, ViewData, DEFAULT_ROW_LIMIT, MAX_BOUNDS,
 };
 pub use census_stats::{
     shutdown, shutdown_async, shutdown_guard, view_manager, BoundMeasure, ExporterHealth, Health,
@@ -178,6 +178,11 @@ pub mod pipeline {
 #[cfg(doctest)]
 #[doc = include_str!("../docs/pipeline.md")]
 struct PipelineGuide;
+
+// Runs the tests of docs/testing.md as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/testing.md")]
+struct TestingGuide;
 
 // Runs README.md's examples as doc tests: they are what crates.io shows.
 #[cfg(all(doctest, feature = "stdout"))]
