@@ -118,8 +118,9 @@ pub use census_core::{
 };
 pub use census_stats::{
     shutdown, shutdown_async, shutdown_guard, view_manager, BoundMeasure, ExporterHealth, Health,
-    ManagerStats, MeasurementMap, Observer, ShutdownFuture, ShutdownGuard, ShutdownReport,
-    ViewManager, DEFAULT_CALLBACK_BUDGET, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
+    ManagerStats, ManualClock, MeasurementMap, Observer, ShutdownFuture, ShutdownGuard,
+    ShutdownReport, ViewManager, ViewManagerBuilder, DEFAULT_CALLBACK_BUDGET,
+    DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 
 /// The current tag context: the tags of the work a thread is doing,

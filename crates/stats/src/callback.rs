@@ -281,7 +281,7 @@ impl ViewManager {
         view: View,
         callback: impl Fn(&mut Observer) + Send + Sync + 'static,
     ) -> Result<(), Error> {
-        let shape = Shape::new(view, SystemTime::now())?;
+        let shape = Shape::new(view, self.inner().clock.system_time())?;
         self.add_callback_view(Arc::new(CallbackView {
             shape: Arc::new(shape),
             callback: Box::new(callback),

@@ -44,6 +44,7 @@ struct ReadmeDoctests;
 mod bound_measure;
 mod callback;
 mod cells;
+mod clock;
 mod context;
 mod delivery;
 mod exemplar;
@@ -62,10 +63,11 @@ mod worker;
 
 pub use bound_measure::BoundMeasure;
 pub use callback::DEFAULT_CALLBACK_BUDGET;
+pub use clock::ManualClock;
 pub use global::{shutdown, shutdown_async, shutdown_guard, view_manager};
 pub use manager::{
     ExporterHealth, Health, ManagerStats, ShutdownFuture, ShutdownGuard, ShutdownReport,
-    ViewManager, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
+    ViewManager, ViewManagerBuilder, DEFAULT_REPORTING_PERIOD, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use measurement_map::MeasurementMap;
 pub use observer::Observer;

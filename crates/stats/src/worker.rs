@@ -11,7 +11,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use crate::manager::{Inner, ShutdownReport, DEFAULT_SHUTDOWN_TIMEOUT};
 
 enum Command {
-    Period(Duration),
+    /// A new period, and when it was set (on the manager's clock).
+    Period(Duration, Instant),
     Shutdown(Duration),
 }
 
@@ -24,16 +25,20 @@ pub(crate) struct Worker {
 impl Worker {
     pub(crate) fn spawn(inner: Arc<Inner>, period: Duration) -> std::io::Result<Worker> {
         let (commands, receiver) = crossbeam_channel::unbounded();
+        // The first period ends one period after the exporter that started
+        // the thread was registered, whenever the thread gets going (a
+        // manual clock may be advanced before it does).
+        let first = after(inner.clock.now(), period);
         let thread = std::thread::Builder::new()
             .name("census-worker".into())
-            .spawn(move || run(&inner, &receiver, period))?;
+            .spawn(move || run(&inner, &receiver, period, first))?;
         Ok(Worker { commands, thread })
     }
 
-    pub(crate) fn set_period(&self, period: Duration) {
+    pub(crate) fn set_period(&self, period: Duration, at: Instant) {
         // A send fails only if the thread is gone, and then there is no
         // period left to change.
-        let _ = self.commands.send(Command::Period(period));
+        let _ = self.commands.send(Command::Period(period, at));
     }
 
     /// Asks for the final export and waits for it, giving exporters at most
@@ -47,13 +52,17 @@ impl Worker {
     }
 }
 
-fn run(inner: &Inner, commands: &Receiver<Command>, mut period: Duration) -> ShutdownReport {
-    let mut next = after(Instant::now(), period);
+fn run(
+    inner: &Inner,
+    commands: &Receiver<Command>,
+    mut period: Duration,
+    mut next: Option<Instant>,
+) -> ShutdownReport {
     loop {
-        match receive(commands, next) {
-            Ok(Command::Period(p)) => {
+        match receive(inner, commands, next) {
+            Ok(Command::Period(p, at)) => {
                 period = p;
-                next = after(Instant::now(), period);
+                next = after(at, period);
             }
             Ok(Command::Shutdown(timeout)) => return inner.final_export(timeout),
             Err(RecvTimeoutError::Disconnected) => {
@@ -65,7 +74,7 @@ fn run(inner: &Inner, commands: &Receiver<Command>, mut period: Duration) -> Shu
                 // Keep to the period's grid, but after a stall (a suspended
                 // process) start afresh rather than firing a burst of
                 // catch-up exports.
-                let now = Instant::now();
+                let now = inner.clock.now();
                 next = next
                     .and_then(|n| after(n, period))
                     .filter(|n| *n > now)
@@ -82,13 +91,15 @@ fn after(from: Instant, period: Duration) -> Option<Instant> {
     from.checked_add(period)
 }
 
-/// The next command, waiting until `deadline` (forever without one).
+/// The next command, waiting until the manager's clock reaches
+/// `deadline` (forever without one).
 fn receive(
+    inner: &Inner,
     commands: &Receiver<Command>,
     deadline: Option<Instant>,
 ) -> Result<Command, RecvTimeoutError> {
     match deadline {
-        Some(deadline) => commands.recv_deadline(deadline),
+        Some(deadline) => inner.clock.recv_deadline(commands, deadline),
         None => commands.recv().map_err(|_| RecvTimeoutError::Disconnected),
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use census_core::{Aggregation, AggregationData, MeasureF64, Number, TagKey, TagMap, View};
-use census_stats::{MeasurementMap, ViewManager};
+use census_stats::{ManualClock, MeasurementMap, ViewManager};
 
 fn rows(vm: &ViewManager) -> Vec<(f64, std::time::SystemTime)> {
     vm.retrieve_data("demo/latency_sum")
@@ -24,7 +24,8 @@ fn a_bound_handle_follows_its_row_through_expiry() -> Result<(), census_core::Er
     let after = Duration::from_millis(80);
     let m = MeasureF64::new("demo/latency", "latency", "ms")?;
     let k = TagKey::new("route")?;
-    let vm = ViewManager::new();
+    let clock = ManualClock::new();
+    let vm = ViewManager::builder().clock(clock.clone()).build();
     vm.register_view(
         View::builder("demo/latency_sum", &m)
             .tag_keys([k.clone()])
@@ -38,7 +39,7 @@ fn a_bound_handle_follows_its_row_through_expiry() -> Result<(), census_core::Er
     let first = rows(&vm);
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].0, 5.0);
-    std::thread::sleep(after * 2);
+    clock.advance(after);
     assert!(rows(&vm).is_empty(), "the bound row expired");
 
     bound.record(2.0);
@@ -61,7 +62,7 @@ fn a_bound_handle_follows_its_row_through_expiry() -> Result<(), census_core::Er
 
     // Expire again, then record from a second thread whose own resolved
     // share is the one that expired.
-    std::thread::sleep(after * 2);
+    clock.advance(after);
     assert!(rows(&vm).is_empty());
     std::thread::scope(|s| {
         s.spawn(|| bound.record(1.0));

@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use census_core::{Aggregation, AggregationData, MeasureI64, Number, Row, TagKey, TagMap, View};
-use census_stats::{MeasurementMap, ViewManager};
+use census_stats::{ManualClock, MeasurementMap, ViewManager};
 
 fn sum_of(rows: &[Row], user: &str) -> Option<(i64, SystemTime)> {
     rows.iter().find_map(|r| match (&r.tags[0], &r.data) {
@@ -21,7 +21,8 @@ fn an_untouched_row_leaves_and_a_new_record_starts_it_fresh() -> Result<(), cens
     let after = Duration::from_millis(100);
     let m = MeasureI64::new("demo/bytes", "bytes sent", "By")?;
     let user = TagKey::new("user")?;
-    let vm = ViewManager::new();
+    let clock = ManualClock::new();
+    let vm = ViewManager::builder().clock(clock.clone()).build();
     vm.register_view(
         View::builder("demo/bytes_by_user", &m)
             .tag_keys([user.clone()])
@@ -35,14 +36,16 @@ fn an_untouched_row_leaves_and_a_new_record_starts_it_fresh() -> Result<(), cens
     let first = vm.retrieve_data("demo/bytes_by_user")?;
     let (value, old_start) = sum_of(&first.rows, "a").expect("row a before expiry");
     assert_eq!(value, 12);
-    // The time passing is the behaviour under test; twice the expiry
-    // leaves room for a slow machine.
-    std::thread::sleep(after * 2);
+    // One tick short of the expiry the row stays; at it, it goes.
+    clock.advance(after - Duration::from_nanos(1));
+    let kept = vm.retrieve_data("demo/bytes_by_user")?;
+    assert_eq!(sum_of(&kept.rows, "a").map(|(v, _)| v), Some(12));
+    clock.advance(Duration::from_nanos(1));
     let gone = vm.retrieve_data("demo/bytes_by_user")?;
     assert!(gone.rows.is_empty(), "{:?}", gone.rows);
     assert_eq!(gone.start, first.start, "the view itself keeps its start");
 
-    let before_record = SystemTime::now();
+    let before_record = clock.system_time();
     MeasurementMap::new().put(&m, 2).record_to(&vm, &a);
     let back = vm.retrieve_data("demo/bytes_by_user")?;
     let (value, start) = sum_of(&back.rows, "a").expect("row a after a new record");

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use census_core::{Aggregation, AggregationData, MeasureI64, Number, TagKey, TagMap, View};
-use census_stats::{MeasurementMap, ViewManager};
+use census_stats::{ManualClock, MeasurementMap, ViewManager};
 
 const KEYS: [&str; 3] = ["a", "b", "c"];
 
@@ -19,7 +19,10 @@ const KEYS: [&str; 3] = ["a", "b", "c"];
 fn every_value_lands_in_exactly_one_row_incarnation() -> Result<(), census_core::Error> {
     let m = MeasureI64::new("demo/bytes", "bytes", "By")?;
     let k = TagKey::new("k")?;
-    let vm = ViewManager::new();
+    // Time moves only with the snapshotter, half an expiry per snapshot,
+    // so rows expire as often on a loaded machine as on an idle one.
+    let clock = ManualClock::new();
+    let vm = ViewManager::builder().clock(clock.clone()).build();
     vm.register_view(
         View::builder("demo/bytes_by_k", &m)
             .tag_keys([k.clone()])
@@ -40,15 +43,15 @@ fn every_value_lands_in_exactly_one_row_incarnation() -> Result<(), census_core:
             // Relaxed: a stop flag; the join below orders the rest.
             while !done.load(Ordering::Relaxed) {
                 snaps.push(vm.retrieve_data("demo/bytes_by_k"));
-                // Leaves the recorders some of a loaded machine; snapshots
-                // still come many times per expiry duration.
-                std::thread::sleep(Duration::from_micros(100));
+                clock.advance(Duration::from_micros(1000));
+                // Leaves the recorders some of a loaded machine.
+                std::thread::yield_now();
             }
             snaps
         });
         let recorders: Vec<_> = (0..2u64)
             .map(|t| {
-                let (vm, m, maps) = (&vm, &m, &maps);
+                let (vm, m, maps, clock) = (&vm, &m, &maps, &clock);
                 s.spawn(move || {
                     // One thread records through measurement maps, the
                     // other through bound handles: both must follow rows
@@ -72,8 +75,12 @@ fn every_value_lands_in_exactly_one_row_incarnation() -> Result<(), census_core:
                         }
                         // Pauses around the expiry time are the point:
                         // the row goes (or nearly goes) while this thread
-                        // is about to record into it again.
-                        std::thread::sleep(Duration::from_micros(1500 + (x >> 20) % 2000));
+                        // is about to record into it again. Paused on the
+                        // clock the snapshotter moves.
+                        let until = clock.now() + Duration::from_micros(1500 + (x >> 20) % 2000);
+                        while clock.now() < until {
+                            std::thread::yield_now();
+                        }
                     }
                     total
                 })

@@ -6,6 +6,7 @@
 //! snapshots for exporters, [`shutdown`] drains, and [`shutdown_future`]
 //! drains for async callers. The record path itself is in `record.rs`.
 
+mod builder;
 mod health;
 mod producer;
 mod registered;
@@ -26,11 +27,13 @@ use parking_lot::Mutex;
 use thread_local::ThreadLocal;
 
 use crate::callback::Callbacks;
+use crate::clock::Clock;
 use crate::delivery::DeliveryCounters;
 use crate::seed::Seed;
 use crate::switch::Switch;
 use crate::worker::Worker;
 
+pub use builder::ViewManagerBuilder;
 pub use health::{ExporterHealth, Health};
 use registered::Registry;
 pub(crate) use routing::{compatible, Routes};
@@ -110,6 +113,8 @@ pub(crate) struct Inner {
     pub(crate) switch: Switch,
     /// Runs callback views' callbacks at each snapshot (issue #12).
     pub(crate) callbacks: Callbacks,
+    /// Where periods, row ages and view data times come from.
+    pub(crate) clock: Clock,
 }
 
 /// What a manager has counted about itself; see [`ViewManager::stats`].
@@ -161,6 +166,16 @@ impl ViewManager {
     /// A new manager with no views, no exporters and no thread; the export
     /// thread starts with the first exporter.
     pub fn new() -> ViewManager {
+        ViewManager::builder().build()
+    }
+
+    /// Starts a builder, for a manager with a [`ManualClock`](crate::ManualClock)
+    /// or a reporting period set before it starts.
+    pub fn builder() -> ViewManagerBuilder {
+        ViewManagerBuilder::new()
+    }
+
+    fn with(clock: Clock, period: Duration) -> ViewManager {
         let seed = Seed::default();
         ViewManager {
             inner: Arc::new(Inner {
@@ -171,7 +186,7 @@ impl ViewManager {
                 shut_down: AtomicBool::new(false),
                 shutdown_lock: Mutex::new(()),
                 worker: Mutex::new(None),
-                period: Mutex::new(DEFAULT_REPORTING_PERIOD),
+                period: Mutex::new(period),
                 shutdown_timeout: Mutex::new(DEFAULT_SHUTDOWN_TIMEOUT),
                 report: Mutex::new(None),
                 rejected_values: AtomicU64::new(0),
@@ -180,6 +195,7 @@ impl ViewManager {
                 counters: Arc::new(DeliveryCounters::default()),
                 switch: Switch::new(),
                 callbacks: Callbacks::new(),
+                clock,
             }),
         }
     }

@@ -4,7 +4,6 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
-use std::time::SystemTime;
 
 use census_core::{Producer, ViewData};
 
@@ -23,7 +22,7 @@ impl Inner {
         // Callbacks run on their threads while the recorded views are
         // snapshotted here.
         let reading = self.callbacks.start(callback_views);
-        let end = SystemTime::now();
+        let end = self.clock.system_time();
         let mut batch: Vec<ViewData> = views.iter().map(|v| v.snapshot(end, audience)).collect();
         batch.extend(reading.finish(end));
         for producer in producers {

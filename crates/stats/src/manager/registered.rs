@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use census_core::{Measure, Producer, View};
 
 use super::Subscriptions;
 use crate::callback::CallbackView;
+use crate::clock::Clock;
 use crate::delivery::Delivery;
 use crate::seed::Seed;
 use crate::view::ViewState;
@@ -88,7 +88,8 @@ impl Registry {
     }
 
     /// Registers `view`, started at `start`, and routes records to it.
-    pub(crate) fn insert(&mut self, view: View, start: SystemTime) {
+    /// Adds `view`, starting now on `clock`, whose rows' ages it measures.
+    pub(crate) fn insert(&mut self, view: View, clock: &Clock) {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
@@ -98,7 +99,11 @@ impl Registry {
         };
         let id = self.next;
         self.next += 1;
-        let state = Arc::new(ViewState::new(view, start, self.seed.clone()).in_slot(slot, id));
+        let state = Arc::new(
+            ViewState::new(view, clock.system_time(), self.seed.clone())
+                .with_clock(clock.clone())
+                .in_slot(slot, id),
+        );
         let measure = state.view().measure();
         self.measures
             .entry(measure.name().to_owned())

@@ -3,7 +3,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use census_core::{Error, Exporter, Producer, View, ViewData};
 
@@ -44,7 +44,7 @@ impl ViewManager {
     /// - [`Error::ShutDown`] after [`shutdown`](ViewManager::shutdown).
     pub fn register_view(&self, view: View) -> Result<(), Error> {
         self.admit(&view.clone(), |reg| {
-            reg.insert(view, SystemTime::now());
+            reg.insert(view, &self.inner.clock);
             self.publish(reg);
         })
         .map(|_| ())
@@ -200,14 +200,17 @@ impl ViewManager {
         // A callback view: its callback reports the rows, now.
         if let Some(callback) = callback {
             let reading = self.inner.callbacks.start(vec![callback]);
-            if let Some(data) = reading.finish(SystemTime::now()).pop() {
+            if let Some(data) = reading.finish(self.inner.clock.system_time()).pop() {
                 return Ok(data);
             }
         }
         // Snapshotting happens outside the registry lock: a large view
         // takes a while and must not hold up registrations.
         match state {
-            Some(state) => Ok(state.snapshot(SystemTime::now(), Audience::Reader { exporters })),
+            Some(state) => Ok(state.snapshot(
+                self.inner.clock.system_time(),
+                Audience::Reader { exporters },
+            )),
             None => Err(Error::UnknownView {
                 name: name.to_owned(),
             }),
@@ -338,7 +341,7 @@ impl ViewManager {
         };
         *self.inner.period.lock() = period;
         if let Some(worker) = self.inner.worker.lock().as_ref() {
-            worker.set_period(period);
+            worker.set_period(period, self.inner.clock.now());
         }
     }
 

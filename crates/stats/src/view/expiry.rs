@@ -11,6 +11,7 @@ use super::snapshot::Audience;
 use super::table::RowTable;
 use super::{Index, ViewState, OVERFLOW};
 use crate::cells::{Acc, Share};
+use crate::clock::Clock;
 
 /// What a view with expiry knows about when a row last changed.
 pub(super) struct Age {
@@ -26,11 +27,11 @@ pub(super) struct Age {
 }
 
 impl Age {
-    pub(super) fn new() -> Age {
+    pub(super) fn new(clock: &Clock) -> Age {
         Age {
-            start: SystemTime::now(),
+            start: clock.system_time(),
             records: 0,
-            changed: Instant::now(),
+            changed: clock.now(),
             exported: 0,
         }
     }
@@ -90,7 +91,7 @@ impl ViewState {
         // existing rows never takes it; a thread meeting a combination for
         // the first time waits until the snapshot is done.
         let mut table = self.table.write();
-        let now = Instant::now();
+        let now = self.clock.now();
         let n = table.keys.len();
         let mut accs: Vec<Option<Acc>> = vec![None; n];
         let mut records: Vec<u64> = vec![0; n];

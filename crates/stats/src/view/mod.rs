@@ -28,6 +28,7 @@ use parking_lot::{Mutex, RwLock};
 use thread_local::ThreadLocal;
 
 use crate::cells::{Kind, Share};
+use crate::clock::Clock;
 use crate::seed::Seed;
 
 pub(crate) use index::Index;
@@ -73,6 +74,8 @@ pub(crate) struct ViewState {
     /// The manager's hash seed, secret, so hostile tag values cannot be
     /// chosen to collide in the tables.
     seed: Seed,
+    /// The manager's clock, which rows' ages are measured on.
+    clock: Clock,
 }
 
 impl ViewState {
@@ -89,6 +92,7 @@ impl ViewState {
             drops: AtomicU64::new(0),
             view,
             seed,
+            clock: Clock::System,
         }
     }
 
@@ -107,6 +111,12 @@ impl ViewState {
     /// Unique among the views a manager ever registered.
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The view state with its rows' ages measured on `clock`.
+    pub(crate) fn with_clock(mut self, clock: Clock) -> ViewState {
+        self.clock = clock;
+        self
     }
 
     pub(crate) fn view(&self) -> &View {
@@ -157,6 +167,7 @@ impl std::fmt::Debug for ViewState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ManualClock;
     use census_core::{Aggregation, AggregationData, MeasureI64, Number, Row, TagMap};
     use std::time::Duration;
 
@@ -326,11 +337,13 @@ mod tests {
     fn expiring_view_under_ever_new_tags_stays_bounded() -> Result<(), census_core::Error> {
         let k = TagKey::new("user")?;
         let limit = 8;
+        let clock = ManualClock::new();
         let state = ViewState::new(
             expiring_view(limit, &k, Duration::from_millis(1)),
             SystemTime::now(),
             Seed::default(),
-        );
+        )
+        .with_clock(Clock::Manual(clock.clone()));
         let mut ix = Index::default();
         for round in 0..30 {
             for i in 0..20 {
@@ -346,7 +359,7 @@ mod tests {
             // The overflow row keeps counting (it never expires); the
             // ordinary rows hold this round's values only.
             assert_eq!(total, limit as i64 + 12 * (round + 1));
-            std::thread::sleep(Duration::from_millis(3));
+            clock.advance(Duration::from_millis(1));
             let after = state.snapshot(SystemTime::now(), ALONE);
             assert!(after.rows.iter().all(|r| r.overflow), "round {round}");
             let t = state.table.read();
@@ -365,11 +378,13 @@ mod tests {
     fn an_expired_row_comes_back_fresh() -> Result<(), census_core::Error> {
         let k = TagKey::new("k")?;
         let after = Duration::from_millis(30);
+        let clock = ManualClock::new();
         let state = ViewState::new(
             expiring_view(10, &k, after),
             SystemTime::now(),
             Seed::default(),
-        );
+        )
+        .with_clock(Clock::Manual(clock.clone()));
         let mut ix = Index::default();
         let a = TagMap::new().with(&k, "a")?;
         record(&state, &mut ix, &a, Number::Int(5));
@@ -379,7 +394,7 @@ mod tests {
         // Not yet: the row changed at the last snapshot.
         let again = state.snapshot(SystemTime::now(), ALONE);
         assert_eq!(again.rows.len(), 1);
-        std::thread::sleep(after * 2);
+        clock.advance(after);
         assert!(state.snapshot(SystemTime::now(), ALONE).rows.is_empty());
         // A reader that is not the exporters' batch leaves an unexported
         // row alone, however old; the batch shows it, the next one drops it.
@@ -388,7 +403,7 @@ mod tests {
         assert_eq!(fresh.rows.len(), 1);
         assert_eq!(sum(&fresh.rows[0]), 2);
         assert!(fresh.rows[0].start > first.rows[0].start);
-        std::thread::sleep(after * 2);
+        clock.advance(after);
         let held = Audience::Reader { exporters: true };
         assert_eq!(state.snapshot(SystemTime::now(), held).rows.len(), 1);
         let batch = state.snapshot(SystemTime::now(), Audience::Exporters);
@@ -410,13 +425,15 @@ mod tests {
                 .aggregation(aggregation)
                 .expire_after(after)
                 .build()?;
-            let state = ViewState::new(view, SystemTime::now(), Seed::default());
+            let clock = ManualClock::new();
+            let state = ViewState::new(view, SystemTime::now(), Seed::default())
+                .with_clock(Clock::Manual(clock.clone()));
             let mut ix = Index::default();
             let a = TagMap::new().with(&k, "a")?;
             record(&state, &mut ix, &a, Number::Int(50));
             record(&state, &mut ix, &a, Number::Int(40));
             assert_eq!(state.snapshot(SystemTime::now(), ALONE).rows.len(), 1);
-            std::thread::sleep(after * 2);
+            clock.advance(after);
             assert!(state.snapshot(SystemTime::now(), ALONE).rows.is_empty());
             record(&state, &mut ix, &a, Number::Int(7));
             let rows = state.snapshot(SystemTime::now(), ALONE).rows;

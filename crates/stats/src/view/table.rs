@@ -172,7 +172,7 @@ impl ViewState {
                     *cell = Arc::new(LastCell::new());
                 }
                 if let Some(age) = t.ages.get_mut(id as usize) {
-                    *age = Age::new();
+                    *age = Age::new(&self.clock);
                 }
                 id
             }
@@ -182,7 +182,7 @@ impl ViewState {
                     t.lasts.push(Arc::new(LastCell::new()));
                 }
                 if self.expiry.is_some() {
-                    t.ages.push(Age::new());
+                    t.ages.push(Age::new(&self.clock));
                 }
                 (t.keys.len() - 1) as u32
             }
