@@ -6,26 +6,31 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use census::ViewManager;
+use census::{ManualClock, ViewManager};
 
 mod support;
 use support::{capturing, hanging, record, sum_of_v, sum_view, wait_for_v, SlowExporter};
 
 #[test]
 fn stuck_exporter_is_isolated_and_named_at_shutdown() -> Result<(), census::Error> {
-    let vm = ViewManager::new();
+    let clock = ManualClock::new();
+    let period = Duration::from_secs(10);
+    let vm = ViewManager::builder()
+        .clock(clock.clone())
+        .reporting_period(period)
+        .build();
     let m = sum_view(&vm)?;
     let (stuck, release) = hanging();
     vm.register_exporter(stuck)?;
     let (healthy, batches, shutdowns) = capturing();
     vm.register_exporter(healthy)?;
-    vm.set_reporting_period(Duration::from_millis(10));
     vm.set_shutdown_timeout(Duration::from_millis(300));
 
     // The healthy exporter keeps getting fresh batches while the other one
     // is stuck in its first export.
     for expected in 1..=5 {
         record(&vm, &m, 1);
+        clock.advance(period);
         wait_for_v(&batches, expected);
     }
     let started = Instant::now();
@@ -47,7 +52,12 @@ fn stuck_exporter_is_isolated_and_named_at_shutdown() -> Result<(), census::Erro
 
 #[test]
 fn slow_exporter_does_not_pile_up_work() -> Result<(), census::Error> {
-    let vm = ViewManager::new();
+    let clock = ManualClock::new();
+    let period = Duration::from_secs(10);
+    let vm = ViewManager::builder()
+        .clock(clock.clone())
+        .reporting_period(period)
+        .build();
     sum_view(&vm)?;
     let exports = Arc::new(AtomicUsize::new(0));
     // Ten times slower than the period, as a 1 s exporter at 100 ms is.
@@ -57,10 +67,11 @@ fn slow_exporter_does_not_pile_up_work() -> Result<(), census::Error> {
     })?;
     let (healthy, batches, _) = capturing();
     vm.register_exporter(healthy)?;
-    vm.set_reporting_period(Duration::from_millis(10));
     let started = Instant::now();
-    // Wait until the fast exporter has seen 40 periods.
+    // Forty periods, each as soon as the fast exporter has the last one:
+    // far more often than the slow one finishes a batch.
     for _ in 0..40 {
+        clock.advance(period);
         batches
             .recv_timeout(Duration::from_secs(10))
             .expect("periodic batches");

@@ -1,12 +1,15 @@
 //! Issue #7: with `expire_after`, a row nobody records to leaves the
 //! batches exporters receive (and `retrieve_data`) once a batch has shown
-//! its last value, and a later record brings it back fresh: counting from
-//! zero with a new start.
+//! its last value and the expiry time has passed since it changed, and a
+//! later record brings it back fresh: counting from zero with a new start.
+//! The manager runs on a manual clock, so each batch comes when the test
+//! moves the clock by a period.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use census::{
-    Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewData, ViewManager,
+    Aggregation, ManualClock, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewData,
+    ViewManager,
 };
 use crossbeam_channel::Receiver;
 
@@ -14,21 +17,27 @@ mod support;
 use support::{capturing, count, row, view};
 
 const VIEW: &str = "demo/requests_by_user";
+const PERIOD: Duration = Duration::from_secs(10);
 
-/// The next batch's data for the view, waiting at most until `deadline`.
-fn next(batches: &Receiver<Vec<ViewData>>, deadline: Instant) -> ViewData {
+/// Moves the clock by a period and returns the batch's data for the view.
+fn next_period(clock: &ManualClock, batches: &Receiver<Vec<ViewData>>) -> ViewData {
+    clock.advance(PERIOD);
     let batch = batches
-        .recv_deadline(deadline)
-        .expect("a batch within the deadline");
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a batch once the clock reached the period's end");
     view(&batch, VIEW).clone()
 }
 
 #[test]
 fn an_untouched_row_leaves_the_batches_and_returns_fresh() -> Result<(), census::Error> {
-    let after = Duration::from_millis(150);
+    let after = Duration::from_secs(15);
     let m = MeasureI64::new("demo/requests", "requests", "1")?;
     let user = TagKey::new("user")?;
-    let vm = ViewManager::new();
+    let clock = ManualClock::new();
+    let vm = ViewManager::builder()
+        .clock(clock.clone())
+        .reporting_period(PERIOD)
+        .build();
     vm.register_view(
         View::builder(VIEW, &m)
             .tag_keys([user.clone()])
@@ -37,50 +46,38 @@ fn an_untouched_row_leaves_the_batches_and_returns_fresh() -> Result<(), census:
             .build()?,
     )?;
     let (exporter, batches, _) = capturing();
-    vm.set_reporting_period(Duration::from_millis(10));
     vm.register_exporter(exporter)?;
     let a = TagMap::new().with(&user, "a")?;
     for _ in 0..3 {
         MeasurementMap::new().put(&m, 1).record_to(&vm, &a);
     }
-    // Generous: a loaded machine may delay batches, never lose them.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let first_start = loop {
-        let data = next(&batches, deadline);
-        if let Some(r) = row(&data, &[Some("a")]) {
-            assert_eq!(count(&r.data), 3);
-            break r.start;
-        }
-    };
-    // Every batch shows the row unchanged until one no longer has it.
-    let mut shown = 1;
-    loop {
-        let data = next(&batches, deadline);
-        match row(&data, &[Some("a")]) {
-            Some(r) => {
-                assert_eq!((count(&r.data), r.start), (3, first_start));
-                shown += 1;
-            }
-            None => break,
-        }
+    let first_start = clock.system_time();
+    // At 10 s the first batch shows the row, changed then; at 20 s the row
+    // is 10 s unchanged and stays; at 30 s it is 20 s unchanged, past the
+    // expiry, and its last value was in a batch: it goes.
+    for at in [10, 20] {
+        let data = next_period(&clock, &batches);
+        let r = row(&data, &[Some("a")]).unwrap_or_else(|| panic!("row a at {at} s"));
+        assert_eq!((count(&r.data), r.start), (3, first_start), "at {at} s");
     }
-    assert!(shown >= 2, "a batch after the first showed the row");
+    let data = next_period(&clock, &batches);
+    assert!(row(&data, &[Some("a")]).is_none(), "row a at 30 s");
     let now = vm.retrieve_data(VIEW)?;
     assert!(
         row(&now, &[Some("a")]).is_none(),
         "gone from retrieve_data too"
     );
 
-    let before_record = SystemTime::now();
+    let recorded_at = clock.system_time();
     MeasurementMap::new().put(&m, 1).record_to(&vm, &a);
-    let fresh = loop {
-        let data = next(&batches, deadline);
-        if let Some(r) = row(&data, &[Some("a")]) {
-            break r.clone();
-        }
-    };
+    let data = next_period(&clock, &batches);
+    let fresh = row(&data, &[Some("a")]).expect("row a back after a record");
     assert_eq!(count(&fresh.data), 1, "the fresh row counts from zero");
-    assert!(fresh.start > first_start && fresh.start >= before_record);
+    assert_eq!(
+        fresh.start, recorded_at,
+        "a new start, the new record's time"
+    );
+    assert!(fresh.start > first_start);
     let now = vm.retrieve_data(VIEW)?;
     assert_eq!(row(&now, &[Some("a")]).map(|r| r.start), Some(fresh.start));
     assert!(vm.shutdown().is_complete());

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use census::{Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager};
+use census::{
+    Aggregation, ManualClock, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager,
+};
 
 mod support;
 use support::count;
@@ -15,7 +17,8 @@ fn expired_rows_free_their_places_for_new_tag_values() -> Result<(), census::Err
     let after = Duration::from_millis(20);
     let m = MeasureI64::new("demo/requests", "requests", "1")?;
     let user = TagKey::new("user")?;
-    let vm = ViewManager::new();
+    let clock = ManualClock::new();
+    let vm = ViewManager::builder().clock(clock.clone()).build();
     vm.register_view(
         View::builder("demo/requests_by_user", &m)
             .tag_keys([user.clone()])
@@ -53,8 +56,8 @@ fn expired_rows_free_their_places_for_new_tag_values() -> Result<(), census::Err
             .map(|r| count(&r.data));
         assert_eq!(overflow, Some(2 * limit as u64 * (round + 1)));
         assert_eq!(data.folded, 2 * limit as u64 * (round + 1));
-        // Past the expiry, so this round's rows go at the next snapshot.
-        std::thread::sleep(after * 2);
+        // At the expiry, so this round's rows go at the next snapshot.
+        clock.advance(after);
         let later = vm.retrieve_data("demo/requests_by_user")?;
         assert_eq!(later.rows.iter().filter(|r| !r.overflow).count(), 0);
     }

@@ -3,14 +3,19 @@
 
 use std::time::Duration;
 
-use census::ViewManager;
+use census::{ManualClock, ViewManager};
 
 mod support;
 use support::{capturing, record, sum_view, wait_for_v, FailingExporter, PanickingExporter};
 
 #[test]
 fn healthy_exporter_receives_every_period() -> Result<(), census::Error> {
-    let vm = ViewManager::new();
+    let clock = ManualClock::new();
+    let period = Duration::from_secs(10);
+    let vm = ViewManager::builder()
+        .clock(clock.clone())
+        .reporting_period(period)
+        .build();
     let m = sum_view(&vm)?;
     // Registered first, so on a single shared thread they would run before
     // the healthy one; each exporter has its own thread, and the worker
@@ -19,24 +24,27 @@ fn healthy_exporter_receives_every_period() -> Result<(), census::Error> {
     vm.register_exporter(FailingExporter)?;
     let (healthy, batches, shutdowns) = capturing();
     vm.register_exporter(healthy)?;
-    vm.set_reporting_period(Duration::from_millis(20));
 
+    let mut stats = vm.stats();
     for expected in 1..=3 {
         record(&vm, &m, 1);
-        // Wait for a batch that shows this period's value.
+        clock.advance(period);
+        // The batch of the period that just ended shows this value.
         wait_for_v(&batches, expected);
+        // The bad exporters run on their own threads; wait (bounded) until
+        // they too have had this period's batch, each failure counted,
+        // before the next period replaces it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        stats = loop {
+            let stats = vm.stats();
+            let n = expected as u64;
+            if stats.export_errors >= n && stats.export_panics >= n {
+                break stats;
+            }
+            assert!(std::time::Instant::now() < deadline, "{stats:?}");
+            std::thread::yield_now();
+        };
     }
-    // The bad exporters run on their own threads; wait (bounded) until
-    // they too have been called three times, each failure counted.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let stats = loop {
-        let stats = vm.stats();
-        if stats.export_errors >= 3 && stats.export_panics >= 3 {
-            break stats;
-        }
-        assert!(std::time::Instant::now() < deadline, "{stats:?}");
-        std::thread::sleep(Duration::from_millis(5));
-    };
     let report = vm.shutdown();
     // Both bad exporters are reported by name (issue #16: the failing one
     // used to pass as complete), the healthy one is not.

@@ -13,7 +13,7 @@ use support::{parse, TestResult};
 fn renders_count_as_scrapes_of_their_format() -> TestResult {
     let vm = ViewManager::new();
     let exporter = PrometheusExporter::builder().build()?;
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())?;
 
     let scrapes = |format: &str| -> Result<Option<f64>, String> {
         // Read through a render of its own, which counts only after it

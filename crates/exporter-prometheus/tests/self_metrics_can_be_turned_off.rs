@@ -14,7 +14,7 @@ fn turned_off_they_leave_scrapes_and_names_alone() -> TestResult {
     let quiet = PrometheusExporter::builder().self_metrics(false).build()?;
     assert!(quiet.self_metrics().is_none());
     let vm = ViewManager::new();
-    vm.register_exporter(quiet.clone());
+    vm.register_exporter(quiet.clone())?;
     // A view under one of the exporter's own names: refused while the
     // exporter reports them (registration_refuses_clashing_names.rs),
     // accepted here.
@@ -46,7 +46,7 @@ fn by_default_they_are_reported() -> TestResult {
     let exporter = PrometheusExporter::builder().build()?;
     assert!(exporter.self_metrics().is_some());
     let vm = ViewManager::new();
-    vm.register_exporter(exporter.clone());
+    vm.register_exporter(exporter.clone())?;
     let body = exporter.render().1;
     let parsed = parse(&body, false)?;
     assert!(

@@ -9,13 +9,18 @@ use std::time::Duration;
 
 use census_core::{Aggregation, MeasureI64, TagMap, View};
 use census_pipeline::Pipeline;
-use census_stats::{MeasurementMap, ViewManager};
+use census_stats::{ManualClock, MeasurementMap, ViewManager};
 use support::*;
 
 #[test]
 fn other_exporters_and_later_periods_are_unaffected() -> Result<(), census_core::Error> {
     let requests = MeasureI64::new("demo/requests", "requests", "1")?;
-    let vm = ViewManager::new();
+    let clock = ManualClock::new();
+    let period = Duration::from_secs(10);
+    let vm = ViewManager::builder()
+        .clock(clock.clone())
+        .reporting_period(period)
+        .build();
     vm.register_view(
         View::builder("demo/requests_total", &requests)
             .aggregation(Aggregation::Sum)
@@ -34,10 +39,10 @@ fn other_exporters_and_later_periods_are_unaffected() -> Result<(), census_core:
     // called after the panic.
     vm.register_exporter(Arc::clone(&pipeline))?;
     vm.register_exporter(plain)?;
-    vm.set_reporting_period(Duration::from_millis(10));
 
-    // Wait for four periods: two panics, two good runs.
+    // Four periods: two panics, two good runs.
     for want in 1..=4 {
+        clock.advance(period);
         let n = calls
             .recv_timeout(PATIENCE)
             .expect("the chain keeps running");

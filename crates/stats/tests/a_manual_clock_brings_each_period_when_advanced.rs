@@ -41,7 +41,7 @@ fn periods_end_when_the_clock_says() -> Result<(), census_core::Error> {
     )?;
     let registered = clock.system_time();
     let (tx, batches) = crossbeam_channel::unbounded();
-    vm.register_exporter(Capture(tx));
+    vm.register_exporter(Capture(tx))?;
     MeasurementMap::new()
         .put(&m, 3)
         .record_to(&vm, &TagMap::new());
