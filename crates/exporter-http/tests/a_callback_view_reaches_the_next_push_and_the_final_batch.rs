@@ -6,11 +6,11 @@ mod support;
 
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use census_core::{Aggregation, MeasureI64, TagKey, TagMap, View};
 use census_exporter_http::HttpExporter;
-use census_stats::ViewManager;
+use census_stats::{ManualClock, ViewManager};
 use support::{Reply, TestServer};
 
 /// The `last_value` of the `pool=a` row of view `pool/open` in a census.v1
@@ -35,7 +35,12 @@ fn pushes_carry_the_reading_of_their_snapshot() -> Result<(), Box<dyn std::error
     let pool = TagKey::new("pool")?;
     let tags_a = TagMap::new().with(&pool, "a")?;
     let a = Arc::new(AtomicI64::new(0));
-    let vm = ViewManager::new();
+    let clock = ManualClock::new();
+    let period = Duration::from_secs(10);
+    let vm = ViewManager::builder()
+        .clock(clock.clone())
+        .reporting_period(period)
+        .build();
     let reader = Arc::clone(&a);
     vm.register_callback(
         View::builder("pool/open", &open)
@@ -45,27 +50,18 @@ fn pushes_carry_the_reading_of_their_snapshot() -> Result<(), Box<dyn std::error
         move |out| out.observe(&tags_a, reader.load(Relaxed)),
     )?;
     vm.register_exporter(http.clone())?;
-    vm.set_reporting_period(Duration::from_millis(50));
 
-    // Pushes already under way may carry older readings; one that follows
-    // the store must carry the new one.
+    // Each period's push carries the reading stored before it.
     for want in [11, -23] {
         a.store(want, Relaxed);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let request = server
-                .next(left)
-                .unwrap_or_else(|| panic!("no push carried {want} within 10 s"));
-            if reading(&request.json()) == Some(want.to_string()) {
-                break;
-            }
-        }
+        clock.advance(period);
+        let request = server
+            .next(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("no push within 10 s of the period carrying {want}"));
+        assert_eq!(reading(&request.json()), Some(want.to_string()));
     }
 
-    // The final batch: no tick comes any more, so the last request is the
-    // batch taken at shutdown.
-    vm.set_reporting_period(Duration::from_secs(3_600));
+    // The final batch: the last request is the batch taken at shutdown.
     a.store(42, Relaxed);
     let report = vm.shutdown();
     assert!(report.is_complete(), "{report:?}");

@@ -6,10 +6,10 @@ mod support;
 
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use census_core::{Aggregation, MeasureI64, TagKey, TagMap, View, ViewData};
-use census_stats::ViewManager;
+use census_stats::{ManualClock, ViewManager};
 use support::{find, rows, Capture};
 
 fn value_in(batch: &[ViewData], view: &str) -> Option<Vec<(Vec<String>, Option<i64>)>> {
@@ -22,7 +22,12 @@ fn every_snapshot_calls_the_callback() -> Result<(), census_core::Error> {
     let pool = TagKey::new("pool")?;
     let (a, b) = (Arc::new(AtomicI64::new(3)), Arc::new(AtomicI64::new(0)));
     let total = Arc::new(AtomicI64::new(10));
-    let vm = ViewManager::new();
+    let clock = ManualClock::new();
+    let period = Duration::from_secs(10);
+    let vm = ViewManager::builder()
+        .clock(clock.clone())
+        .reporting_period(period)
+        .build();
     let tags_a = TagMap::new().with(&pool, "a")?;
     let tags_b = TagMap::new().with(&pool, "b")?;
     let (ra, rb) = (Arc::clone(&a), Arc::clone(&b));
@@ -68,26 +73,24 @@ fn every_snapshot_calls_the_callback() -> Result<(), census_core::Error> {
     );
 
     // Periodic batches: each shows the value stored before it was taken.
-    vm.set_reporting_period(Duration::from_millis(20));
     for want in [40, 41] {
         a.store(want, Relaxed);
         total.store(want * 10, Relaxed);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let batch = captured.next(left).expect("a periodic batch within 10 s");
-            if value_in(&batch, "pool/open") == Some(vec![row("a", want), row("b", -1)]) {
-                assert_eq!(
-                    value_in(&batch, "pool/opened_total"),
-                    Some(vec![(vec![], Some(want * 10))])
-                );
-                break;
-            }
-        }
+        clock.advance(period);
+        let batch = captured
+            .next(Duration::from_secs(10))
+            .expect("the period's batch");
+        assert_eq!(
+            value_in(&batch, "pool/open"),
+            Some(vec![row("a", want), row("b", -1)])
+        );
+        assert_eq!(
+            value_in(&batch, "pool/opened_total"),
+            Some(vec![(vec![], Some(want * 10))])
+        );
     }
 
     // The final batch calls the callback once more.
-    vm.set_reporting_period(Duration::from_secs(3600));
     a.store(77, Relaxed);
     total.store(770, Relaxed);
     let report = vm.shutdown();
