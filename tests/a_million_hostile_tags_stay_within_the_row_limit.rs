@@ -5,8 +5,7 @@
 
 use census::{Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager};
 
-mod support;
-use support::count;
+use census_testkit::count;
 
 /// Resident set size in bytes, from /proc (Linux only, like CI).
 fn rss() -> u64 {

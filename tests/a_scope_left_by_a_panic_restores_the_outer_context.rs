@@ -2,8 +2,6 @@
 //! context back, so later records on the thread do not carry the tags of
 //! the work that failed (issue #13).
 
-mod support;
-
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
@@ -12,7 +10,7 @@ use std::task::{Context, Wake, Waker};
 
 use census::tags::{self, WithTags};
 use census::{Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager};
-use support::{int_sum, row};
+use census_testkit::{int_sum, row_in};
 
 struct NoWake;
 
@@ -64,7 +62,7 @@ fn a_scope_left_by_a_panic_restores_the_outer_context() -> Result<(), census::Er
     record(10_000);
 
     let data = vm.retrieve_data("jobs")?;
-    let sum = |v: Option<&str>| row(&data, &[v]).map(|r| int_sum(&r.data));
+    let sum = |v: Option<&str>| row_in(&data, &[v]).map(|r| int_sum(&r.data));
     assert_eq!(sum(Some("failing")), Some(101));
     assert_eq!(sum(Some("outer")), Some(1010));
     assert_eq!(sum(None), Some(10_000));

@@ -3,10 +3,8 @@
 //! `tags::current()` before the spawn, as docs/semantics.md says
 //! (issue #13).
 
-mod support;
-
 use census::{tags, Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager};
-use support::{int_sum, row};
+use census_testkit::{int_sum, row_in};
 
 #[test]
 fn a_spawned_thread_starts_without_the_context_until_it_is_passed() -> Result<(), census::Error> {
@@ -32,7 +30,7 @@ fn a_spawned_thread_starts_without_the_context_until_it_is_passed() -> Result<()
         });
     });
     let data = vm.retrieve_data("jobs")?;
-    let sum = |v: Option<&str>| row(&data, &[v]).map(|r| int_sum(&r.data));
+    let sum = |v: Option<&str>| row_in(&data, &[v]).map(|r| int_sum(&r.data));
     assert_eq!(sum(None), Some(1), "a new thread starts with no context");
     assert_eq!(
         sum(Some("/cart")),

@@ -2,36 +2,31 @@
 //! no recording, and shutdown still returns within its timeout, naming it.
 //! (Issue 6, stuck and slow exporters.)
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use census::{ManualClock, ViewManager};
+use census_testkit::{
+    clocked_manager, record, sum_of, sum_view, CapturingExporter, HangingExporter, SlowExporter,
+};
 
-mod support;
-use support::{capturing, hanging, record, sum_of_v, sum_view, wait_for_v, SlowExporter};
+const PERIOD: Duration = Duration::from_secs(10);
 
 #[test]
 fn stuck_exporter_is_isolated_and_named_at_shutdown() -> Result<(), census::Error> {
-    let clock = ManualClock::new();
-    let period = Duration::from_secs(10);
-    let vm = ViewManager::builder()
-        .clock(clock.clone())
-        .reporting_period(period)
-        .build();
-    let m = sum_view(&vm)?;
-    let (stuck, release) = hanging();
+    let (vm, clock) = clocked_manager(PERIOD);
+    let m = sum_view(&vm);
+    let (stuck, release) = HangingExporter::new();
     vm.register_exporter(stuck)?;
-    let (healthy, batches, shutdowns) = capturing();
+    let (healthy, captured) = CapturingExporter::new();
     vm.register_exporter(healthy)?;
     vm.set_shutdown_timeout(Duration::from_millis(300));
 
-    // The healthy exporter keeps getting fresh batches while the other one
+    // The healthy exporter gets every period's batch while the other one
     // is stuck in its first export.
     for expected in 1..=5 {
         record(&vm, &m, 1);
-        clock.advance(period);
-        wait_for_v(&batches, expected);
+        let batch = captured.export_after(&clock, PERIOD);
+        assert_eq!(sum_of(&batch, "v"), expected);
     }
     let started = Instant::now();
     let report = vm.shutdown();
@@ -41,9 +36,9 @@ fn stuck_exporter_is_isolated_and_named_at_shutdown() -> Result<(), census::Erro
     assert!(!report.is_complete());
     assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
     // The healthy one got its final batch and its shutdown call.
-    assert_eq!(shutdowns.load(Ordering::SeqCst), 1);
-    let final_batch = batches.try_iter().last().expect("a final export");
-    assert_eq!(sum_of_v(&final_batch), 5);
+    assert_eq!(captured.shutdowns(), 1);
+    let final_batch = captured.last_export().expect("a final export");
+    assert_eq!(sum_of(&final_batch, "v"), 5);
     // Asking again gives the same answer without waiting again.
     assert_eq!(vm.shutdown(), report);
     drop(release);
@@ -52,29 +47,17 @@ fn stuck_exporter_is_isolated_and_named_at_shutdown() -> Result<(), census::Erro
 
 #[test]
 fn slow_exporter_does_not_pile_up_work() -> Result<(), census::Error> {
-    let clock = ManualClock::new();
-    let period = Duration::from_secs(10);
-    let vm = ViewManager::builder()
-        .clock(clock.clone())
-        .reporting_period(period)
-        .build();
-    sum_view(&vm)?;
-    let exports = Arc::new(AtomicUsize::new(0));
-    // Ten times slower than the period, as a 1 s exporter at 100 ms is.
-    vm.register_exporter(SlowExporter {
-        delay: Duration::from_millis(100),
-        exports: Arc::clone(&exports),
-    })?;
-    let (healthy, batches, _) = capturing();
+    let (vm, clock) = clocked_manager(PERIOD);
+    sum_view(&vm);
+    // A tenth of a second per batch, where the periods below come as fast
+    // as the healthy exporter takes them.
+    let (slow, exports) = SlowExporter::new(Duration::from_millis(100));
+    vm.register_exporter(slow)?;
+    let (healthy, captured) = CapturingExporter::new();
     vm.register_exporter(healthy)?;
     let started = Instant::now();
-    // Forty periods, each as soon as the fast exporter has the last one:
-    // far more often than the slow one finishes a batch.
     for _ in 0..40 {
-        clock.advance(period);
-        batches
-            .recv_timeout(Duration::from_secs(10))
-            .expect("periodic batches");
+        captured.export_after(&clock, PERIOD);
     }
     let elapsed = started.elapsed();
     let stats = vm.stats();

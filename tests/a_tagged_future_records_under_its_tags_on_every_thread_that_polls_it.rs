@@ -4,8 +4,6 @@
 //! its own. The executor is written here by hand: the library depends on
 //! no runtime (issue #13).
 
-mod support;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +13,8 @@ use std::thread::{self, ThreadId};
 
 use census::tags::{self, WithTags};
 use census::{Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager};
+use census_testkit::{int_sum, row_in};
 use parking_lot::Mutex;
-use support::{int_sum, row};
 
 /// Remembers that it was woken.
 struct Flag(AtomicBool);
@@ -134,7 +132,7 @@ fn a_tagged_future_records_under_its_tags_on_every_thread_that_polls_it(
     assert_eq!(seen[1], seen[2]);
 
     let data = vm.retrieve_data("work")?;
-    let sum = |tags: &[Option<&str>]| row(&data, tags).map(|r| int_sum(&r.data));
+    let sum = |tags: &[Option<&str>]| row_in(&data, tags).map(|r| int_sum(&r.data));
     assert_eq!(sum(&[Some("/cart"), None]), Some(1), "polled on thread A");
     assert_eq!(
         sum(&[Some("/cart"), Some("b")]),

@@ -8,8 +8,7 @@ use census::{
     ViewManager,
 };
 
-mod support;
-use support::{count, int_sum, row};
+use census_testkit::{count, int_sum, row_in};
 
 const THREADS: usize = 8;
 const RECORDS: usize = 100_000;
@@ -78,11 +77,11 @@ fn eight_threads_record_exactly() -> Result<(), census::Error> {
     let cnt = vm.retrieve_data("count")?;
     for tag in ["even", "odd"] {
         assert_eq!(
-            int_sum(&row(&sum, &[Some(tag)]).expect("sum row").data),
+            int_sum(&row_in(&sum, &[Some(tag)]).expect("sum row").data),
             3 * per_tag as i64
         );
         assert_eq!(
-            count(&row(&cnt, &[Some(tag)]).expect("count row").data),
+            count(&row_in(&cnt, &[Some(tag)]).expect("count row").data),
             per_tag
         );
     }

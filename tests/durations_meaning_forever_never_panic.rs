@@ -4,27 +4,24 @@
 //! export and no shutdown call while the report said complete, and a
 //! manager without exporters panicked in the caller's thread.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use census::ViewManager;
-
-mod support;
-use support::{capturing, record, sum_of_v, sum_view};
+use census_testkit::{record, sum_of, sum_view, CapturingExporter};
 
 #[test]
 fn an_endless_shutdown_timeout_still_drains() -> Result<(), census::Error> {
     let vm = ViewManager::new();
-    let m = sum_view(&vm)?;
-    let (exporter, batches, shutdowns) = capturing();
+    let m = sum_view(&vm);
+    let (exporter, captured) = CapturingExporter::new();
     vm.register_exporter(exporter)?;
     vm.set_shutdown_timeout(Duration::MAX);
     record(&vm, &m, 7);
     let report = vm.shutdown();
     assert!(report.is_complete(), "{report:?}");
-    assert_eq!(shutdowns.load(Ordering::SeqCst), 1);
-    let last = batches.try_iter().last().expect("a final export");
-    assert_eq!(sum_of_v(&last), 7);
+    assert_eq!(captured.shutdowns(), 1);
+    let last = captured.last_export().expect("a final export");
+    assert_eq!(sum_of(&last, "v"), 7);
     Ok(())
 }
 
@@ -32,8 +29,8 @@ fn an_endless_shutdown_timeout_still_drains() -> Result<(), census::Error> {
 fn an_endless_reporting_period_exports_at_shutdown() -> Result<(), census::Error> {
     for period in [Duration::MAX, Duration::from_secs(u64::MAX)] {
         let vm = ViewManager::new();
-        let m = sum_view(&vm)?;
-        let (exporter, batches, shutdowns) = capturing();
+        let m = sum_view(&vm);
+        let (exporter, captured) = CapturingExporter::new();
         vm.register_exporter(exporter)?;
         vm.set_reporting_period(period);
         record(&vm, &m, 3);
@@ -41,9 +38,9 @@ fn an_endless_reporting_period_exports_at_shutdown() -> Result<(), census::Error
         vm.set_reporting_period(period);
         let report = vm.shutdown();
         assert!(report.is_complete(), "{period:?}: {report:?}");
-        assert_eq!(shutdowns.load(Ordering::SeqCst), 1, "{period:?}");
-        let last = batches.try_iter().last().expect("a final export");
-        assert_eq!(sum_of_v(&last), 3, "{period:?}");
+        assert_eq!(captured.shutdowns(), 1, "{period:?}");
+        let last = captured.last_export().expect("a final export");
+        assert_eq!(sum_of(&last, "v"), 3, "{period:?}");
     }
     Ok(())
 }
@@ -51,7 +48,7 @@ fn an_endless_reporting_period_exports_at_shutdown() -> Result<(), census::Error
 #[test]
 fn shutdown_without_exporters_is_a_no_op_report() -> Result<(), census::Error> {
     let vm = ViewManager::new();
-    let m = sum_view(&vm)?;
+    let m = sum_view(&vm);
     vm.set_shutdown_timeout(Duration::MAX);
     record(&vm, &m, 1);
     let report = vm.shutdown();
@@ -72,7 +69,7 @@ fn rows_that_expire_after_forever_never_expire() -> Result<(), census::Error> {
     )?;
     record(&vm, &m, 2);
     for _ in 0..3 {
-        assert_eq!(sum_of_v(&[vm.retrieve_data("v")?]), 2);
+        assert_eq!(sum_of(&[vm.retrieve_data("v")?], "v"), 2);
     }
     Ok(())
 }

@@ -9,23 +9,15 @@ use std::time::Duration;
 
 use census::{
     Aggregation, ManualClock, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewData,
-    ViewManager,
 };
-use crossbeam_channel::Receiver;
-
-mod support;
-use support::{capturing, count, row, view};
+use census_testkit::{clocked_manager, count, row_in, view_in, Captured, CapturingExporter};
 
 const VIEW: &str = "demo/requests_by_user";
 const PERIOD: Duration = Duration::from_secs(10);
 
 /// Moves the clock by a period and returns the batch's data for the view.
-fn next_period(clock: &ManualClock, batches: &Receiver<Vec<ViewData>>) -> ViewData {
-    clock.advance(PERIOD);
-    let batch = batches
-        .recv_timeout(Duration::from_secs(10))
-        .expect("a batch once the clock reached the period's end");
-    view(&batch, VIEW).clone()
+fn next_period(clock: &ManualClock, captured: &Captured) -> ViewData {
+    view_in(&captured.export_after(clock, PERIOD), VIEW).clone()
 }
 
 #[test]
@@ -33,11 +25,7 @@ fn an_untouched_row_leaves_the_batches_and_returns_fresh() -> Result<(), census:
     let after = Duration::from_secs(15);
     let m = MeasureI64::new("demo/requests", "requests", "1")?;
     let user = TagKey::new("user")?;
-    let clock = ManualClock::new();
-    let vm = ViewManager::builder()
-        .clock(clock.clone())
-        .reporting_period(PERIOD)
-        .build();
+    let (vm, clock) = clocked_manager(PERIOD);
     vm.register_view(
         View::builder(VIEW, &m)
             .tag_keys([user.clone()])
@@ -45,7 +33,7 @@ fn an_untouched_row_leaves_the_batches_and_returns_fresh() -> Result<(), census:
             .expire_after(after)
             .build()?,
     )?;
-    let (exporter, batches, _) = capturing();
+    let (exporter, captured) = CapturingExporter::new();
     vm.register_exporter(exporter)?;
     let a = TagMap::new().with(&user, "a")?;
     for _ in 0..3 {
@@ -56,22 +44,22 @@ fn an_untouched_row_leaves_the_batches_and_returns_fresh() -> Result<(), census:
     // is 10 s unchanged and stays; at 30 s it is 20 s unchanged, past the
     // expiry, and its last value was in a batch: it goes.
     for at in [10, 20] {
-        let data = next_period(&clock, &batches);
-        let r = row(&data, &[Some("a")]).unwrap_or_else(|| panic!("row a at {at} s"));
+        let data = next_period(&clock, &captured);
+        let r = row_in(&data, &[Some("a")]).unwrap_or_else(|| panic!("row a at {at} s"));
         assert_eq!((count(&r.data), r.start), (3, first_start), "at {at} s");
     }
-    let data = next_period(&clock, &batches);
-    assert!(row(&data, &[Some("a")]).is_none(), "row a at 30 s");
+    let data = next_period(&clock, &captured);
+    assert!(row_in(&data, &[Some("a")]).is_none(), "row a at 30 s");
     let now = vm.retrieve_data(VIEW)?;
     assert!(
-        row(&now, &[Some("a")]).is_none(),
+        row_in(&now, &[Some("a")]).is_none(),
         "gone from retrieve_data too"
     );
 
     let recorded_at = clock.system_time();
     MeasurementMap::new().put(&m, 1).record_to(&vm, &a);
-    let data = next_period(&clock, &batches);
-    let fresh = row(&data, &[Some("a")]).expect("row a back after a record");
+    let data = next_period(&clock, &captured);
+    let fresh = row_in(&data, &[Some("a")]).expect("row a back after a record");
     assert_eq!(count(&fresh.data), 1, "the fresh row counts from zero");
     assert_eq!(
         fresh.start, recorded_at,
@@ -79,7 +67,10 @@ fn an_untouched_row_leaves_the_batches_and_returns_fresh() -> Result<(), census:
     );
     assert!(fresh.start > first_start);
     let now = vm.retrieve_data(VIEW)?;
-    assert_eq!(row(&now, &[Some("a")]).map(|r| r.start), Some(fresh.start));
+    assert_eq!(
+        row_in(&now, &[Some("a")]).map(|r| r.start),
+        Some(fresh.start)
+    );
     assert!(vm.shutdown().is_complete());
     Ok(())
 }

@@ -8,8 +8,7 @@ use census::{
     Aggregation, ManualClock, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager,
 };
 
-mod support;
-use support::count;
+use census_testkit::count;
 
 #[test]
 fn expired_rows_free_their_places_for_new_tag_values() -> Result<(), census::Error> {

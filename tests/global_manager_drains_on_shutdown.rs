@@ -3,8 +3,7 @@
 
 use census::{Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View};
 
-mod support;
-use support::{capturing, int_sum, row, view};
+use census_testkit::{int_sum, row_in, view_in, CapturingExporter};
 
 #[test]
 fn global_record_and_shutdown() -> Result<(), census::Error> {
@@ -18,18 +17,18 @@ fn global_record_and_shutdown() -> Result<(), census::Error> {
             .aggregation(Aggregation::Sum)
             .build()?,
     )?;
-    let (exporter, batches, shutdowns) = capturing();
+    let (exporter, captured) = CapturingExporter::new();
     vm.register_exporter(exporter)?;
     let tags = TagMap::new().with(&method, "GET")?;
     MeasurementMap::new().put(&m, 2).record(&tags);
     MeasurementMap::new().put(&m, 3).record(&tags);
     census::shutdown();
     assert!(vm.is_shut_down());
-    assert_eq!(shutdowns.load(std::sync::atomic::Ordering::SeqCst), 1);
-    let final_batch = batches.try_iter().last().expect("a final export");
-    let data = view(&final_batch, "global/requests_total");
+    assert_eq!(captured.shutdowns(), 1);
+    let final_batch = captured.last_export().expect("a final export");
+    let data = view_in(&final_batch, "global/requests_total");
     assert_eq!(
-        int_sum(&row(data, &[Some("GET")]).expect("GET row").data),
+        int_sum(&row_in(data, &[Some("GET")]).expect("GET row").data),
         5
     );
     Ok(())

@@ -1,10 +1,8 @@
 //! `record_current()` records into the global manager under the current
 //! context (a file of its own: it touches the global manager; issue #13).
 
-mod support;
-
 use census::{tags, Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View};
-use support::{int_sum, row};
+use census_testkit::{int_sum, row_in};
 
 #[test]
 fn record_current_records_into_the_global_manager() -> Result<(), census::Error> {
@@ -23,10 +21,10 @@ fn record_current_records_into_the_global_manager() -> Result<(), census::Error>
     MeasurementMap::new().put(&m, 7).record_current();
     let data = vm.retrieve_data("global/jobs")?;
     assert_eq!(
-        row(&data, &[Some("/cart")]).map(|r| int_sum(&r.data)),
+        row_in(&data, &[Some("/cart")]).map(|r| int_sum(&r.data)),
         Some(5)
     );
-    assert_eq!(row(&data, &[None]).map(|r| int_sum(&r.data)), Some(7));
+    assert_eq!(row_in(&data, &[None]).map(|r| int_sum(&r.data)), Some(7));
     census::shutdown();
     Ok(())
 }

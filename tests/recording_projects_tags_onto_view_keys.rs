@@ -3,8 +3,7 @@
 
 use census::{Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager};
 
-mod support;
-use support::{int_sum, row};
+use census_testkit::{int_sum, row_in};
 
 #[test]
 fn extra_keys_are_ignored_missing_keys_absent_and_order_kept() -> Result<(), census::Error> {
@@ -40,11 +39,11 @@ fn extra_keys_are_ignored_missing_keys_absent_and_order_kept() -> Result<(), cen
     let data = vm.retrieve_data("by_status_method")?;
     assert_eq!(data.rows.len(), 3, "{:?}", data.rows);
     // host is not a view key, so both hosts land in one row.
-    let both_hosts = row(&data, &[Some("200"), Some("GET")]).expect("row 200/GET");
+    let both_hosts = row_in(&data, &[Some("200"), Some("GET")]).expect("row 200/GET");
     assert_eq!(int_sum(&both_hosts.data), 3);
-    let absent = row(&data, &[None, Some("GET")]).expect("row with status absent");
+    let absent = row_in(&data, &[None, Some("GET")]).expect("row with status absent");
     assert_eq!(int_sum(&absent.data), 10);
-    let empty = row(&data, &[Some(""), Some("GET")]).expect("row with empty status");
+    let empty = row_in(&data, &[Some(""), Some("GET")]).expect("row with empty status");
     assert_eq!(int_sum(&empty.data), 100);
     Ok(())
 }

@@ -7,8 +7,7 @@ use census::{
     Aggregation, AggregationData, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager,
 };
 
-mod support;
-use support::{count, int_sum, row};
+use census_testkit::{count, int_sum, row_in};
 
 fn view(name: &str, m: &MeasureI64, k: &TagKey, aggregation: Aggregation) -> View {
     View::builder(name, m)
@@ -20,7 +19,7 @@ fn view(name: &str, m: &MeasureI64, k: &TagKey, aggregation: Aggregation) -> Vie
 
 fn sum_of(vm: &ViewManager, name: &str, value: &str) -> i64 {
     let data = vm.retrieve_data(name).expect("registered");
-    row(&data, &[Some(value)]).map_or(0, |r| int_sum(&r.data))
+    row_in(&data, &[Some(value)]).map_or(0, |r| int_sum(&r.data))
 }
 
 #[test]
@@ -100,11 +99,11 @@ fn views_that_know_a_map_and_views_that_do_not_both_count_it() -> Result<(), cen
     vm.register_view(view("count", &m, &k, Aggregation::Count))?;
     MeasurementMap::new().put(&m, 7).record_to(&vm, &map);
     let counted = vm.retrieve_data("count")?;
-    let fresh = row(&counted, &[Some("x")]).map(|r| count(&r.data));
+    let fresh = row_in(&counted, &[Some("x")]).map(|r| count(&r.data));
     assert_eq!(fresh, Some(1), "a re-registered view starts empty");
     assert_eq!(sum_of(&vm, "sum", "x"), 22);
     let dist = vm.retrieve_data("dist")?;
-    match row(&dist, &[Some("x")]).map(|r| &r.data) {
+    match row_in(&dist, &[Some("x")]).map(|r| &r.data) {
         Some(AggregationData::Distribution(d)) => {
             assert_eq!((d.count, d.sum), (4, 22.0));
             assert_eq!(d.bucket_counts, vec![0, 3, 1]);

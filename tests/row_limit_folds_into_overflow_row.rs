@@ -3,8 +3,7 @@
 
 use census::{Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager};
 
-mod support;
-use support::{count, row};
+use census_testkit::{count, row_in};
 
 #[test]
 fn overflow_row_holds_the_rest_and_counts_them() -> Result<(), census::Error> {
@@ -34,7 +33,7 @@ fn overflow_row_holds_the_rest_and_counts_them() -> Result<(), census::Error> {
     assert_eq!(count(&overflow[0].data), 900);
     assert_eq!(overflow[0].tags, vec![None]);
     assert_eq!(
-        count(&row(&data, &[Some("user-0")]).expect("first row").data),
+        count(&row_in(&data, &[Some("user-0")]).expect("first row").data),
         2
     );
     Ok(())

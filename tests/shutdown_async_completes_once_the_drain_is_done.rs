@@ -2,8 +2,6 @@
 //! never blocked while an exporter takes its time, is woken when the drain
 //! is done, and then gets the same report `shutdown` gives.
 
-mod support;
-
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -11,8 +9,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use census::ViewManager;
+use census_testkit::{record, sum_of, sum_view, CapturingExporter, HangingExporter};
 use crossbeam_channel::Sender;
-use support::{capturing, hanging, record, sum_of_v, sum_view};
 
 /// Sends on a channel each time the task is woken.
 struct Signal(Sender<()>);
@@ -29,9 +27,9 @@ fn the_awaiting_task_is_woken_with_the_report_once_exporters_finish(
     let vm = ViewManager::new();
     // Long enough that only the test's release can end the drain.
     vm.set_shutdown_timeout(Duration::from_secs(120));
-    let m = sum_view(&vm)?;
-    let (capture, batches, shutdowns) = capturing();
-    let (stuck, release) = hanging();
+    let m = sum_view(&vm);
+    let (capture, captured) = CapturingExporter::new();
+    let (stuck, release) = HangingExporter::new();
     vm.register_exporter(capture)?;
     vm.register_exporter(stuck)?;
     record(&vm, &m, 7);
@@ -45,8 +43,8 @@ fn the_awaiting_task_is_woken_with_the_report_once_exporters_finish(
     // exporter holds the drain until released.
     assert!(shutdown.as_mut().poll(&mut cx).is_pending());
     // Meanwhile the healthy exporter gets the final batch, with the value.
-    let last = batches.recv_timeout(Duration::from_secs(30))?;
-    assert_eq!(sum_of_v(&last), 7);
+    let last = captured.next_export();
+    assert_eq!(sum_of(&last, "v"), 7);
     assert!(shutdown.as_mut().poll(&mut cx).is_pending());
     assert!(woken.try_recv().is_err(), "woken before the drain was done");
 
@@ -57,7 +55,7 @@ fn the_awaiting_task_is_woken_with_the_report_once_exporters_finish(
         Poll::Pending => panic!("woken, but the drain is not done"),
     };
     assert!(report.is_complete(), "{report:?}");
-    assert_eq!(shutdowns.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(captured.shutdowns(), 1);
     assert!(vm.is_shut_down());
     // Polled again, it answers with the same report rather than panic.
     assert_eq!(shutdown.as_mut().poll(&mut cx), Poll::Ready(report.clone()));

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use census::{Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager};
 
-mod support;
-use support::{capturing, int_sum, record, row, sum_of_v, sum_view, view};
+use census_testkit::{int_sum, record, row_in, sum_of, sum_view, view_in, CapturingExporter};
 
 #[test]
 fn final_batch_holds_everything_recorded_by_eight_busy_threads() -> Result<(), census::Error> {
@@ -23,7 +22,7 @@ fn final_batch_holds_everything_recorded_by_eight_busy_threads() -> Result<(), c
             .aggregation(Aggregation::Sum)
             .build()?,
     )?;
-    let (exporter, batches, shutdowns) = capturing();
+    let (exporter, captured) = CapturingExporter::new();
     vm.register_exporter(exporter)?;
     // A long period: the only export is the final one.
     vm.set_reporting_period(Duration::from_secs(3600));
@@ -67,11 +66,11 @@ fn final_batch_holds_everything_recorded_by_eight_busy_threads() -> Result<(), c
     }
     let after: Vec<u64> = done.iter().map(|d| d.load(Ordering::Acquire)).collect();
 
-    let final_batch = batches.try_iter().last().expect("a final export");
-    assert_eq!(shutdowns.load(Ordering::SeqCst), 1);
-    let data = view(&final_batch, "work_total");
+    let final_batch = captured.last_export().expect("a final export");
+    assert_eq!(captured.shutdowns(), 1);
+    let data = view_in(&final_batch, "work_total");
     for t in 0..THREADS {
-        let exported = row(data, &[Some(&t.to_string())]).map_or(0, |r| int_sum(&r.data)) as u64;
+        let exported = row_in(data, &[Some(&t.to_string())]).map_or(0, |r| int_sum(&r.data)) as u64;
         assert!(
             exported >= before[t] && exported <= after[t],
             "thread {t}: exported {exported}, recorded {} before shutdown and {} in all",
@@ -85,30 +84,30 @@ fn final_batch_holds_everything_recorded_by_eight_busy_threads() -> Result<(), c
 #[test]
 fn a_value_recorded_just_before_shutdown_is_exported() -> Result<(), census::Error> {
     let vm = ViewManager::new();
-    let m = sum_view(&vm)?;
-    let (exporter, batches, _) = capturing();
+    let m = sum_view(&vm);
+    let (exporter, captured) = CapturingExporter::new();
     vm.register_exporter(exporter)?;
     vm.set_reporting_period(Duration::from_secs(3600));
     record(&vm, &m, 41);
     record(&vm, &m, 1);
     vm.shutdown();
-    let final_batch = batches.try_iter().last().expect("a final export");
-    assert_eq!(sum_of_v(&final_batch), 42);
+    let final_batch = captured.last_export().expect("a final export");
+    assert_eq!(sum_of(&final_batch, "v"), 42);
     Ok(())
 }
 
 #[test]
 fn shutdown_twice_is_harmless_and_later_records_are_ignored() -> Result<(), census::Error> {
     let vm = ViewManager::new();
-    let m = sum_view(&vm)?;
-    let (exporter, batches, shutdowns) = capturing();
+    let m = sum_view(&vm);
+    let (exporter, captured) = CapturingExporter::new();
     vm.register_exporter(exporter)?;
     record(&vm, &m, 5);
     vm.shutdown();
     vm.shutdown();
     record(&vm, &m, 100);
-    assert_eq!(shutdowns.load(Ordering::SeqCst), 1);
-    assert_eq!(batches.try_iter().count(), 1);
+    assert_eq!(captured.shutdowns(), 1);
+    assert_eq!(captured.exports().len(), 1);
     assert_eq!(int_sum(&vm.retrieve_data("v")?.rows[0].data), 5);
     Ok(())
 }
@@ -116,16 +115,16 @@ fn shutdown_twice_is_harmless_and_later_records_are_ignored() -> Result<(), cens
 #[test]
 fn dropping_the_guard_drains() -> Result<(), census::Error> {
     let vm = ViewManager::new();
-    let m = sum_view(&vm)?;
-    let (exporter, batches, shutdowns) = capturing();
+    let m = sum_view(&vm);
+    let (exporter, captured) = CapturingExporter::new();
     vm.register_exporter(exporter)?;
     {
         let _census = vm.shutdown_guard();
         record(&vm, &m, 7);
     }
     assert!(vm.is_shut_down());
-    assert_eq!(shutdowns.load(Ordering::SeqCst), 1);
-    let final_batch = batches.try_iter().last().expect("a final export");
-    assert_eq!(sum_of_v(&final_batch), 7);
+    assert_eq!(captured.shutdowns(), 1);
+    let final_batch = captured.last_export().expect("a final export");
+    assert_eq!(sum_of(&final_batch, "v"), 7);
     Ok(())
 }

@@ -3,10 +3,8 @@
 //! overrides values, the outer context comes back on exit, and an
 //! explicit map ignores the context (issue #13).
 
-mod support;
-
 use census::{tags, Aggregation, MeasureI64, MeasurementMap, TagKey, TagMap, View, ViewManager};
-use support::{int_sum, row, view};
+use census_testkit::{int_sum, row_in, view_in};
 
 #[test]
 fn values_recorded_in_nested_scopes_land_in_the_rows_of_the_merged_tags(
@@ -53,8 +51,8 @@ fn values_recorded_in_nested_scopes_land_in_the_rows_of_the_merged_tags(
 
     let data = vm.retrieve_data("db/queries")?;
     let batch = [data];
-    let data = view(&batch, "db/queries");
-    let sum = |tags: &[Option<&str>]| row(data, tags).map(|r| int_sum(&r.data));
+    let data = view_in(&batch, "db/queries");
+    let sum = |tags: &[Option<&str>]| row_in(data, tags).map(|r| int_sum(&r.data));
     assert_eq!(sum(&[None, None, None]), Some(100_001), "outside any scope");
     assert_eq!(sum(&[Some("/cart"), Some("GET"), None]), Some(10_010));
     assert_eq!(

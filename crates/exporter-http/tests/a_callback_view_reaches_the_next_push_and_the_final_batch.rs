@@ -4,13 +4,14 @@
 
 mod support;
 
+use census_testkit::clocked_manager;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
 use census_core::{Aggregation, MeasureI64, TagKey, TagMap, View};
 use census_exporter_http::HttpExporter;
-use census_stats::{ManualClock, ViewManager};
+
 use support::{Reply, TestServer};
 
 /// The `last_value` of the `pool=a` row of view `pool/open` in a census.v1
@@ -35,12 +36,8 @@ fn pushes_carry_the_reading_of_their_snapshot() -> Result<(), Box<dyn std::error
     let pool = TagKey::new("pool")?;
     let tags_a = TagMap::new().with(&pool, "a")?;
     let a = Arc::new(AtomicI64::new(0));
-    let clock = ManualClock::new();
     let period = Duration::from_secs(10);
-    let vm = ViewManager::builder()
-        .clock(clock.clone())
-        .reporting_period(period)
-        .build();
+    let (vm, clock) = clocked_manager(period);
     let reader = Arc::clone(&a);
     vm.register_callback(
         View::builder("pool/open", &open)

@@ -8,19 +8,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use census_core::{Aggregation, ExportError, Exporter, MeasureI64, TagMap, View, ViewData};
+use census_core::{Aggregation, MeasureI64, TagMap, View};
 use census_exporter_http::HttpExporter;
-use census_stats::{ManualClock, MeasurementMap, ViewManager};
-use crossbeam_channel::Sender;
-
-struct Capture(Sender<Vec<ViewData>>);
-
-impl Exporter for Capture {
-    fn export(&self, batch: &[ViewData]) -> Result<(), ExportError> {
-        let _ = self.0.send(batch.to_vec());
-        Ok(())
-    }
-}
+use census_stats::MeasurementMap;
+use census_testkit::{clocked_manager, CapturingExporter};
 use support::{wait_until, Reply, TestServer};
 
 #[test]
@@ -32,20 +23,16 @@ fn export_never_slows_the_interval_thread() -> Result<(), Box<dyn std::error::Er
         .shutdown_deadline(Duration::from_millis(300))
         .build()?;
     let m = MeasureI64::new("slow/requests", "requests", "1")?;
-    let clock = ManualClock::new();
     let period = Duration::from_secs(10);
-    let vm = ViewManager::builder()
-        .clock(clock.clone())
-        .reporting_period(period)
-        .build();
+    let (vm, clock) = clocked_manager(period);
     vm.register_view(
         View::builder("slow/requests", &m)
             .aggregation(Aggregation::Sum)
             .build()?,
     )?;
     vm.register_exporter(http.clone())?;
-    let (tx, batches) = crossbeam_channel::unbounded();
-    vm.register_exporter(Capture(tx))?;
+    let (capture, captured) = CapturingExporter::new();
+    vm.register_exporter(capture)?;
 
     // The first request hangs for the 30 s timeout; if export() waited on
     // it, the manager would be stuck at its first export.
@@ -55,9 +42,7 @@ fn export_never_slows_the_interval_thread() -> Result<(), Box<dyn std::error::Er
         if period_number > 1 {
             clock.advance(period);
         }
-        batches
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("period {period_number} was not exported"));
+        captured.next_export();
         // Each batch reaches the HTTP exporter's queue too (which then
         // drops the oldest), before the next period replaces it.
         wait_until(Duration::from_secs(10), "the batch queued", || {

@@ -9,9 +9,10 @@ use std::io::Write;
 use std::thread;
 
 use census_exporter_prometheus::PrometheusExporter;
+use census_testkit::FakeProducer;
 use support::process::resident_bytes;
 use support::raw_client::{exchange, RawConnection};
-use support::{attach, every_aggregation, TestResult};
+use support::{every_aggregation, TestResult};
 
 const LINE: usize = 64 << 20;
 const CHUNK: usize = 64 << 10;
@@ -19,7 +20,7 @@ const CHUNK: usize = 64 << 10;
 #[test]
 fn an_endless_header_is_refused_with_431_in_bounded_memory() -> TestResult {
     let exporter = PrometheusExporter::builder().build()?;
-    attach(&exporter, every_aggregation());
+    FakeProducer::attach(&exporter, every_aggregation());
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let addr = endpoint.local_addr();
     // One ordinary scrape first, so the endpoint's own steady allocations

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use census_core::{AggregationData, Exporter};
 use census_exporter_prometheus::PrometheusExporter;
+use census_testkit::FakeProducer;
 use support::raw_client::{connect, scrape_within, RawConnection};
-use support::{attach, every_aggregation, TestResult};
+use support::{every_aggregation, TestResult};
 
 const MAX: usize = 8;
 
@@ -31,7 +32,7 @@ fn evicted(exporter: &PrometheusExporter) -> Option<u64> {
 #[test]
 fn idle_connections_give_way_to_scrapes() -> TestResult {
     let exporter = PrometheusExporter::builder().max_connections(MAX).build()?;
-    attach(&exporter, every_aggregation());
+    FakeProducer::attach(&exporter, every_aggregation());
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let addr = endpoint.local_addr();
 

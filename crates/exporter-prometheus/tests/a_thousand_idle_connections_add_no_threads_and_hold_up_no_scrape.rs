@@ -8,9 +8,10 @@ mod support;
 use std::time::Duration;
 
 use census_exporter_prometheus::PrometheusExporter;
+use census_testkit::FakeProducer;
 use support::process::{ensure_open_files, threads};
 use support::raw_client::{connect, scrape_within};
-use support::{attach, every_aggregation, TestResult};
+use support::{every_aggregation, TestResult};
 
 const IDLE: usize = 1_000;
 /// Connections opened between two scrapes: fewer than the listen backlog
@@ -28,7 +29,7 @@ fn scrapes_are_answered_beside_a_thousand_idle_connections() -> TestResult {
         .render_threads(RENDER_THREADS)
         .max_connections(IDLE + 16)
         .build()?;
-    attach(&exporter, every_aggregation());
+    FakeProducer::attach(&exporter, every_aggregation());
     let before = threads();
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let addr = endpoint.local_addr();

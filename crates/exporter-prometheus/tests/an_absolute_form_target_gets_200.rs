@@ -5,13 +5,14 @@
 mod support;
 
 use census_exporter_prometheus::PrometheusExporter;
+use census_testkit::FakeProducer;
 use support::raw_client::exchange;
-use support::{attach, every_aggregation, parse, TestResult};
+use support::{every_aggregation, parse, TestResult};
 
 #[test]
 fn absolute_form_targets_are_scrapes() -> TestResult {
     let exporter = PrometheusExporter::builder().namespace("app").build()?;
-    attach(&exporter, every_aggregation());
+    FakeProducer::attach(&exporter, every_aggregation());
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let addr = endpoint.local_addr();
 

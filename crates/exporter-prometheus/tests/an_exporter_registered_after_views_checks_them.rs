@@ -18,7 +18,8 @@ use census_core::{
 };
 use census_exporter_prometheus::PrometheusExporter;
 use census_stats::{MeasurementMap, ViewManager};
-use support::{at, parse, view, TestResult};
+use census_testkit::at;
+use support::{parse, view, TestResult};
 
 #[test]
 fn a_clash_among_views_registered_first_refuses_the_exporter() -> TestResult {

@@ -10,7 +10,8 @@
 mod support;
 
 use census_exporter_prometheus::{PrometheusExporter, PrometheusFormat};
-use support::{attach, every_aggregation, TestResult};
+use census_testkit::FakeProducer;
+use support::{every_aggregation, TestResult};
 
 fn exporter() -> Result<PrometheusExporter, census_core::Error> {
     PrometheusExporter::builder()
@@ -22,7 +23,7 @@ fn exporter() -> Result<PrometheusExporter, census_core::Error> {
 #[test]
 fn text_format_matches_golden_file() -> TestResult {
     let exporter = exporter()?;
-    attach(&exporter, every_aggregation());
+    FakeProducer::attach(&exporter, every_aggregation());
     let (content_type, body) = exporter.render();
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
     assert_eq!(body, include_str!("golden/every_aggregation.prom"));
@@ -32,7 +33,7 @@ fn text_format_matches_golden_file() -> TestResult {
 #[test]
 fn openmetrics_matches_golden_file() -> TestResult {
     let exporter = exporter()?;
-    attach(&exporter, every_aggregation());
+    FakeProducer::attach(&exporter, every_aggregation());
     let (content_type, body) = exporter.render_as(PrometheusFormat::OpenMetrics);
     assert_eq!(
         content_type,
@@ -45,7 +46,7 @@ fn openmetrics_matches_golden_file() -> TestResult {
 #[test]
 fn without_namespace_or_labels_a_row_without_tags_has_no_braces() -> TestResult {
     let exporter = PrometheusExporter::builder().build()?;
-    attach(&exporter, every_aggregation());
+    FakeProducer::attach(&exporter, every_aggregation());
     let (_, body) = exporter.render();
     for line in [
         // The row with empty tag values merges into the row without tags:
@@ -66,7 +67,7 @@ fn without_namespace_or_labels_a_row_without_tags_has_no_braces() -> TestResult 
 #[test]
 fn row_and_view_order_do_not_change_the_output() -> TestResult {
     let exporter = exporter()?;
-    let producer = attach(&exporter, every_aggregation());
+    let producer = FakeProducer::attach(&exporter, every_aggregation());
     let (_, first) = exporter.render();
     let mut shuffled = every_aggregation();
     shuffled.reverse();

@@ -5,7 +5,8 @@ mod support;
 
 use census_core::{AggregationData, Exporter};
 use census_exporter_prometheus::PrometheusExporter;
-use support::{attach, every_aggregation, get, http, parse, TestResult};
+use census_testkit::FakeProducer;
+use support::{every_aggregation, get, http, parse, TestResult};
 
 const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,\
     application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -27,7 +28,7 @@ fn count(exporter: &PrometheusExporter, view: &str, tag: Option<&str>) -> Option
 #[test]
 fn endpoint_answers_by_path_method_and_accept_header() -> TestResult {
     let exporter = PrometheusExporter::builder().namespace("app").build()?;
-    attach(&exporter, every_aggregation());
+    FakeProducer::attach(&exporter, every_aggregation());
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let url = endpoint.url();
     assert!(endpoint.local_addr().ip().is_loopback());

@@ -5,13 +5,14 @@
 mod support;
 
 use census_exporter_prometheus::PrometheusExporter;
+use census_testkit::FakeProducer;
 use support::raw_client::RawConnection;
-use support::{attach, every_aggregation, TestResult};
+use support::{every_aggregation, TestResult};
 
 #[test]
 fn each_malformed_request_is_answered_then_closed() -> TestResult {
     let exporter = PrometheusExporter::builder().build()?;
-    attach(&exporter, every_aggregation());
+    FakeProducer::attach(&exporter, every_aggregation());
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let cases: [(&[u8], u16); 5] = [
         (b"GET /metrics HTTP/1.1\r\nX-Caf\xc3\xa9: 1\r\n\r\n", 400),

@@ -5,13 +5,14 @@
 mod support;
 
 use census_exporter_prometheus::PrometheusExporter;
+use census_testkit::FakeProducer;
 use support::raw_client::RawConnection;
-use support::{attach, every_aggregation, TestResult};
+use support::{every_aggregation, TestResult};
 
 #[test]
 fn pipelined_requests_get_their_answers_in_order() -> TestResult {
     let exporter = PrometheusExporter::builder().build()?;
-    attach(&exporter, every_aggregation());
+    FakeProducer::attach(&exporter, every_aggregation());
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let body = exporter.render().1;
 

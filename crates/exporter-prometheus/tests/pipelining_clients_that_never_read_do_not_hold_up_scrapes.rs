@@ -8,15 +8,16 @@ mod support;
 use std::time::Duration;
 
 use census_exporter_prometheus::PrometheusExporter;
+use census_testkit::FakeProducer;
 use support::raw_client::{pipelining_non_reader, scrape_within};
-use support::{attach, many_rows, TestResult};
+use support::{many_rows, TestResult};
 
 #[test]
 fn scrapes_are_answered_while_two_pipelining_clients_never_read() -> TestResult {
     let exporter = PrometheusExporter::builder().build()?;
     // 2,000 rows make each answer about 80 KB, so 200 unread answers are
     // far more than the sockets can buffer.
-    attach(&exporter, many_rows(2_000));
+    FakeProducer::attach(&exporter, many_rows(2_000));
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let addr = endpoint.local_addr();
 

@@ -6,7 +6,8 @@
 mod support;
 
 use census_exporter_prometheus::PrometheusExporter;
-use support::{attach, every_aggregation, parse, promtool_check, TestResult};
+use census_testkit::FakeProducer;
+use support::{every_aggregation, parse, promtool_check, TestResult};
 
 fn check(exporter: &PrometheusExporter) -> TestResult {
     let (_, body) = exporter.render();
@@ -30,13 +31,13 @@ fn promtool_accepts_every_aggregation_with_namespace_and_const_labels() -> TestR
         .const_label("service", "check\"out\\")?
         .const_label("zone", "")?
         .build()?;
-    attach(&exporter, every_aggregation());
+    FakeProducer::attach(&exporter, every_aggregation());
     check(&exporter)
 }
 
 #[test]
 fn promtool_accepts_every_aggregation_bare() -> TestResult {
     let exporter = PrometheusExporter::builder().build()?;
-    attach(&exporter, every_aggregation());
+    FakeProducer::attach(&exporter, every_aggregation());
     check(&exporter)
 }

@@ -7,7 +7,8 @@ mod support;
 
 use census_core::{Aggregation, AggregationData, Exporter, Row, ViewData};
 use census_exporter_prometheus::PrometheusExporter;
-use support::{at, attach, parse, view, TestResult};
+use census_testkit::{at, FakeProducer};
+use support::{parse, view, TestResult};
 
 fn refusal(
     exporter: &PrometheusExporter,
@@ -113,7 +114,7 @@ fn clashing_views_already_registered_are_left_out_of_scrapes() -> TestResult {
     let second = view("a/b", "second", &[], Aggregation::Count);
     let bad_labels = view("c", "bad", &["x.y", "x-y"], Aggregation::Count);
     let fine = view("d", "fine", &[], Aggregation::Count);
-    attach(
+    FakeProducer::attach(
         &exporter,
         vec![
             ViewData::new(first, at(1), at(2), vec![row(1)]),

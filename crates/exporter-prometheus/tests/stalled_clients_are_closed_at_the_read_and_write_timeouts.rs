@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use census_core::{AggregationData, Exporter};
 use census_exporter_prometheus::PrometheusExporter;
+use census_testkit::FakeProducer;
 use support::raw_client::{pipelining_non_reader, RawConnection, SAFETY_TIMEOUT};
-use support::{attach, many_rows, TestResult};
+use support::{many_rows, TestResult};
 
 fn closed(exporter: &PrometheusExporter, reason: &str) -> Option<u64> {
     let own = exporter.self_metrics()?.produce();
@@ -57,7 +58,7 @@ fn an_unread_answer_is_dropped_at_the_write_timeout() -> TestResult {
     let exporter = PrometheusExporter::builder()
         .write_timeout(timeout)
         .build()?;
-    attach(&exporter, many_rows(2_000));
+    FakeProducer::attach(&exporter, many_rows(2_000));
     let endpoint = exporter.serve("127.0.0.1:0")?;
 
     let start = Instant::now();

@@ -4,9 +4,10 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use census_core::{Aggregation, MeasureF64, MeasureI64, TagKey, TagMap, View};
+use census_core::{Aggregation, TagMap, View};
 use census_exporter_stdout::{StdoutExporter, StdoutFormat};
 use census_stats::{MeasurementMap, ViewManager};
+use census_testkit::{float_measure, int_measure, key, view};
 use parking_lot::Mutex;
 
 #[derive(Clone, Default)]
@@ -33,16 +34,17 @@ impl Buffer {
 }
 
 fn run(format: StdoutFormat) -> Result<Vec<String>, census_core::Error> {
-    let latency = MeasureF64::new("latency", "", "ms")?;
-    let requests = MeasureI64::new("requests", "", "1")?;
-    let method = TagKey::new("method")?;
+    let latency = float_measure("latency");
+    let requests = int_measure("requests");
+    let method = key("method");
     let vm = ViewManager::new();
-    vm.register_view(
-        View::builder("latency_dist", &latency)
-            .tag_keys([method.clone()])
-            .aggregation(Aggregation::distribution([10.0])?)
-            .build()?,
-    )?;
+    vm.register_view(view(
+        "latency_dist",
+        &latency,
+        &["method"],
+        Aggregation::distribution([10.0])?,
+    ))?;
+    // Built in full: a row limit of 2, so the third combination overflows.
     vm.register_view(
         View::builder("requests_total", &requests)
             .tag_keys([method.clone()])

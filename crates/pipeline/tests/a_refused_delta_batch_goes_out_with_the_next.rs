@@ -3,15 +3,13 @@
 //! keeps the refused deltas and folds them into the next batch; what it
 //! still holds at shutdown is reported lost in `delivery()`, in values.
 
-mod support;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use census_core::{Aggregation, AggregationData, ExportError, Exporter, Number, ViewData};
 use census_pipeline::{Delta, Pipeline};
+use census_testkit::{at, int_measure, row, view};
 use parking_lot::Mutex;
-use support::{at, int_measure, row, view};
 
 /// Refuses exports while `refusing` is set; keeps what it accepted.
 #[derive(Default)]

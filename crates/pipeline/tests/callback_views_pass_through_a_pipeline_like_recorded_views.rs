@@ -4,8 +4,6 @@
 //! previous total again, so Delta sees no change instead of counting the
 //! whole total anew when the next call succeeds (issue #12).
 
-mod support;
-
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,14 +13,14 @@ use census_core::{
 };
 use census_pipeline::{ConstTags, Delta, Pipeline, Rename};
 use census_stats::ViewManager;
-use support::*;
+use census_testkit::*;
 
 #[test]
 fn a_pipeline_exports_callback_views_processed() -> Result<(), census_core::Error> {
     let jobs = MeasureI64::new("queue/jobs", "jobs queued", "1")?;
     let vm = ViewManager::new();
     vm.set_reporting_period(Duration::from_secs(3600));
-    let (capture, calls) = Capture::new();
+    let (capture, calls) = CapturingExporter::new();
     let capture = capture.refusing("shop/queue/refused");
     vm.register_exporter(
         Pipeline::new(capture)
@@ -51,7 +49,7 @@ fn a_pipeline_exports_callback_views_processed() -> Result<(), census_core::Erro
     );
     total.store(15, Relaxed);
     vm.shutdown();
-    let batch = next_export(&calls);
+    let batch = calls.next_export();
     let view = batch
         .iter()
         .find(|v| v.view.name() == "shop/queue/jobs")

@@ -2,11 +2,9 @@
 //! on every row, the overflow row included; at export time a key the view
 //! already has keeps its recorded values and is counted as a conflict.
 
-mod support;
-
 use census_core::{Aggregation, AggregationData, Processor, Row, ViewData};
 use census_pipeline::ConstTags;
-use support::*;
+use census_testkit::*;
 
 #[test]
 fn constants_become_columns_of_every_view_and_row() -> Result<(), census_core::Error> {

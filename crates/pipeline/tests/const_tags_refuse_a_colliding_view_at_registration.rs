@@ -2,22 +2,16 @@
 //! registered with a manager whose pipeline adds that key; the exporter is
 //! asked about views as they will reach it.
 
-mod support;
-
 use census_core::{Aggregation, Error};
 use census_pipeline::{ConstTags, Pipeline};
 use census_stats::ViewManager;
-use std::sync::Arc;
-use support::*;
+use census_testkit::*;
 
 #[test]
 fn colliding_views_are_refused_and_others_checked_with_the_constants() -> Result<(), Error> {
-    let (capture, _calls) = Capture::new();
-    let capture = Arc::new(capture);
+    let (capture, captured) = CapturingExporter::new();
     let vm = ViewManager::new();
-    vm.register_exporter(
-        Pipeline::new(Arc::clone(&capture)).with(ConstTags::new([("service", "checkout")])?),
-    )?;
+    vm.register_exporter(Pipeline::new(capture).with(ConstTags::new([("service", "checkout")])?))?;
     let m = int_measure("demo/requests");
 
     let err = vm
@@ -38,14 +32,13 @@ fn colliding_views_are_refused_and_others_checked_with_the_constants() -> Result
     }
     assert!(vm.views().is_empty());
     // Refused before the exporter was asked.
-    assert!(capture.checked.lock().is_empty());
+    assert!(captured.checked().is_empty());
 
     vm.register_view(view("demo/by_method", &m, &["method"], Aggregation::Count))?;
-    let checked = capture.checked.lock();
+    let checked = captured.checked();
     assert_eq!(checked.len(), 1);
     let keys: Vec<&str> = checked[0].0.tag_keys().iter().map(|k| k.name()).collect();
     assert_eq!(keys, ["method", "service"]);
-    drop(checked);
     vm.shutdown();
     Ok(())
 }

@@ -3,15 +3,13 @@
 //! where the previous export ended, and the deltas add up to the final
 //! cumulative values.
 
-mod support;
-
 use std::collections::HashMap;
 
 use census_core::{Aggregation, AggregationData, MeasureF64, MeasureI64, Number, TagKey};
 use census_core::{Processor, TagMap, Temporality, View, ViewData};
 use census_pipeline::Delta;
 use census_stats::{MeasurementMap, ViewManager};
-use support::*;
+use census_testkit::*;
 
 const BOUNDS: [f64; 3] = [0.0, 10.0, 100.0];
 const METHODS: [&str; 3] = ["GET", "POST", "PUT"];

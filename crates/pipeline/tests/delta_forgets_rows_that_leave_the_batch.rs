@@ -1,11 +1,9 @@
 //! Delta's memory is bounded by the latest batch: rows and views that
 //! stop arriving are forgotten.
 
-mod support;
-
 use census_core::{Aggregation, AggregationData, Processor, Row, ViewData};
 use census_pipeline::Delta;
-use support::*;
+use census_testkit::*;
 
 #[test]
 fn state_holds_only_the_rows_of_the_latest_batch() {

@@ -1,8 +1,6 @@
 //! Delta handles up-down sums: a decrease is a negative change, not a
 //! restart, for integer and float measures alike (issue #12).
 
-mod support;
-
 use census_core::{
     Aggregation, AggregationData, MeasureF64, MeasureI64, Number, Processor, TagMap, View, ViewData,
 };

@@ -1,11 +1,9 @@
 //! A row whose cumulative value did not change since the previous export
 //! is left out of the delta; gauges (LastValue) are passed every time.
 
-mod support;
-
 use census_core::{Aggregation, AggregationData, Number, Processor, Row, Temporality, ViewData};
 use census_pipeline::Delta;
-use support::*;
+use census_testkit::*;
 
 fn batch(end: u64, rows: Vec<Row>, last: Vec<Row>, dist: Vec<Row>) -> Vec<ViewData> {
     let m = float_measure("demo/latency");

@@ -4,14 +4,12 @@
 //! The manager runs on a manual clock: each period comes when the test
 //! moves it.
 
-mod support;
-
 use std::time::{Duration, SystemTime};
 
 use census_core::{Aggregation, AggregationData, MeasureI64, Number, TagKey, TagMap, View};
 use census_pipeline::{Delta, Pipeline};
-use census_stats::{ManualClock, MeasurementMap, ViewManager};
-use support::*;
+use census_stats::MeasurementMap;
+use census_testkit::*;
 
 const VIEW: &str = "demo/bytes_by_user";
 
@@ -34,11 +32,7 @@ fn delta_passes_the_fresh_value_from_its_new_start() -> Result<(), census_core::
     let after = Duration::from_secs(15);
     let m = MeasureI64::new("demo/bytes", "bytes", "By")?;
     let user = TagKey::new("user")?;
-    let clock = ManualClock::new();
-    let vm = ViewManager::builder()
-        .clock(clock.clone())
-        .reporting_period(period)
-        .build();
+    let (vm, clock) = clocked_manager(period);
     vm.register_view(
         View::builder(VIEW, &m)
             .tag_keys([user.clone()])
@@ -46,13 +40,13 @@ fn delta_passes_the_fresh_value_from_its_new_start() -> Result<(), census_core::
             .expire_after(after)
             .build()?,
     )?;
-    let (capture, calls) = Capture::new();
+    let (capture, calls) = CapturingExporter::new();
     vm.register_exporter(Pipeline::new(capture).with(Delta::new()))?;
     let a = TagMap::new().with(&user, "a")?;
     MeasurementMap::new().put(&m, 40).record_to(&vm, &a);
     let next_period = || {
         clock.advance(period);
-        let call = calls.recv_timeout(PATIENCE).expect("a batch each period");
+        let call = calls.next_call();
         sum_of_a(&call).expect("an export")
     };
     // The first delta carries the whole value; the next omits the

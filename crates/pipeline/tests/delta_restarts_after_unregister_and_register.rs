@@ -3,14 +3,12 @@
 //! difference against the old registration. Rows that restart on their
 //! own (a new start, a count going backwards) start over the same way.
 
-mod support;
-
 use census_core::{
     Aggregation, AggregationData, MeasureI64, Number, Processor, TagMap, View, ViewData,
 };
 use census_pipeline::Delta;
 use census_stats::{MeasurementMap, ViewManager};
-use support::*;
+use census_testkit::*;
 
 #[test]
 fn a_registered_again_view_passes_its_new_values_from_its_new_start(

@@ -3,11 +3,9 @@
 //! bucket with their statistics, LastValue follows the documented rule,
 //! and the overflow row stays apart.
 
-mod support;
-
 use census_core::{Aggregation, AggregationData, Number, Processor, Row, ViewData};
 use census_pipeline::DropTags;
-use support::*;
+use census_testkit::*;
 
 fn overflow(keys: usize, data: AggregationData) -> Row {
     Row::overflow(keys, data, at(1))
@@ -132,7 +130,7 @@ fn distributions_merge_bucket_by_bucket_with_their_statistics() {
     );
     let out = DropTags::new(["path"]).process(vec![data]);
     assert_eq!(out[0].rows.len(), 2);
-    let get = find(&out[0], &[Some("GET")]).expect("GET row");
+    let get = row_in(&out[0], &[Some("GET")]).expect("GET row");
     let both: Vec<f64> = a.iter().chain(&b).copied().collect();
     let want = distribution(&both, &bounds);
     assert_same_distribution(as_dist(&get.data), &want, "GET");
@@ -141,7 +139,7 @@ fn distributions_merge_bucket_by_bucket_with_their_statistics() {
         (as_dist(&get.data).min, as_dist(&get.data).max),
         (-2.0, 250.0)
     );
-    let put = find(&out[0], &[Some("PUT")]).expect("PUT row");
+    let put = row_in(&out[0], &[Some("PUT")]).expect("PUT row");
     assert_eq!(as_dist(&put.data), &distribution(&c, &bounds));
 }
 
@@ -170,10 +168,10 @@ fn last_value_takes_the_latest_start_then_the_greatest_tags() {
     let backward = ViewData::new(v, at(1), at(9), reversed);
     for data in [forward, backward] {
         let out = DropTags::new(["sensor"]).process(vec![data]);
-        let a = find(&out[0], &[Some("a")]).expect("room a");
+        let a = row_in(&out[0], &[Some("a")]).expect("room a");
         assert_eq!(a.data, last(2.0));
         assert_eq!(a.start, at(1));
-        let b = find(&out[0], &[Some("b")]).expect("room b");
+        let b = row_in(&out[0], &[Some("b")]).expect("room b");
         assert_eq!(b.data, last(3.0));
         // The merged row starts at the earliest start.
         assert_eq!(b.start, at(2));

@@ -2,13 +2,11 @@
 //! records directly: counts, sums and buckets exactly, the distribution's
 //! float statistics within rounding.
 
-mod support;
-
 use census_core::{Aggregation, AggregationData, MeasureF64, MeasureI64, TagMap, View};
 use census_core::{Processor, ViewData};
 use census_pipeline::DropTags;
 use census_stats::{MeasurementMap, ViewManager};
-use support::*;
+use census_testkit::*;
 
 #[test]
 fn merged_rows_equal_the_directly_recorded_union() -> Result<(), census_core::Error> {

@@ -3,11 +3,9 @@
 //! and Delta passes on only the exemplars recorded in a row's interval
 //! (issue #13).
 
-mod support;
-
 use census_core::{Aggregation, AggregationData, Exemplar, Processor, Row, ViewData};
 use census_pipeline::{Delta, DropTags};
-use support::*;
+use census_testkit::*;
 
 fn exemplar(value: f64, secs: u64, id: &str) -> Exemplar {
     Exemplar::new(value, at(secs), vec![("trace_id".into(), id.into())])

@@ -1,13 +1,10 @@
 //! FilterViews keeps the views a glob or predicate selects, and views it
 //! drops are not checked against the exporter at registration.
 
-mod support;
-
 use census_core::{Aggregation, AggregationData, Processor, View, ViewData};
 use census_pipeline::{FilterViews, Pipeline};
 use census_stats::ViewManager;
-use std::sync::Arc;
-use support::*;
+use census_testkit::*;
 
 fn batch(views: &[&View]) -> Vec<ViewData> {
     views
@@ -56,21 +53,18 @@ fn globs_and_predicates_select_views() {
 
 #[test]
 fn views_filtered_out_are_not_checked_against_the_exporter() -> Result<(), census_core::Error> {
-    let (capture, _calls) = Capture::new();
-    let capture = Arc::new(capture.refusing("other/x").refusing("demo/x"));
+    let (capture, captured) = CapturingExporter::new();
+    let capture = capture.refusing("other/x").refusing("demo/x");
     let vm = ViewManager::new();
-    vm.register_exporter(
-        Pipeline::new(Arc::clone(&capture)).with(FilterViews::matching("demo/*")),
-    )?;
+    vm.register_exporter(Pipeline::new(capture).with(FilterViews::matching("demo/*")))?;
     let m = int_measure("m");
     // The exporter refuses both names, but never sees the filtered one.
     vm.register_view(view("other/x", &m, &[], Aggregation::Count))?;
     assert!(vm
         .register_view(view("demo/x", &m, &[], Aggregation::Count))
         .is_err());
-    let checked: Vec<String> = capture
-        .checked
-        .lock()
+    let checked: Vec<String> = captured
+        .checked()
         .iter()
         .map(|(v, _)| v.name().to_owned())
         .collect();

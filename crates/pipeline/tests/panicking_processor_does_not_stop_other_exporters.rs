@@ -2,25 +2,19 @@
 //! nothing more: the other exporters get every batch, and the next period
 //! runs the chain again.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use census_core::{Aggregation, MeasureI64, TagMap, View};
 use census_pipeline::Pipeline;
-use census_stats::{ManualClock, MeasurementMap, ViewManager};
-use support::*;
+use census_stats::MeasurementMap;
+use census_testkit::*;
 
 #[test]
 fn other_exporters_and_later_periods_are_unaffected() -> Result<(), census_core::Error> {
     let requests = MeasureI64::new("demo/requests", "requests", "1")?;
-    let clock = ManualClock::new();
     let period = Duration::from_secs(10);
-    let vm = ViewManager::builder()
-        .clock(clock.clone())
-        .reporting_period(period)
-        .build();
+    let (vm, clock) = clocked_manager(period);
     vm.register_view(
         View::builder("demo/requests_total", &requests)
             .aggregation(Aggregation::Sum)
@@ -31,9 +25,9 @@ fn other_exporters_and_later_periods_are_unaffected() -> Result<(), census_core:
         .record_to(&vm, &TagMap::new());
 
     // Odd calls panic: periods 1, 3, 5, ... lose the piped batch.
-    let (panicky, calls) = Panicky::new(|n| n % 2 == 1);
-    let (piped, piped_rx) = Capture::new();
-    let (plain, plain_rx) = Capture::new();
+    let (panicky, calls) = PanickingProcessor::new(|n| n % 2 == 1);
+    let (piped, piped_rx) = CapturingExporter::new();
+    let (plain, plain_rx) = CapturingExporter::new();
     let pipeline = Arc::new(Pipeline::new(piped).with(panicky));
     // The pipeline first, so that within a period the plain exporter is
     // called after the panic.
@@ -47,10 +41,10 @@ fn other_exporters_and_later_periods_are_unaffected() -> Result<(), census_core:
             .recv_timeout(PATIENCE)
             .expect("the chain keeps running");
         assert_eq!(n, want);
-        let batch = next_export(&plain_rx);
+        let batch = plain_rx.next_export();
         assert_eq!(batch[0].view.name(), "demo/requests_total");
         if want % 2 == 0 {
-            let batch = next_export(&piped_rx);
+            let batch = piped_rx.next_export();
             assert_eq!(batch.len(), 1);
             assert_eq!(batch[0].rows.len(), 1);
         }
@@ -59,13 +53,13 @@ fn other_exporters_and_later_periods_are_unaffected() -> Result<(), census_core:
 
     // More periods may have run before shutdown; count them all.
     let total = 4 + calls.try_iter().count() as u64;
-    let piped_calls: Vec<Call> = piped_rx.try_iter().collect();
+    let piped_calls: Vec<Call> = piped_rx.calls();
     let piped_exports = piped_calls
         .iter()
         .filter(|c| matches!(c, Call::Export(_)))
         .count() as u64;
     assert!(matches!(piped_calls.last(), Some(Call::Shutdown)));
-    let plain_calls: Vec<Call> = plain_rx.try_iter().collect();
+    let plain_calls: Vec<Call> = plain_rx.calls();
     let plain_exports = plain_calls
         .iter()
         .filter(|c| matches!(c, Call::Export(_)))

@@ -2,14 +2,12 @@
 //! the result on, and forwards attach, self-metrics, name and shutdown to
 //! the exporter it wraps. Other exporters see the batch unchanged.
 
-mod support;
-
 use census_core::{Aggregation, AggregationData, Exporter, Producer, ViewData};
 use census_core::{MeasureI64, TagMap, View};
 use census_pipeline::{ConstTags, Pipeline, Rename};
 use census_stats::{MeasurementMap, ViewManager};
+use census_testkit::*;
 use std::sync::Arc;
-use support::*;
 
 struct OwnStats;
 
@@ -27,9 +25,9 @@ impl Producer for OwnStats {
 
 #[test]
 fn the_chain_runs_on_the_batch_and_the_rest_is_forwarded() -> Result<(), census_core::Error> {
-    let (inner, piped) = Capture::new();
+    let (inner, piped) = CapturingExporter::new();
     let inner = Arc::new(inner.contributing(Arc::new(OwnStats)));
-    let (plain, unpiped) = Capture::new();
+    let (plain, unpiped) = CapturingExporter::new();
     let pipeline = Arc::new(
         Pipeline::new(Arc::clone(&inner))
             .with(ConstTags::new([("service", "checkout")])?)
@@ -46,15 +44,15 @@ fn the_chain_runs_on_the_batch_and_the_rest_is_forwarded() -> Result<(), census_
     )?;
     vm.register_exporter(Arc::clone(&pipeline))?;
     vm.register_exporter(plain)?;
-    assert_eq!(inner.attached.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(piped.attached(), 1);
     MeasurementMap::new()
         .put(&requests, 1)
         .record_to(&vm, &TagMap::new());
     vm.shutdown();
 
     // Shutdown exports once more, then shuts the wrapped exporter down.
-    let batch = next_export(&piped);
-    assert!(matches!(piped.recv_timeout(PATIENCE), Ok(Call::Shutdown)));
+    let batch = piped.next_export();
+    assert_eq!(piped.next_call(), Call::Shutdown);
     let names: Vec<&str> = batch.iter().map(|d| d.view.name()).collect();
     // The exporter's own self-metrics joined the batch and went through
     // the chain like recorded views.
@@ -72,7 +70,7 @@ fn the_chain_runs_on_the_batch_and_the_rest_is_forwarded() -> Result<(), census_
         )]
     );
 
-    let untouched = next_export(&unpiped);
+    let untouched = unpiped.next_export();
     let names: Vec<&str> = untouched.iter().map(|d| d.view.name()).collect();
     assert_eq!(names, ["demo/requests", "capture/sent"]);
     assert!(untouched[0].view.tag_keys().is_empty());

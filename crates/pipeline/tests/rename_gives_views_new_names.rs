@@ -2,13 +2,10 @@
 //! refused at registration and passed on unrenamed (and counted) at
 //! export; two views renamed to one name cannot both register.
 
-mod support;
-
 use census_core::{Aggregation, AggregationData, Error, Processor, ViewData};
 use census_pipeline::{Pipeline, Rename};
 use census_stats::ViewManager;
-use std::sync::Arc;
-use support::*;
+use census_testkit::*;
 
 fn data(name: &str, keys: &[&str]) -> ViewData {
     let m = int_measure("m");
@@ -53,20 +50,16 @@ fn too_long_names_pass_unrenamed_and_are_counted_at_export() -> Result<(), Error
 
 #[test]
 fn registration_refuses_too_long_names_and_shared_names() -> Result<(), Error> {
-    let (capture, _calls) = Capture::new();
-    let capture = Arc::new(capture);
+    let (capture, captured) = CapturingExporter::new();
     let vm = ViewManager::new();
     vm.register_exporter(
-        Pipeline::new(Arc::clone(&capture))
+        Pipeline::new(capture)
             .with(Rename::mapping([("demo/old", "demo/new")])?)
             .with(Rename::prefix("shop/")?),
     )?;
     let m = int_measure("m");
     vm.register_view(view("demo/old", &m, &[], Aggregation::Count))?;
-    {
-        let checked = capture.checked.lock();
-        assert_eq!(checked[0].0.name(), "shop/demo/new");
-    }
+    assert_eq!(captured.checked()[0].0.name(), "shop/demo/new");
     // "demo/new" would also be exported as "shop/demo/new".
     match vm.register_view(view("demo/new", &m, &[], Aggregation::Sum)) {
         Err(Error::ViewRejected { view, reason }) => {
@@ -87,7 +80,7 @@ fn registration_refuses_too_long_names_and_shared_names() -> Result<(), Error> {
     // The exporter saw the registered views as they reach it.
     vm.register_view(view("demo/other", &m, &[], Aggregation::Sum))?;
     {
-        let checked = capture.checked.lock();
+        let checked = captured.checked();
         let (last, registered) = checked.last().expect("checked");
         assert_eq!(last.name(), "shop/demo/other");
         let names: Vec<&str> = registered.iter().map(|v| v.name()).collect();

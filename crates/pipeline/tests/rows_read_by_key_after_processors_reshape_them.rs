@@ -2,16 +2,14 @@
 //! the exporter in, after processors added and dropped columns: the
 //! pipeline gives every row its new view's keys.
 
-mod support;
-
 use census_core::{Aggregation, AggregationData, Exporter, ViewData};
 use census_pipeline::{ConstTags, DropTags, Pipeline};
-use support::*;
+use census_testkit::*;
 
 #[test]
 fn rows_name_the_columns_processors_added_and_forget_those_they_dropped(
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let (capture, calls) = Capture::new();
+    let (capture, calls) = CapturingExporter::new();
     let pipeline = Pipeline::new(capture)
         .with(ConstTags::new([("service", "checkout")])?)
         .with(DropTags::new(["route"]));
@@ -31,7 +29,7 @@ fn rows_name_the_columns_processors_added_and_forget_those_they_dropped(
             row(&[Some("GET"), Some("/b")], AggregationData::Count(3), at(1)),
         ],
     )])?;
-    let batch = next_export(&calls);
+    let batch = calls.next_export();
     let [data] = &batch[..] else {
         panic!("one view expected, got {batch:?}");
     };

@@ -2,18 +2,16 @@
 //! a pull, each periodic batch and the final batch at shutdown, so each
 //! shows the value as of that snapshot with nothing recorded (issue #12).
 
-mod support;
-
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
 use census_core::{Aggregation, MeasureI64, TagKey, TagMap, View, ViewData};
-use census_stats::{ManualClock, ViewManager};
-use support::{find, rows, Capture};
+
+use census_testkit::{clocked_manager, find_view, rows_of, CapturingExporter};
 
 fn value_in(batch: &[ViewData], view: &str) -> Option<Vec<(Vec<String>, Option<i64>)>> {
-    find(batch, view).map(rows)
+    find_view(batch, view).map(rows_of)
 }
 
 #[test]
@@ -22,12 +20,8 @@ fn every_snapshot_calls_the_callback() -> Result<(), census_core::Error> {
     let pool = TagKey::new("pool")?;
     let (a, b) = (Arc::new(AtomicI64::new(3)), Arc::new(AtomicI64::new(0)));
     let total = Arc::new(AtomicI64::new(10));
-    let clock = ManualClock::new();
     let period = Duration::from_secs(10);
-    let vm = ViewManager::builder()
-        .clock(clock.clone())
-        .reporting_period(period)
-        .build();
+    let (vm, clock) = clocked_manager(period);
     let tags_a = TagMap::new().with(&pool, "a")?;
     let tags_b = TagMap::new().with(&pool, "b")?;
     let (ra, rb) = (Arc::clone(&a), Arc::clone(&b));
@@ -51,19 +45,19 @@ fn every_snapshot_calls_the_callback() -> Result<(), census_core::Error> {
     let row = |p: &str, v: i64| (vec![p.to_owned()], Some(v));
 
     let first = vm.retrieve_data("pool/open")?;
-    assert_eq!(rows(&first), vec![row("a", 3), row("b", 0)]);
+    assert_eq!(rows_of(&first), vec![row("a", 3), row("b", 0)]);
     assert_eq!(first.rows[0].start, first.start, "rows start with the view");
     a.store(5, Relaxed);
     b.store(-1, Relaxed);
     let second = vm.retrieve_data("pool/open")?;
-    assert_eq!(rows(&second), vec![row("a", 5), row("b", -1)]);
+    assert_eq!(rows_of(&second), vec![row("a", 5), row("b", -1)]);
     assert!(second.end >= first.end);
     assert_eq!(second.start, first.start);
     total.store(12, Relaxed);
     let totals = vm.retrieve_data("pool/opened_total")?;
-    assert_eq!(rows(&totals), vec![(vec![], Some(12))]);
+    assert_eq!(rows_of(&totals), vec![(vec![], Some(12))]);
 
-    let (capture, captured) = Capture::new();
+    let (capture, captured) = CapturingExporter::new();
     vm.register_exporter(capture)?;
     a.store(6, Relaxed);
     let pulled = captured.pull();
@@ -78,7 +72,7 @@ fn every_snapshot_calls_the_callback() -> Result<(), census_core::Error> {
         total.store(want * 10, Relaxed);
         clock.advance(period);
         let batch = captured
-            .next(Duration::from_secs(10))
+            .next_export_within(Duration::from_secs(10))
             .expect("the period's batch");
         assert_eq!(
             value_in(&batch, "pool/open"),
@@ -95,7 +89,7 @@ fn every_snapshot_calls_the_callback() -> Result<(), census_core::Error> {
     total.store(770, Relaxed);
     let report = vm.shutdown();
     assert!(report.is_complete(), "{report:?}");
-    let last = captured.last().expect("a final batch");
+    let last = captured.last_export().expect("a final batch");
     assert_eq!(
         value_in(&last, "pool/open"),
         Some(vec![row("a", 77), row("b", -1)])

@@ -5,24 +5,9 @@
 
 use std::time::Duration;
 
-use census_core::{Aggregation, ExportError, Exporter, MeasureI64, TagMap, View, ViewData};
+use census_core::{Aggregation, MeasureI64, TagMap, View};
 use census_stats::{ManualClock, MeasurementMap, ViewManager};
-use crossbeam_channel::{Receiver, Sender};
-
-struct Capture(Sender<Vec<ViewData>>);
-
-impl Exporter for Capture {
-    fn export(&self, batch: &[ViewData]) -> Result<(), ExportError> {
-        let _ = self.0.send(batch.to_vec());
-        Ok(())
-    }
-}
-
-fn next(batches: &Receiver<Vec<ViewData>>) -> Vec<ViewData> {
-    batches
-        .recv_timeout(Duration::from_secs(10))
-        .expect("an export after the clock reached the period's end")
-}
+use census_testkit::CapturingExporter;
 
 #[test]
 fn periods_end_when_the_clock_says() -> Result<(), census_core::Error> {
@@ -40,15 +25,15 @@ fn periods_end_when_the_clock_says() -> Result<(), census_core::Error> {
             .build()?,
     )?;
     let registered = clock.system_time();
-    let (tx, batches) = crossbeam_channel::unbounded();
-    vm.register_exporter(Capture(tx))?;
+    let (exporter, captured) = CapturingExporter::new();
+    vm.register_exporter(exporter)?;
     MeasurementMap::new()
         .put(&m, 3)
         .record_to(&vm, &TagMap::new());
 
     clock.advance(period - Duration::from_nanos(1));
     clock.advance(Duration::from_nanos(1));
-    let first = next(&batches);
+    let first = captured.next_export();
     // An export a tick early would carry the earlier time.
     assert_eq!(first[0].end, registered + period);
     assert_eq!(first[0].start, registered);
@@ -58,7 +43,7 @@ fn periods_end_when_the_clock_says() -> Result<(), census_core::Error> {
     );
 
     clock.advance(period);
-    assert_eq!(next(&batches)[0].end, registered + period * 2);
+    assert_eq!(captured.next_export()[0].end, registered + period * 2);
 
     // A new period counts from when it is set.
     clock.advance(Duration::from_secs(4));
@@ -66,11 +51,11 @@ fn periods_end_when_the_clock_says() -> Result<(), census_core::Error> {
     let shorter = Duration::from_secs(3);
     vm.set_reporting_period(shorter);
     clock.advance(shorter);
-    assert_eq!(next(&batches)[0].end, set_at + shorter);
+    assert_eq!(captured.next_export()[0].end, set_at + shorter);
 
     vm.shutdown();
     // The final export reads the clock too.
-    assert_eq!(next(&batches)[0].end, set_at + shorter);
-    assert!(batches.try_recv().is_err(), "no export but those above");
+    assert_eq!(captured.next_export()[0].end, set_at + shorter);
+    assert!(captured.exports().is_empty(), "no export but those above");
     Ok(())
 }

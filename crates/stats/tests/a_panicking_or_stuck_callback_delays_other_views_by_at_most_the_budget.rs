@@ -4,15 +4,13 @@
 //! both are counted, and a stuck callback is not called again until it
 //! returns, so it holds one thread however many snapshots pass (issue #12).
 
-mod support;
-
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use census_core::{Aggregation, MeasureI64, TagMap, View, ViewData};
 use census_stats::{MeasurementMap, ViewManager, DEFAULT_CALLBACK_BUDGET};
-use support::{find, rows, Capture};
+use census_testkit::{find_view, rows_of, CapturingExporter};
 
 const BUDGET: Duration = Duration::from_millis(200);
 /// What a loaded two-core machine may add to a snapshot beyond the budget;
@@ -20,7 +18,7 @@ const BUDGET: Duration = Duration::from_millis(200);
 const SLACK: Duration = Duration::from_millis(250);
 
 fn value(batch: &[ViewData], view: &str) -> Option<Vec<(Vec<String>, Option<i64>)>> {
-    find(batch, view).map(rows)
+    find_view(batch, view).map(rows_of)
 }
 
 /// The test's own panics print nothing: with RUST_BACKTRACE set, the
@@ -86,7 +84,7 @@ fn failing_callbacks_cost_other_views_at_most_the_budget() -> Result<(), census_
         }
         out.observe(&TagMap::new(), 7);
     })?;
-    let (capture, captured) = Capture::new();
+    let (capture, captured) = CapturingExporter::new();
     vm.register_exporter(capture)?;
     MeasurementMap::new()
         .put(&m, 5)
@@ -138,7 +136,7 @@ fn failing_callbacks_cost_other_views_at_most_the_budget() -> Result<(), census_
     // A snapshot of the healthy view alone does not wait at all.
     let began = Instant::now();
     assert_eq!(
-        rows(&vm.retrieve_data("iso/healthy")?),
+        rows_of(&vm.retrieve_data("iso/healthy")?),
         vec![(vec![], Some(2))]
     );
     assert!(began.elapsed() < BUDGET, "took {:?}", began.elapsed());
@@ -174,7 +172,7 @@ fn failing_callbacks_cost_other_views_at_most_the_budget() -> Result<(), census_
     println!("shutdown with a panicking callback: {took:?}");
     assert!(took < BUDGET + SLACK, "took {took:?}");
     assert!(report.is_complete(), "{report:?}");
-    let last = captured.last().expect("a final batch");
+    let last = captured.last_export().expect("a final batch");
     assert_eq!(value(&last, "iso/healthy"), Some(vec![(vec![], Some(9))]));
     assert_eq!(value(&last, "iso/panics"), no_rows);
     Ok(())

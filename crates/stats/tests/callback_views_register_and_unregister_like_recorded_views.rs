@@ -3,15 +3,13 @@
 //! row limit with its overflow row; and what a callback view cannot be is
 //! refused with a typed error (issue #12).
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
 use census_core::{Aggregation, Error, MeasureF64, MeasureI64, TagKey, TagMap, View};
 use census_stats::{MeasurementMap, ViewManager};
-use support::{find, rows, Capture};
+use census_testkit::{find_view, rows_of, CapturingExporter};
 
 fn gauge(name: &str, measure: &MeasureI64) -> Result<View, Error> {
     View::builder(name, measure)
@@ -24,7 +22,8 @@ fn callback_views_live_in_the_same_registry() -> Result<(), Error> {
     let depth = MeasureI64::new("q/depth", "jobs waiting", "1")?;
     let vm = ViewManager::new();
     vm.set_reporting_period(Duration::from_secs(3600));
-    let (capture, captured) = Capture::refusing(Some("q/refused"));
+    let (capture, captured) = CapturingExporter::new();
+    let capture = capture.refusing("q/refused");
     vm.register_exporter(capture)?;
     vm.register_view(gauge("q/recorded", &depth)?)?;
     vm.register_callback(gauge("q/depth", &depth)?, |out| {
@@ -78,14 +77,17 @@ fn callback_views_live_in_the_same_registry() -> Result<(), Error> {
     MeasurementMap::new()
         .put(&depth, 9)
         .record_to(&vm, &TagMap::new());
-    assert_eq!(rows(&vm.retrieve_data("q/depth")?), vec![(vec![], Some(4))]);
     assert_eq!(
-        rows(&vm.retrieve_data("q/recorded")?),
+        rows_of(&vm.retrieve_data("q/depth")?),
+        vec![(vec![], Some(4))]
+    );
+    assert_eq!(
+        rows_of(&vm.retrieve_data("q/recorded")?),
         vec![(vec![], Some(9))]
     );
     let pulled = captured.pull();
     assert_eq!(
-        find(&pulled, "q/depth").map(rows),
+        find_view(&pulled, "q/depth").map(rows_of),
         Some(vec![(vec![], Some(4))])
     );
 
@@ -94,7 +96,7 @@ fn callback_views_live_in_the_same_registry() -> Result<(), Error> {
         vm.retrieve_data("q/depth"),
         Err(Error::UnknownView { .. })
     ));
-    assert!(find(&captured.pull(), "q/depth").is_none());
+    assert!(find_view(&captured.pull(), "q/depth").is_none());
     assert!(matches!(
         vm.unregister_view("q/depth"),
         Err(Error::UnknownView { .. })
@@ -103,7 +105,10 @@ fn callback_views_live_in_the_same_registry() -> Result<(), Error> {
     vm.register_callback(gauge("q/depth", &depth)?, |out| {
         out.observe(&TagMap::new(), 5)
     })?;
-    assert_eq!(rows(&vm.retrieve_data("q/depth")?), vec![(vec![], Some(5))]);
+    assert_eq!(
+        rows_of(&vm.retrieve_data("q/depth")?),
+        vec![(vec![], Some(5))]
+    );
 
     vm.shutdown();
     assert!(matches!(
@@ -125,7 +130,7 @@ fn unregistering_stops_the_calls() -> Result<(), Error> {
     vm.retrieve_data("q/depth")?;
     assert_eq!(calls.load(Relaxed), 1);
     vm.unregister_view("q/depth")?;
-    let (capture, captured) = Capture::new();
+    let (capture, captured) = CapturingExporter::new();
     vm.register_exporter(capture)?;
     let _ = captured.pull();
     vm.shutdown();
@@ -159,7 +164,7 @@ fn the_row_limit_folds_a_callbacks_extra_rows_into_the_overflow_row() -> Result<
     let data = vm.retrieve_data("conn/open")?;
     assert_eq!(data.folded, 2);
     assert_eq!(
-        rows(&data),
+        rows_of(&data),
         vec![
             (vec!["overflow".to_owned()], Some(15 + 25)),
             (vec!["p0".to_owned()], Some(-15)),

@@ -4,16 +4,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use census_core::{Aggregation, AggregationData, MeasureI64, Number, Row, TagKey, TagMap, View};
+use census_core::{Aggregation, MeasureI64, TagKey, TagMap, View, ViewData};
 use census_stats::{ManualClock, MeasurementMap, ViewManager};
+use census_testkit::int_sum;
 
-fn sum_of(rows: &[Row], user: &str) -> Option<(i64, SystemTime)> {
-    rows.iter().find_map(|r| match (&r.tags[0], &r.data) {
-        (Some(v), AggregationData::Sum(Number::Int(n))) if v.as_str() == user => {
-            Some((*n, r.start))
-        }
-        _ => None,
-    })
+/// The sum and start of the row recorded under `tags`.
+fn sum_of(data: &ViewData, tags: &TagMap) -> Option<(i64, SystemTime)> {
+    data.row(tags).map(|r| (int_sum(&r.data), r.start))
 }
 
 #[test]
@@ -34,12 +31,12 @@ fn an_untouched_row_leaves_and_a_new_record_starts_it_fresh() -> Result<(), cens
     MeasurementMap::new().put(&m, 5).record_to(&vm, &a);
     MeasurementMap::new().put(&m, 7).record_to(&vm, &a);
     let first = vm.retrieve_data("demo/bytes_by_user")?;
-    let (value, old_start) = sum_of(&first.rows, "a").expect("row a before expiry");
+    let (value, old_start) = sum_of(&first, &a).expect("row a before expiry");
     assert_eq!(value, 12);
     // One tick short of the expiry the row stays; at it, it goes.
     clock.advance(after - Duration::from_nanos(1));
     let kept = vm.retrieve_data("demo/bytes_by_user")?;
-    assert_eq!(sum_of(&kept.rows, "a").map(|(v, _)| v), Some(12));
+    assert_eq!(sum_of(&kept, &a).map(|(v, _)| v), Some(12));
     clock.advance(Duration::from_nanos(1));
     let gone = vm.retrieve_data("demo/bytes_by_user")?;
     assert!(gone.rows.is_empty(), "{:?}", gone.rows);
@@ -48,7 +45,7 @@ fn an_untouched_row_leaves_and_a_new_record_starts_it_fresh() -> Result<(), cens
     let before_record = clock.system_time();
     MeasurementMap::new().put(&m, 2).record_to(&vm, &a);
     let back = vm.retrieve_data("demo/bytes_by_user")?;
-    let (value, start) = sum_of(&back.rows, "a").expect("row a after a new record");
+    let (value, start) = sum_of(&back, &a).expect("row a after a new record");
     assert_eq!(value, 2, "the fresh row counts from zero");
     assert!(start > old_start);
     assert!(

@@ -2,13 +2,11 @@
 //! counted no-op, exports keep showing what was recorded while on, and
 //! `set_enabled(true)` resumes into the same rows exactly (issue #12).
 
-mod support;
-
 use std::time::Duration;
 
 use census_core::{Aggregation, MeasureF64, MeasureI64, TagKey, TagMap, View};
 use census_stats::{MeasurementMap, ViewManager};
-use support::{find, rows, Capture};
+use census_testkit::{find_view, rows_of, CapturingExporter};
 
 #[test]
 fn disabled_records_change_nothing_are_counted_and_recording_resumes_exactly(
@@ -37,7 +35,7 @@ fn disabled_records_change_nothing_are_counted_and_recording_resumes_exactly(
             .aggregation(Aggregation::distribution([10.0])?)
             .build()?,
     )?;
-    let (capture, captured) = Capture::new();
+    let (capture, captured) = CapturingExporter::new();
     vm.register_exporter(capture)?;
     let bound = vm.bind(&requests, &post);
 
@@ -46,7 +44,7 @@ fn disabled_records_change_nothing_are_counted_and_recording_resumes_exactly(
     bound.record(2);
     let before: Vec<_> = ["off/sum", "off/count", "off/in_flight", "off/latency"]
         .iter()
-        .map(|v| vm.retrieve_data(v).map(|d| (rows(&d), d.rows)))
+        .map(|v| vm.retrieve_data(v).map(|d| (rows_of(&d), d.rows)))
         .collect::<Result<_, _>>()?;
 
     vm.set_enabled(false);
@@ -84,7 +82,7 @@ fn disabled_records_change_nothing_are_counted_and_recording_resumes_exactly(
     });
     let after: Vec<_> = ["off/sum", "off/count", "off/in_flight", "off/latency"]
         .iter()
-        .map(|v| vm.retrieve_data(v).map(|d| (rows(&d), d.rows)))
+        .map(|v| vm.retrieve_data(v).map(|d| (rows_of(&d), d.rows)))
         .collect::<Result<_, _>>()?;
     assert_eq!(after, before, "a disabled record changed a view");
     let stats = vm.stats();
@@ -92,7 +90,7 @@ fn disabled_records_change_nothing_are_counted_and_recording_resumes_exactly(
     assert_eq!((stats.rejected_values, stats.dropped_attachments), (0, 0));
     // A pull (as a scrape takes it) shows the values recorded while on.
     let pulled = captured.pull();
-    let sum = find(&pulled, "off/sum").map(rows);
+    let sum = find_view(&pulled, "off/sum").map(rows_of);
     let want = vec![
         (vec!["GET".to_owned()], Some(5)),
         (vec!["POST".to_owned()], Some(2)),
@@ -105,7 +103,7 @@ fn disabled_records_change_nothing_are_counted_and_recording_resumes_exactly(
     MeasurementMap::new()
         .put(&latency, 30.0)
         .record_to(&vm, &get);
-    let sum = rows(&vm.retrieve_data("off/sum")?);
+    let sum = rows_of(&vm.retrieve_data("off/sum")?);
     assert_eq!(
         sum,
         vec![
@@ -113,7 +111,7 @@ fn disabled_records_change_nothing_are_counted_and_recording_resumes_exactly(
             (vec!["POST".to_owned()], Some(1)),
         ]
     );
-    let count = rows(&vm.retrieve_data("off/count")?);
+    let count = rows_of(&vm.retrieve_data("off/count")?);
     assert_eq!(
         count,
         vec![
@@ -129,8 +127,8 @@ fn disabled_records_change_nothing_are_counted_and_recording_resumes_exactly(
         .put(&requests, 1000)
         .record_to(&vm, &get);
     vm.shutdown();
-    let last = captured.last().unwrap_or_default();
-    let sum = find(&last, "off/sum").map(rows);
+    let last = captured.last_export().unwrap_or_default();
+    let sum = find_view(&last, "off/sum").map(rows_of);
     assert_eq!(
         sum,
         Some(vec![

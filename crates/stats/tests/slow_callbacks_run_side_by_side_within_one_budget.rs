@@ -3,13 +3,11 @@
 //! callbacks of 150 ms each all answer within one 400 ms budget, where
 //! calling them one after another would take 450 ms (issue #12).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use census_core::{Aggregation, MeasureI64, TagMap, View};
 use census_stats::ViewManager;
-use support::{find, rows, Capture};
+use census_testkit::{find_view, rows_of, CapturingExporter};
 
 #[test]
 fn three_slow_callbacks_fit_one_budget() -> Result<(), census_core::Error> {
@@ -30,14 +28,14 @@ fn three_slow_callbacks_fit_one_budget() -> Result<(), census_core::Error> {
             },
         )?;
     }
-    let (capture, captured) = Capture::new();
+    let (capture, captured) = CapturingExporter::new();
     vm.register_exporter(capture)?;
     let began = Instant::now();
     let batch = captured.pull();
     let took = began.elapsed();
     println!("three 150 ms callbacks: {took:?}");
     for i in 0..3 {
-        let view = find(&batch, &format!("slow/{i}")).map(rows);
+        let view = find_view(&batch, &format!("slow/{i}")).map(rows_of);
         assert_eq!(
             view,
             Some(vec![(vec![], Some(i))]),

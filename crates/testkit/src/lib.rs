@@ -15,7 +15,7 @@
 //! let jobs = int_measure("demo/jobs");
 //! vm.register_view(view("demo/jobs", &jobs, &[], Aggregation::Sum))?;
 //! let (exporter, captured) = CapturingExporter::new();
-//! vm.register_exporter(exporter);
+//! vm.register_exporter(exporter)?;
 //! MeasurementMap::new().put(&jobs, 3).record_to(&vm, &TagMap::new());
 //! let batch = captured.export_after(&clock, period);
 //! assert_eq!(rows_of(view_in(&batch, "demo/jobs")), [(vec![], Some(3))]);

@@ -7,8 +7,8 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use census_core::{AggregationData, Number, Row};
 use census_stats::ViewManager;
+use census_testkit::{count, rows_of};
 use census_tower::HttpMetrics;
 use http::{Request, Response};
 use tower_layer::Layer;
@@ -54,22 +54,6 @@ impl Service<Request<String>> for Fails {
     }
 }
 
-fn in_flight(rows: &[Row]) -> Vec<(Vec<Option<String>>, i64)> {
-    rows.iter()
-        .map(|row| {
-            let tags = row
-                .tags
-                .iter()
-                .map(|t| t.as_ref().map(|v| v.as_str().to_owned()))
-                .collect();
-            match row.data {
-                AggregationData::Sum(Number::Int(n)) => (tags, n),
-                ref other => panic!("in flight is an integer sum, not {other:?}"),
-            }
-        })
-        .collect()
-}
-
 fn setup() -> Result<(Arc<ViewManager>, HttpMetrics), census_core::Error> {
     let vm = Arc::new(ViewManager::new());
     let metrics = HttpMetrics::builder()
@@ -89,12 +73,12 @@ fn a_request_dropped_unfinished_leaves_and_is_not_counted() -> Result<(), Box<dy
     {
         let mut future = pin!(service.call(Request::get("/slow").body(String::new())?));
         assert!(future.as_mut().poll(&mut cx).is_pending());
-        let during = in_flight(&vm.retrieve_data("http.server.active_requests")?.rows);
-        let tags = vec![Some("GET".to_owned()), Some("/slow".to_owned())];
-        assert_eq!(during, [(tags, 1)]);
+        let during = rows_of(&vm.retrieve_data("http.server.active_requests")?);
+        let tags = vec!["GET".to_owned(), "/slow".to_owned()];
+        assert_eq!(during, [(tags, Some(1))]);
     }
-    let after = in_flight(&vm.retrieve_data("http.server.active_requests")?.rows);
-    assert!(after.iter().all(|(_, n)| *n == 0), "{after:?}");
+    let after = rows_of(&vm.retrieve_data("http.server.active_requests")?);
+    assert!(after.iter().all(|(_, n)| *n == Some(0)), "{after:?}");
     assert!(vm.retrieve_data("http.server.requests")?.rows.is_empty());
     vm.shutdown();
     Ok(())
@@ -110,28 +94,17 @@ fn a_failed_request_counts_without_a_status_and_leaves() -> Result<(), Box<dyn s
     assert!(matches!(future.poll(&mut cx), Poll::Ready(Err(_))));
 
     let requests = vm.retrieve_data("http.server.requests")?;
-    let rows: Vec<_> = requests
-        .rows
-        .iter()
-        .map(|r| {
-            (
-                r.tags
-                    .iter()
-                    .map(|t| t.as_ref().map(|v| v.as_str().to_owned()))
-                    .collect::<Vec<_>>(),
-                r.data.clone(),
-            )
-        })
-        .collect();
+    // An absent status reads "-".
     assert_eq!(
-        rows,
+        rows_of(&requests),
         [(
-            vec![Some("POST".to_owned()), Some("unmatched".to_owned()), None],
-            AggregationData::Count(1)
+            vec!["POST".to_owned(), "unmatched".to_owned(), "-".to_owned()],
+            Some(1)
         )]
     );
-    let after = in_flight(&vm.retrieve_data("http.server.active_requests")?.rows);
-    assert!(after.iter().all(|(_, n)| *n == 0), "{after:?}");
+    assert_eq!(count(&requests.rows[0].data), 1);
+    let after = rows_of(&vm.retrieve_data("http.server.active_requests")?);
+    assert!(after.iter().all(|(_, n)| *n == Some(0)), "{after:?}");
     vm.shutdown();
     Ok(())
 }

@@ -1,7 +1,9 @@
-//! Shared test fakes: a scriptable HTTP endpoint on 127.0.0.1, sample
-//! batches with known values, the independent OTLP parser (protobuf's own,
-//! in Python), a remote write decoder written from the specification, and
-//! the real Prometheus server of the Prometheus exporter's tests.
+//! The HTTP exporter's own test support: a scriptable HTTP endpoint on
+//! 127.0.0.1, sample batches with known values, the independent OTLP
+//! parser (protobuf's own, in Python), a remote write decoder written from
+//! the specification, and the real Prometheus server of the Prometheus
+//! exporter's tests. The fakes and builders every crate's tests share are
+//! in census-testkit.
 //!
 //! Each test file uses a part of this module.
 #![allow(dead_code)]
@@ -15,11 +17,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use census_core::{
-    Aggregation, AggregationData, DistributionData, MeasureF64, MeasureI64, Number, Row, TagKey,
-    TagValue, View, ViewData,
-};
+use census_core::{Aggregation, AggregationData, MeasureF64, MeasureI64, Number, Row, ViewData};
 use census_exporter_http::HttpFormat;
+use census_testkit::{at, distribution, row, view};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 // The same Prometheus server the Prometheus exporter's end-to-end test
@@ -387,47 +387,36 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
 /// - `test/latency` (Distribution [10, 100] of f64, keys `method`,
 ///   `status`): one row GET/200 with values 5, 50 and 500 + n.
 pub fn sample_batch(n: u64) -> Vec<ViewData> {
-    let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let start = at(1_700_000_000);
     let end = SystemTime::now();
-    let method = TagKey::new("method").expect("key");
-    let status = TagKey::new("status").expect("key");
-    let room = TagKey::new("room").expect("key");
     let requests = MeasureI64::new("test/requests", "requests", "1").expect("measure");
     let bytes = MeasureI64::new("test/bytes", "bytes", "By").expect("measure");
     let temp = MeasureF64::new("test/temperature", "temperature", "Cel").expect("measure");
     let latency = MeasureF64::new("test/latency", "latency", "ms").expect("measure");
-    let v = |s: &str| Some(TagValue::new(s).expect("value"));
-    let count = View::builder("test/requests_count", &requests)
-        .tag_keys([method.clone()])
-        .aggregation(Aggregation::Count)
-        .build()
-        .expect("view");
-    let sum = View::builder("test/bytes_sum", &bytes)
-        .aggregation(Aggregation::Sum)
-        .build()
-        .expect("view");
-    let last = View::builder("test/temperature", &temp)
-        .tag_keys([room])
-        .aggregation(Aggregation::LastValue)
-        .build()
-        .expect("view");
-    let dist = View::builder("test/latency", &latency)
-        .tag_keys([method, status])
-        .aggregation(Aggregation::distribution([10.0, 100.0]).expect("bounds"))
-        .build()
-        .expect("view");
-    let big = 500.0 + n as f64;
-    let values = [5.0, 50.0, big];
-    let mean = values.iter().sum::<f64>() / 3.0;
-    let ssd = values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>();
+    let count = view(
+        "test/requests_count",
+        &requests,
+        &["method"],
+        Aggregation::Count,
+    );
+    let sum = view("test/bytes_sum", &bytes, &[], Aggregation::Sum);
+    let last = view("test/temperature", &temp, &["room"], Aggregation::LastValue);
+    let bounds = [10.0, 100.0];
+    let dist = view(
+        "test/latency",
+        &latency,
+        &["method", "status"],
+        Aggregation::distribution(bounds).expect("bounds"),
+    );
+    let values = [5.0, 50.0, 500.0 + n as f64];
     vec![
         ViewData::new(
             count,
             start,
             end,
             vec![
-                Row::new(vec![v("GET")], AggregationData::Count(n), start),
-                Row::new(vec![v("POST")], AggregationData::Count(2 * n), start),
+                row(&[Some("GET")], AggregationData::Count(n), start),
+                row(&[Some("POST")], AggregationData::Count(2 * n), start),
                 Row::overflow(1, AggregationData::Count(1), start),
             ],
         ),
@@ -435,8 +424,8 @@ pub fn sample_batch(n: u64) -> Vec<ViewData> {
             sum,
             start,
             end,
-            vec![Row::new(
-                vec![],
+            vec![row(
+                &[],
                 AggregationData::Sum(Number::Int(1000 + n as i64)),
                 start,
             )],
@@ -445,8 +434,8 @@ pub fn sample_batch(n: u64) -> Vec<ViewData> {
             last,
             start,
             end,
-            vec![Row::new(
-                vec![None],
+            vec![row(
+                &[None],
                 AggregationData::LastValue(Number::Float(n as f64 + 0.5)),
                 start,
             )],
@@ -455,18 +444,9 @@ pub fn sample_batch(n: u64) -> Vec<ViewData> {
             dist,
             start,
             end,
-            vec![Row::new(
-                vec![v("GET"), v("200")],
-                AggregationData::Distribution(DistributionData {
-                    count: 3,
-                    sum: values.iter().sum(),
-                    mean,
-                    min: 5.0,
-                    max: big,
-                    sum_of_squared_deviation: ssd,
-                    bounds: Arc::from(vec![10.0, 100.0]),
-                    bucket_counts: vec![1, 1, 1],
-                }),
+            vec![row(
+                &[Some("GET"), Some("200")],
+                AggregationData::Distribution(distribution(&values, &bounds)),
                 start,
             )],
         ),

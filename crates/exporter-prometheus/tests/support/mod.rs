@@ -1,6 +1,8 @@
-//! Shared test support: a fake producer, hand-built view data with awkward
-//! values, an exposition parser written independently of the encoder,
-//! promtool, a small HTTP client, and a real Prometheus server.
+//! The Prometheus exporter's own test support: hand-built view data with
+//! awkward values for the exposition, an exposition parser written
+//! independently of the encoder, promtool, small HTTP clients, and a real
+//! Prometheus server. The fakes and builders every crate's tests share are
+//! in census-testkit.
 
 #![allow(dead_code)]
 
@@ -10,14 +12,12 @@ pub mod raw_client;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use census_core::{
-    Aggregation, AggregationData, DistributionData, Exporter, MeasureF64, MeasureI64, Number,
-    Producer, Row, TagKey, TagValue, View, ViewData,
+    Aggregation, AggregationData, MeasureF64, MeasureI64, Number, Row, View, ViewData,
 };
-use parking_lot::Mutex;
+use census_testkit::{at, histogram, value};
 
 // The Prometheus server and the tool finder live in a file of their own,
 // which the HTTP exporter's tests include too (remote write needs the same
@@ -28,74 +28,18 @@ pub use prometheus_server::{find_tool, PrometheusServer};
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// A producer whose batch the test sets.
-#[derive(Default)]
-pub struct FakeProducer {
-    batch: Mutex<Vec<ViewData>>,
-}
-
-impl FakeProducer {
-    pub fn set(&self, batch: Vec<ViewData>) {
-        *self.batch.lock() = batch;
-    }
-}
-
-impl Producer for FakeProducer {
-    fn produce(&self) -> Vec<ViewData> {
-        self.batch.lock().clone()
-    }
-}
-
-/// Attaches a fake producer holding `batch` to `exporter`.
-pub fn attach(exporter: &impl Exporter, batch: Vec<ViewData>) -> Arc<FakeProducer> {
-    let producer = Arc::new(FakeProducer::default());
-    producer.set(batch);
-    exporter.attach(Arc::clone(&producer) as Arc<dyn Producer>);
-    producer
-}
-
-pub fn key(name: &str) -> TagKey {
-    TagKey::new(name).expect("test tag key is valid")
-}
-
-pub fn value(text: &str) -> Option<TagValue> {
-    Some(TagValue::new(text).expect("test tag value is valid"))
-}
-
-pub fn at(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
-}
-
+/// A view over a float measure of its own (`m/<name>`) described by
+/// `description`, which becomes the exposition's HELP text.
 pub fn view(name: &str, description: &str, keys: &[&str], aggregation: Aggregation) -> View {
     let measure = MeasureF64::new(format!("m/{name}"), description, "1").expect("valid measure");
-    View::builder(name, &measure)
-        .tag_keys(keys.iter().map(|k| key(k)))
-        .aggregation(aggregation)
-        .build()
-        .expect("valid test view")
+    census_testkit::view(name, &measure, keys, aggregation)
 }
 
+/// A view over an integer measure of its own (`m/<name>`), described as
+/// the golden files expect.
 pub fn int_view(name: &str, keys: &[&str], aggregation: Aggregation) -> View {
     let measure = MeasureI64::new(format!("m/{name}"), "an integer view", "1").expect("valid");
-    View::builder(name, &measure)
-        .tag_keys(keys.iter().map(|k| key(k)))
-        .aggregation(aggregation)
-        .build()
-        .expect("valid test view")
-}
-
-pub fn distribution(bounds: &[f64], counts: &[u64], sum: f64) -> AggregationData {
-    let count = counts.iter().sum();
-    AggregationData::Distribution(DistributionData {
-        count,
-        sum,
-        mean: if count == 0 { 0.0 } else { sum / count as f64 },
-        min: 0.0,
-        max: 0.0,
-        sum_of_squared_deviation: 0.0,
-        bounds: Arc::from(bounds.to_vec()),
-        bucket_counts: counts.to_vec(),
-    })
+    census_testkit::view(name, &measure, keys, aggregation)
 }
 
 /// One Count view, `wide/rows` with key `id`, of `rows` rows: a render
@@ -186,7 +130,7 @@ pub fn every_aggregation() -> Vec<ViewData> {
             ),
             at(1),
             at(2),
-            awkward_rows(|i| distribution(&bounds, &[i as u64, 1, 0, 2], 25.5 + i as f64)),
+            awkward_rows(|i| histogram(&bounds, &[i as u64, 1, 0, 2], 25.5 + i as f64)),
         ),
     ]
 }
