@@ -69,16 +69,18 @@ fn run(
                 return inner.final_export(DEFAULT_SHUTDOWN_TIMEOUT)
             }
             Err(RecvTimeoutError::Timeout) => {
-                inner.export_all();
-                inner.notice_failures();
                 // Keep to the period's grid, but after a stall (a suspended
                 // process) start afresh rather than firing a burst of
-                // catch-up exports.
+                // catch-up exports. The stall is judged by when the period
+                // fired, before exporting: a period that ends while the
+                // export runs is due next, not skipped.
                 let now = inner.clock.now();
                 next = next
                     .and_then(|n| after(n, period))
                     .filter(|n| *n > now)
                     .or_else(|| after(now, period));
+                inner.export_all();
+                inner.notice_failures();
             }
         }
     }
