@@ -27,10 +27,11 @@
 //! and puts it in a queue of at most `queue_capacity` batches; one sender
 //! thread per exporter POSTs them in order. When the queue is full the
 //! **oldest** batch is dropped and counted in
-//! [`HttpExporterMetrics::dropped`]. Connection errors, timeouts, 408, 429
-//! and 5xx are retried with exponential backoff and full jitter, honouring
-//! `Retry-After`; any other status is a permanent failure (remote write
-//! does not retry 408, as its specification says). Every request
+//! [`HttpExporterMetrics::dropped`]. Connection errors, timeouts and the
+//! statuses the format's protocol calls transient (census.v1: 408, 429 and
+//! 5xx; remote write: 429 and 5xx; OTLP: 429, 502, 503 and 504) are
+//! retried with exponential backoff and full jitter, honouring
+//! `Retry-After`; any other status is a permanent failure. Every request
 //! carries `Idempotency-Key: <batch id>`, the same for every attempt of one
 //! batch, so a receiver can drop duplicates.
 //!

@@ -45,13 +45,19 @@ impl Backoff {
 }
 
 /// Whether a response status is worth retrying: the server may answer
-/// differently later (timeout, rate limit, overload, outage). Remote write
-/// 1.0 says which: 5xx and 429, never another 4xx (so not 408 either).
+/// differently later (timeout, rate limit, overload, outage). Where the
+/// protocol says which, it decides: OTLP/HTTP retries exactly 429, 502,
+/// 503 and 504 and forbids retrying any other status; remote write 1.0
+/// retries 5xx and 429, never another 4xx (so not 408 either). census.v1
+/// is ours: 408, 429 and 5xx.
 pub(crate) fn status_is_retryable(status: u16, format: HttpFormat) -> bool {
     let server = (500..=599).contains(&status) || status == 429;
     match format {
+        HttpFormat::OtlpJson | HttpFormat::OtlpProtobuf => {
+            matches!(status, 429 | 502 | 503 | 504)
+        }
         HttpFormat::PrometheusRemoteWrite => server,
-        _ => server || status == 408,
+        HttpFormat::Json => server || status == 408,
     }
 }
 
@@ -233,16 +239,24 @@ mod tests {
     fn retryable_statuses() {
         use HttpFormat::{Json, OtlpJson, OtlpProtobuf, PrometheusRemoteWrite};
         for format in [Json, OtlpJson, OtlpProtobuf, PrometheusRemoteWrite] {
-            for s in [429, 500, 502, 503, 504, 599] {
+            for s in [429, 502, 503, 504] {
                 assert!(status_is_retryable(s, format), "{s} {format:?}");
             }
             for s in [200, 204, 301, 400, 401, 403, 404, 409, 413, 415, 422] {
                 assert!(!status_is_retryable(s, format), "{s} {format:?}");
             }
         }
-        // Remote write 1.0 retries no 4xx but 429.
+        // census.v1 and remote write retry every 5xx; OTLP only those above.
+        for s in [500, 501, 505, 599] {
+            assert!(status_is_retryable(s, Json), "{s}");
+            assert!(status_is_retryable(s, PrometheusRemoteWrite), "{s}");
+            assert!(!status_is_retryable(s, OtlpJson), "{s}");
+            assert!(!status_is_retryable(s, OtlpProtobuf), "{s}");
+        }
+        // 408: only census.v1 retries it.
         assert!(status_is_retryable(408, Json));
-        assert!(status_is_retryable(408, OtlpProtobuf));
+        assert!(!status_is_retryable(408, OtlpJson));
+        assert!(!status_is_retryable(408, OtlpProtobuf));
         assert!(!status_is_retryable(408, PrometheusRemoteWrite));
     }
 

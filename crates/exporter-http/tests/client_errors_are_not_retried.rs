@@ -1,6 +1,7 @@
 //! A 4xx other than 408 and 429 is a permanent failure: counted, logged
 //! with status and body excerpt, never retried (issue #4), in every
-//! format; remote write does not retry 408 either (issue #14).
+//! format; remote write does not retry 408 either (issue #14), and OTLP
+//! retries no status but 429, 502, 503 and 504 (so neither 408 nor 500).
 
 mod support;
 
@@ -82,5 +83,39 @@ fn remote_write_does_not_retry_a_request_timeout() -> Result<(), Box<dyn std::er
     );
     let m = http.metrics();
     assert_eq!((m.sent, m.failed, m.retried), (1, 1, 0));
+    Ok(())
+}
+
+/// OTLP/HTTP: "All other 4xx or 5xx response status codes MUST NOT be
+/// retried" than 429, 502, 503 and 504, so a 408, a 500 and a 501 each
+/// fail their batch, in both OTLP encodings.
+#[test]
+fn otlp_retries_no_status_but_the_four_it_names() -> Result<(), Box<dyn std::error::Error>> {
+    for format in [HttpFormat::OtlpProtobuf, HttpFormat::OtlpJson] {
+        let server = TestServer::start(|req| match req.index {
+            0 => Reply::Status(408),
+            1 => Reply::Status(500),
+            2 => Reply::Status(501),
+            _ => Reply::Status(200),
+        });
+        let http = HttpExporter::builder(server.url())
+            .format(format)
+            .backoff_base(Duration::from_millis(1))
+            .backoff_cap(Duration::from_millis(2))
+            .build()?;
+        for n in 0..4 {
+            http.export(&sample_batch(n))?;
+        }
+        let requests = server.take(4, Duration::from_secs(10));
+        support::shutdown_reporting(&http, "3 failed");
+        assert!(
+            server.drain().is_empty(),
+            "{format:?}: a status was retried"
+        );
+        let numbers: Vec<u64> = requests.iter().map(|r| r.batch_number()).collect();
+        assert_eq!(numbers, [0, 1, 2, 3], "{format:?}");
+        let m = http.metrics();
+        assert_eq!((m.sent, m.failed, m.retried), (1, 3, 0), "{format:?}");
+    }
     Ok(())
 }

@@ -1,6 +1,8 @@
-//! 503, 429, 408 and 500 are retried until the endpoint accepts, with the
+//! Retryable statuses are retried until the endpoint accepts, with the
 //! same Idempotency-Key and body on every attempt (issue #4), in every
-//! format; remote write retries 5xx and 429 but not 408 (issue #14).
+//! format, each with its protocol's list: census.v1 retries 408, 429 and
+//! 5xx; remote write 5xx and 429 but not 408 (issue #14); OTLP exactly
+//! 429, 502, 503 and 504.
 
 mod support;
 
@@ -17,11 +19,12 @@ fn server_errors_are_retried_with_the_same_idempotency_key(
 }
 
 fn retried_until_accepted(format: HttpFormat) -> Result<(), Box<dyn std::error::Error>> {
-    // Remote write 1.0 forbids retrying a 4xx other than 429.
-    let failures = if format == HttpFormat::PrometheusRemoteWrite {
-        [503, 429, 502, 500]
-    } else {
-        [503, 429, 408, 500]
+    let failures = match format {
+        // Remote write 1.0 forbids retrying a 4xx other than 429.
+        HttpFormat::PrometheusRemoteWrite => [503, 429, 502, 500],
+        // OTLP/HTTP retries these four and no other status.
+        HttpFormat::OtlpJson | HttpFormat::OtlpProtobuf => [503, 429, 502, 504],
+        _ => [503, 429, 408, 500],
     };
     let server = TestServer::start(move |req| match failures.get(req.index) {
         Some(code) => Reply::Status(*code),
@@ -71,7 +74,7 @@ fn retried_until_accepted(format: HttpFormat) -> Result<(), Box<dyn std::error::
     }
     assert_eq!(m.status_codes.get(&200), Some(&3));
     let last = m.last_error.unwrap_or_default();
-    assert!(last.contains("500"), "{last}");
+    assert!(last.contains(&failures[3].to_string()), "{last}");
     Ok(())
 }
 
