@@ -1,6 +1,7 @@
 //! The exporter's delivery counters as census views, contributed to every
 //! batch through `Exporter::self_metrics`.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -22,15 +23,18 @@ enum Counter {
     Retried,
     Failed,
     Dropped,
+    Merged,
     Abandoned,
+    LostRows,
     Errors,
     Pending,
     Responses,
     RejectedPoints,
     Omitted,
+    OmittedRows,
 }
 
-const COUNTERS: [(Counter, &str, &str); 10] = [
+const COUNTERS: [(Counter, &str, &str); 13] = [
     (Counter::Sent, "sent", "batches the endpoint accepted"),
     (
         Counter::Retried,
@@ -48,9 +52,19 @@ const COUNTERS: [(Counter, &str, &str); 10] = [
         "batches dropped, oldest first, from a full queue",
     ),
     (
+        Counter::Merged,
+        "merged",
+        "delta batches folded into the batch behind them in a full queue",
+    ),
+    (
         Counter::Abandoned,
         "abandoned",
         "batches not delivered by the shutdown deadline",
+    ),
+    (
+        Counter::LostRows,
+        "lost_rows",
+        "rows of delta data in batches that failed for good or were abandoned",
     ),
     (
         Counter::Errors,
@@ -72,6 +86,11 @@ const COUNTERS: [(Counter, &str, &str); 10] = [
         Counter::Omitted,
         "omitted_views",
         "views left out of a body because the format cannot carry them",
+    ),
+    (
+        Counter::OmittedRows,
+        "omitted_rows",
+        "rows left out of a body because the format cannot carry them",
     ),
 ];
 
@@ -150,6 +169,13 @@ impl Producer for SelfMetrics {
             .iter()
             .map(|(counter, view)| {
                 let value = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                let sum = |counter: &AtomicU64| {
+                    vec![Row::new(
+                        vec![tag()],
+                        AggregationData::Sum(Number::Int(value(DeliveryStats::get(counter)))),
+                        self.start,
+                    )]
+                };
                 let rows = match counter {
                     Counter::Responses => stats
                         .status_codes()
@@ -168,23 +194,17 @@ impl Producer for SelfMetrics {
                         AggregationData::LastValue(Number::Int(value(self.queue.pending()))),
                         self.start,
                     )],
-                    other => {
-                        let counter = match other {
-                            Counter::Sent => &stats.sent,
-                            Counter::Retried => &stats.retried,
-                            Counter::Failed => &stats.failed,
-                            Counter::Dropped => &stats.dropped,
-                            Counter::Abandoned => &stats.abandoned,
-                            Counter::RejectedPoints => &stats.rejected_points,
-                            Counter::Omitted => &stats.omitted_views,
-                            _ => &stats.errors,
-                        };
-                        vec![Row::new(
-                            vec![tag()],
-                            AggregationData::Sum(Number::Int(value(DeliveryStats::get(counter)))),
-                            self.start,
-                        )]
-                    }
+                    Counter::Sent => sum(&stats.sent),
+                    Counter::Retried => sum(&stats.retried),
+                    Counter::Failed => sum(&stats.failed),
+                    Counter::Dropped => sum(&stats.dropped),
+                    Counter::Merged => sum(&stats.merged),
+                    Counter::Abandoned => sum(&stats.abandoned),
+                    Counter::LostRows => sum(&stats.lost_rows),
+                    Counter::Errors => sum(&stats.errors),
+                    Counter::RejectedPoints => sum(&stats.rejected_points),
+                    Counter::Omitted => sum(&stats.omitted_views),
+                    Counter::OmittedRows => sum(&stats.omitted_rows),
                 };
                 ViewData::new(view.clone(), self.start, end, rows)
             })
@@ -218,6 +238,29 @@ mod tests {
             sent.rows[0].tags[0].as_ref().map(TagValue::as_str),
             Some("http://127.0.0.1:9/v1/metrics")
         );
+        // Each counter reads its own field: distinct values tell them apart.
+        let fields = [
+            ("merged", &stats.merged, 5),
+            ("lost_rows", &stats.lost_rows, 7),
+            ("omitted_rows", &stats.omitted_rows, 11),
+            ("errors", &stats.errors, 13),
+        ];
+        for (_, field, n) in &fields {
+            DeliveryStats::add(field, *n);
+        }
+        let data = p.produce();
+        let by_name = |n: &str| {
+            data.iter()
+                .find(|v| v.view.name() == format!("{PREFIX}{n}"))
+        };
+        for (name, _, n) in fields {
+            let view = by_name(name).ok_or(Error::UnknownView { name: name.into() })?;
+            assert_eq!(
+                view.rows[0].data,
+                AggregationData::Sum(Number::Int(n as i64)),
+                "{name}"
+            );
+        }
         let pending = by_name("pending").ok_or(Error::UnknownView {
             name: "pending".into(),
         })?;
