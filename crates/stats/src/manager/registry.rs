@@ -91,6 +91,9 @@ impl ViewManager {
             for exporter in &exporters {
                 check(exporter.as_ref(), view, &registered)?;
             }
+            // Let go of the list before `add` extends it: a second holder
+            // would make that copy every view, O(n) per registration.
+            drop(registered);
             let mut reg = self.inner.registry.lock();
             // Nothing registered meanwhile: the answers still hold.
             // Otherwise ask again about the registry as it is now.
