@@ -3,7 +3,12 @@
 //! (which is where the thread catches up with the routing table). The
 //! baseline of the second is the same record with nothing unregistered.
 //!
-//! `cargo bench --bench registration -- --warm-up-time 1 --measurement-time 3`
+//! With the `prometheus` feature, also registering 10,000 views beside a
+//! Prometheus exporter, which checks each view's names against the
+//! registered views' (it planned every registered view at every
+//! registration, O(n²), until it kept their names between checks).
+//!
+//! `cargo bench --bench registration --features prometheus -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -39,6 +44,31 @@ fn register(c: &mut Criterion) {
                     .map(|(i, m)| view(i, m))
                     .collect();
                 (ViewManager::new(), views)
+            },
+            |(vm, views)| {
+                for v in views {
+                    vm.register_view(v).expect("register");
+                }
+                vm
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    #[cfg(feature = "prometheus")]
+    group.bench_function("register/10000_views_beside_prometheus", |b| {
+        b.iter_batched(
+            || {
+                let views: Vec<View> = measures
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| view(i, m))
+                    .collect();
+                let vm = ViewManager::new();
+                let prometheus = census::exporters::PrometheusExporter::builder()
+                    .build()
+                    .expect("prometheus exporter");
+                vm.register_exporter(prometheus).expect("register exporter");
+                (vm, views)
             },
             |(vm, views)| {
                 for v in views {

@@ -115,12 +115,14 @@ impl View {
 
     /// Whether two handles are one view, comparing pointers before the
     /// definition.
+    #[inline]
     pub fn same_as(&self, other: &View) -> bool {
         Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
     }
 }
 
 impl PartialEq for View {
+    #[inline]
     fn eq(&self, other: &View) -> bool {
         self.same_as(other)
     }

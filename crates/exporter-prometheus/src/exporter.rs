@@ -6,9 +6,10 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use census_core::{Error, ExportError, Exporter, Producer, View, ViewData};
-use census_prometheus_model::{is_label_name, label_problem, Family, NameTable};
+use census_prometheus_model::{is_label_name, label_problem, Family};
 use parking_lot::{Mutex, RwLock};
 
+use crate::claims::Claims;
 use crate::exposition::{encode_settled, Config, Omissions};
 use crate::format::PrometheusFormat;
 use crate::self_metrics::SelfMetrics;
@@ -59,6 +60,8 @@ pub(crate) struct Shared {
     // Views already reported as left out, so a clash is logged once, not on
     // every scrape (it is counted on every scrape).
     warned: Mutex<HashSet<String>>,
+    // The Prometheus names of the views checked so far (see claims.rs).
+    claims: Mutex<Claims>,
     // Whether exemplar attachments left off for OpenMetrics' label limit
     // were reported: once, since a service attaching long values does so
     // on every scrape.
@@ -264,28 +267,17 @@ impl Exporter for PrometheusExporter {
     fn check_view(&self, view: &View, registered: &[View]) -> Result<(), ExportError> {
         let config = &self.shared.config;
         let family = Family::plan(view, &config.namespace, &config.const_labels)?;
-        let mut table = NameTable::default();
-        // Registering a view under a registered view's name is the
-        // manager's to refuse (or accept, if it is the same view); the
-        // exporter's own views are never registered, so they always count.
-        let others = registered
-            .iter()
-            .filter(|other| other.name() != view.name());
         let own = self
             .shared
             .report_self_metrics
             .then(|| self.shared.self_metrics.views())
             .into_iter()
             .flatten();
-        for other in others.chain(own) {
-            if let Ok(f) = Family::plan(other, &config.namespace, &config.const_labels) {
-                // Registered views already passed this check; a clash among
-                // them can only come from views registered before this
-                // exporter, and rendering skips those.
-                let _ = table.claim(other.name(), &f);
-            }
-        }
-        table.claim(view.name(), &family).map_err(ExportError::from)
+        self.shared
+            .claims
+            .lock()
+            .check(view, &family, registered, own, config)
+            .map_err(ExportError::from)
     }
 
     /// The exporter's own metrics (see
@@ -470,6 +462,7 @@ impl PrometheusExporterBuilder {
                 report_self_metrics: self.self_metrics,
                 servers: Mutex::new(Vec::new()),
                 warned: Mutex::new(HashSet::new()),
+                claims: Mutex::new(Claims::default()),
                 warned_attachments: AtomicBool::new(false),
             }),
         })

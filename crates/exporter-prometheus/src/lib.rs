@@ -55,6 +55,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod claims;
 mod exporter;
 mod exposition;
 mod format;
