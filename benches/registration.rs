@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use census::{Aggregation, MeasureI64, MeasurementMap, TagMap, View, ViewManager};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion};
 
 const VIEWS: usize = 10_000;
 
@@ -31,53 +31,44 @@ fn view(i: usize, m: &MeasureI64) -> View {
         .expect("view")
 }
 
+/// Times registering one view per measure into a manager from `manager`.
+fn register_into(b: &mut Bencher<'_>, measures: &[MeasureI64], manager: impl Fn() -> ViewManager) {
+    b.iter_batched(
+        || {
+            let views: Vec<View> = measures
+                .iter()
+                .enumerate()
+                .map(|(i, m)| view(i, m))
+                .collect();
+            (manager(), views)
+        },
+        |(vm, views)| {
+            for v in views {
+                vm.register_view(v).expect("register");
+            }
+            vm
+        },
+        BatchSize::PerIteration,
+    )
+}
+
 fn register(c: &mut Criterion) {
     let measures = measures();
     let mut group = c.benchmark_group("registration");
     group.sample_size(10);
     group.bench_function("register/10000_views", |b| {
-        b.iter_batched(
-            || {
-                let views: Vec<View> = measures
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| view(i, m))
-                    .collect();
-                (ViewManager::new(), views)
-            },
-            |(vm, views)| {
-                for v in views {
-                    vm.register_view(v).expect("register");
-                }
-                vm
-            },
-            BatchSize::PerIteration,
-        )
+        register_into(b, &measures, ViewManager::new)
     });
     #[cfg(feature = "prometheus")]
     group.bench_function("register/10000_views_beside_prometheus", |b| {
-        b.iter_batched(
-            || {
-                let views: Vec<View> = measures
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| view(i, m))
-                    .collect();
-                let vm = ViewManager::new();
-                let prometheus = census::exporters::PrometheusExporter::builder()
-                    .build()
-                    .expect("prometheus exporter");
-                vm.register_exporter(prometheus).expect("register exporter");
-                (vm, views)
-            },
-            |(vm, views)| {
-                for v in views {
-                    vm.register_view(v).expect("register");
-                }
-                vm
-            },
-            BatchSize::PerIteration,
-        )
+        register_into(b, &measures, || {
+            let vm = ViewManager::new();
+            let prometheus = census::exporters::PrometheusExporter::builder()
+                .build()
+                .expect("prometheus exporter");
+            vm.register_exporter(prometheus).expect("register exporter");
+            vm
+        })
     });
     group.finish();
 }
