@@ -277,8 +277,9 @@ impl ViewManager {
                 // Dropping the delivery ends its thread.
                 return Err(Error::ShutDown);
             }
-            // No view registered since the check: it still holds.
-            if reg.version == checked {
+            // No view registered since the check: it still holds. `changes`,
+            // not the routing `version`: callback views count too.
+            if reg.changes == checked {
                 reg.deliveries.push(Arc::new(delivery));
                 reg.producers.extend(own);
                 break;
@@ -291,14 +292,14 @@ impl ViewManager {
     }
 
     /// Asks `exporter` about every registered view, each beside the views
-    /// registered before it; the registry version that held.
+    /// registered before it; the registry's change count that held.
     fn check_registered(&self, exporter: &dyn Exporter) -> Result<u64, Error> {
-        let (version, registered) = {
+        let (changes, registered) = {
             let mut reg = self.inner.registry.lock();
             if self.inner.shut_down.load(Ordering::Acquire) {
                 return Err(Error::ShutDown);
             }
-            (reg.version, reg.listed())
+            (reg.changes, reg.listed())
         };
         // Without the registry lock: see register_view.
         for (i, view) in registered.iter().enumerate() {
@@ -315,7 +316,7 @@ impl ViewManager {
                 other => other,
             })?;
         }
-        Ok(version)
+        Ok(changes)
     }
 
     fn ensure_worker(&self) {
