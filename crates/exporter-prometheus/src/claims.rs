@@ -49,30 +49,42 @@ impl Claims {
         self.plan_all(registered, config);
         let plan = |v: &View| Family::plan(v, &config.namespace, &config.const_labels);
         let names = family.occupied_names();
-        let mut table = NameTable::default();
-        for other in own {
-            if let Ok(f) = plan(other) {
-                let _ = table.claim(other.name(), &f);
-            }
-        }
-        // Registering a view under a registered view's name is the
-        // manager's to refuse (or accept, if it is the same view).
-        let mut holding: Vec<&View> = Vec::new();
-        for name in &names {
-            for holder in self.holders.get(name).into_iter().flatten() {
-                if holder.name() != view.name()
-                    && !holding.contains(&holder)
-                    && registered.contains(holder)
-                {
-                    holding.push(holder);
+        // The registered views that bear on the verdict: those holding
+        // one of the new view's names, and, since a registered view that
+        // clashed with an earlier one holds nothing, every view sharing a
+        // name with those, and so on. Claimed in registration order, then
+        // the exporter's own views, as if every registered view were
+        // claimed: the same table, for the names that matter. Registering
+        // a view under a registered view's name is the manager's to
+        // refuse (or accept, if it is the same view), so those stay out.
+        let mut bearing: Vec<(usize, View)> = Vec::new();
+        let mut pending: Vec<String> = names.clone();
+        while let Some(name) = pending.pop() {
+            for holder in self.holders.get(&name).into_iter().flatten() {
+                if holder.name() == view.name() || bearing.iter().any(|(_, b)| b == holder) {
+                    continue;
                 }
+                let Some(at) = registered.iter().position(|r| r == holder) else {
+                    continue;
+                };
+                if let Ok(f) = plan(holder) {
+                    pending.extend(f.occupied_names());
+                }
+                bearing.push((at, holder.clone()));
             }
         }
-        for other in holding {
+        bearing.sort_by_key(|(at, _)| *at);
+        let mut table = NameTable::default();
+        for (_, other) in &bearing {
             if let Ok(f) = plan(other) {
                 // Registered views already passed this check; a clash among
                 // them can only come from views registered before this
                 // exporter, and rendering skips those.
+                let _ = table.claim(other.name(), &f);
+            }
+        }
+        for other in own {
+            if let Ok(f) = plan(other) {
                 let _ = table.claim(other.name(), &f);
             }
         }
@@ -178,12 +190,29 @@ mod tests {
         let a = view("app/a", Aggregation::Sum);
         let b = view("app/b", Aggregation::Sum);
         let c = view("app/c", Aggregation::Sum);
-        assert_eq!(check(&mut claims, &c, &[a.clone(), b.clone()]), Ok(()));
-        // `b` unregistered, then a view that clashes with `c` (never
-        // registered through a check here, but listed now).
+        let d = view("app/d", Aggregation::Sum);
+        assert_eq!(check(&mut claims, &d, &[a.clone(), b.clone()]), Ok(()));
+        // `b` unregistered and `c`, never checked here, listed in its
+        // place: a list of the same length that is not the one seen.
         let c2 = view("app.c", Aggregation::Count);
         let clash = check(&mut claims, &c2, &[a, c]);
         assert!(clash.is_err_and(|e| e.contains("app/c")));
+    }
+
+    #[test]
+    fn a_holder_that_lost_its_names_to_an_earlier_view_does_not_count() {
+        // The old check claimed every registered view in order: `x_sum`
+        // (a gauge) first, so the histogram `x`, which also wants `x_sum`,
+        // held nothing, and `x_count` was free.
+        let mut claims = Claims::default();
+        let gauge = view("x_sum", Aggregation::LastValue);
+        let histogram = view("x", Aggregation::distribution([1.0]).expect("bounds"));
+        let registered = [gauge, histogram];
+        let count = view("x_count", Aggregation::LastValue);
+        assert_eq!(check(&mut claims, &count, &registered), Ok(()));
+        // `x.sum` becomes `x_sum`, which the gauge holds: refused.
+        let taken = view("x.sum", Aggregation::LastValue);
+        assert!(check(&mut claims, &taken, &registered).is_err());
     }
 
     #[test]
