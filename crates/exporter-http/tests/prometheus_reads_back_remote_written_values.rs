@@ -9,9 +9,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use census_core::{Aggregation, MeasureF64, MeasureI64, TagKey, TagMap, View};
 use census_exporter_http::{HttpExporter, HttpFormat};
-use census_stats::{MeasurementMap, ViewManager};
+use census_stats::ViewManager;
+use census_testkit::record_sample_service;
 use support::PrometheusServer;
 
 #[test]
@@ -27,49 +27,10 @@ fn prometheus_reads_back_remote_written_values() -> Result<(), Box<dyn std::erro
         .build()?;
 
     let vm = ViewManager::new();
-    let method = TagKey::new("method")?;
-    let requests = MeasureI64::new("e2e/requests", "requests served", "1")?;
-    let in_flight = MeasureI64::new("e2e/in_flight", "requests in flight", "1")?;
-    let latency = MeasureF64::new("e2e/latency", "request latency in ms", "ms")?;
-    vm.register_view(
-        View::builder("e2e/requests", &requests)
-            .tag_keys([method.clone()])
-            .aggregation(Aggregation::Count)
-            .build()?,
-    )?;
-    vm.register_view(
-        View::builder("e2e/in_flight", &in_flight)
-            .aggregation(Aggregation::LastValue)
-            .build()?,
-    )?;
-    vm.register_view(
-        View::builder("e2e/latency", &latency)
-            .aggregation(Aggregation::distribution([10.0, 20.0, 50.0, 100.0])?)
-            .build()?,
-    )?;
+    record_sample_service(&vm)?;
     // Only the final batch: the period is far longer than the test.
     vm.set_reporting_period(Duration::from_secs(3_600));
     vm.register_exporter(http.clone())?;
-
-    let get = TagMap::new().with(&method, "GET")?;
-    let post = TagMap::new().with(&method, "POST")?;
-    for _ in 0..7 {
-        MeasurementMap::new().put(&requests, 1).record_to(&vm, &get);
-    }
-    MeasurementMap::new()
-        .put(&requests, 1)
-        .record_to(&vm, &post);
-    for v in [9, 3] {
-        MeasurementMap::new()
-            .put(&in_flight, v)
-            .record_to(&vm, &TagMap::new());
-    }
-    // Buckets le=10: 1, le=20: 4, le=50: 5. The median's rank is 2.5, inside
-    // (10, 20] whose count rises from 1 to 4, so Prometheus interpolates
-    // 10 + 10 * (2.5 - 1) / 3 = 15.
-    for v in [5.0, 12.0, 15.0, 19.0, 30.0] {
-        MeasurementMap::new().put(&latency, v).record_to(&vm, &get);
-    }
 
     // The final export is pushed before shutdown returns.
     let report = vm.shutdown();

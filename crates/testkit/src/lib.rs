@@ -35,7 +35,9 @@
 //! - Reading it: [`view_in`], [`find_view`], [`row_in`], [`rows_of`], [`int_sum`],
 //!   [`count`], [`as_dist`], [`close`], [`assert_same_distribution`].
 //! - Setup: [`clocked_manager`], a manager on a `ManualClock`;
-//!   [`sum_view`], [`record`] and [`sum_of`], one untagged Sum view.
+//!   [`sum_view`], [`record`] and [`sum_of`], one untagged Sum view;
+//!   [`record_sample_service`], three views with known values for the
+//!   tests against a real Prometheus.
 //!
 //! Helpers panic with a message naming what was missing, as a failed
 //! assertion does: they are for tests.
@@ -52,6 +54,7 @@ mod capture;
 mod data;
 mod faulty;
 mod read;
+mod service;
 mod setup;
 
 pub use capture::{Call, Captured, CapturingExporter, PATIENCE};
@@ -66,4 +69,5 @@ pub use faulty::{
 pub use read::{
     as_dist, assert_same_distribution, close, count, find_view, int_sum, row_in, rows_of, view_in,
 };
+pub use service::record_sample_service;
 pub use setup::{clocked_manager, record, sum_of, sum_view};
