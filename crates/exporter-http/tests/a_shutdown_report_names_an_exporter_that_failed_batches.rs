@@ -9,21 +9,17 @@ mod support;
 
 use std::time::Duration;
 
-use census_core::{Aggregation, MeasureI64, TagMap, View};
 use census_exporter_http::HttpExporter;
-use census_stats::{MeasurementMap, ViewManager};
+use census_stats::ViewManager;
+use census_testkit::{record, sum_view};
 use support::{closed_port, wait_until, Reply, TestServer};
 
-fn manager() -> Result<(ViewManager, MeasureI64), census_core::Error> {
-    let m = MeasureI64::new("requests", "", "1")?;
+/// A manager exporting every 10 ms, with the kit's untagged Sum view.
+fn manager() -> (ViewManager, census_core::MeasureI64) {
     let vm = ViewManager::new();
-    vm.register_view(
-        View::builder("requests_sum", &m)
-            .aggregation(Aggregation::Sum)
-            .build()?,
-    )?;
+    let m = sum_view(&vm);
     vm.set_reporting_period(Duration::from_millis(10));
-    Ok((vm, m))
+    (vm, m)
 }
 
 #[test]
@@ -33,11 +29,9 @@ fn failed_batches_make_the_report_incomplete() -> Result<(), Box<dyn std::error:
         .max_attempts(1)
         .shutdown_deadline(Duration::from_millis(300))
         .build()?;
-    let (vm, m) = manager()?;
+    let (vm, m) = manager();
     vm.register_exporter(http.clone())?;
-    MeasurementMap::new()
-        .put(&m, 1)
-        .record_to(&vm, &TagMap::new());
+    record(&vm, &m, 1);
     wait_until(Duration::from_secs(10), "five failed batches", || {
         http.metrics().failed >= 5
     });
@@ -58,11 +52,9 @@ fn failed_batches_make_the_report_incomplete() -> Result<(), Box<dyn std::error:
 fn a_clean_delivery_makes_the_report_complete() -> Result<(), Box<dyn std::error::Error>> {
     let server = TestServer::start(|_| Reply::Status(200));
     let http = HttpExporter::builder(server.url()).build()?;
-    let (vm, m) = manager()?;
+    let (vm, m) = manager();
     vm.register_exporter(http.clone())?;
-    MeasurementMap::new()
-        .put(&m, 1)
-        .record_to(&vm, &TagMap::new());
+    record(&vm, &m, 1);
     let report = vm.shutdown();
     assert!(report.is_complete(), "{report:?}");
     assert!(report.undelivered.is_empty());

@@ -13,9 +13,9 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use census_core::{Aggregation, MeasureI64, TagMap, View};
 use census_exporter_http::HttpExporter;
-use census_stats::{MeasurementMap, ViewManager};
+use census_stats::ViewManager;
+use census_testkit::{record, sum_view};
 use support::{closed_port, wait_until};
 
 const CHILD: &str = "CENSUS_NOTICE_CHILD";
@@ -45,18 +45,11 @@ fn fail_twelve_batches() -> Result<(), Box<dyn std::error::Error>> {
         .max_attempts(1)
         .shutdown_deadline(Duration::from_millis(100))
         .build()?;
-    let m = MeasureI64::new("requests", "", "1")?;
     let vm = ViewManager::new();
-    vm.register_view(
-        View::builder("requests_sum", &m)
-            .aggregation(Aggregation::Sum)
-            .build()?,
-    )?;
+    let m = sum_view(&vm);
     vm.register_exporter(http.clone())?;
     vm.set_reporting_period(Duration::from_millis(10));
-    MeasurementMap::new()
-        .put(&m, 1)
-        .record_to(&vm, &TagMap::new());
+    record(&vm, &m, 1);
     wait_until(Duration::from_secs(10), "twelve failed batches", || {
         http.metrics().failed >= 12
     });

@@ -7,9 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use census_core::{Aggregation, ExportError, Exporter, MeasureI64, TagMap, View, ViewData};
+use census_core::{ExportError, Exporter, ViewData};
 use census_exporter_http::HttpExporter;
-use census_stats::{MeasurementMap, ViewManager};
+use census_stats::ViewManager;
+use census_testkit::{record, sum_view};
 use support::{wait_until, Reply, TestServer};
 
 struct Refusing;
@@ -34,19 +35,12 @@ fn health_shows_each_exporter_and_its_counters() -> Result<(), Box<dyn std::erro
         .backoff_base(Duration::from_millis(1))
         .backoff_cap(Duration::from_millis(2))
         .build()?;
-    let m = MeasureI64::new("requests", "", "1")?;
     let vm = ViewManager::new();
-    vm.register_view(
-        View::builder("requests_sum", &m)
-            .aggregation(Aggregation::Sum)
-            .build()?,
-    )?;
+    let m = sum_view(&vm);
     vm.register_exporter(http.clone())?;
     vm.register_exporter(Refusing)?;
     vm.set_reporting_period(Duration::from_millis(10));
-    MeasurementMap::new()
-        .put(&m, 1)
-        .record_to(&vm, &TagMap::new());
+    record(&vm, &m, 1);
     wait_until(
         Duration::from_secs(10),
         "a delivered batch and a refusal",
