@@ -129,7 +129,7 @@ impl<'m> MeasurementMap<'m> {
             return manager.record_attached(&self.values, tags, &self.attachments);
         }
         match self.values.as_slice() {
-            [(measure, value)] => manager.record_one(measure, *value, tags),
+            [(measure, value)] => manager.record_one(measure, value, tags),
             values => manager.record(values, tags),
         }
     }

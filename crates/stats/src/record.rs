@@ -83,7 +83,7 @@ impl ViewManager {
     /// case: nothing to iterate. Not inlined itself, so that the map's
     /// `put` and `record_to` can be, and the map need not be built.
     #[inline(never)]
-    pub(crate) fn record_one(&self, measure: &Measure, value: Number, tags: &TagMap) {
+    pub(crate) fn record_one(&self, measure: &Measure, value: &Number, tags: &TagMap) {
         if self.inner().is_shut_down() {
             return;
         }
@@ -92,7 +92,7 @@ impl ViewManager {
         }
         let recorded = self
             .inner()
-            .with_routes(|routes| routes.record(self.inner(), measure, value, tags));
+            .with_routes(|routes| routes.record(self.inner(), measure, *value, tags));
         if recorded.is_none() {
             self.inner().dropped_at_thread_exit(1);
         }
