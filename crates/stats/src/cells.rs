@@ -348,11 +348,15 @@ const INLINE_BUCKETS: usize = 16;
 /// A view's bounds, prepared for finding a value's bucket quickly.
 ///
 /// Short lists (most views have around ten bounds) are also kept padded
-/// with `+inf` to `INLINE_BUCKETS` slots, so the search is four fixed,
-/// branch-free halving steps instead of `partition_point`'s loop. A padding
-/// slot is never below any value (`+inf < v` is false even for `+inf`), so
-/// both searches count exactly the bounds below the value: the
-/// upper-inclusive rule, `-0.0` and `+0.0` alike as `<` treats them.
+/// with `+inf` to `INLINE_BUCKETS` slots, so the search compares the value
+/// with all sixteen at once and counts the bounds below it: independent
+/// compares the compiler turns into vector instructions, where four
+/// halving steps each waited for the one before (perf: a third of a
+/// Distribution record; 12 % less time for case B with the count), and
+/// `partition_point`'s loop branched. A padding slot is never below any
+/// value (`+inf < v` is false even for `+inf`), so both searches count
+/// exactly the bounds below the value: the upper-inclusive rule, `-0.0`
+/// and `+0.0` alike as `<` treats them.
 #[derive(Debug)]
 pub(crate) struct BucketSearch {
     bounds: Bounds,
@@ -377,14 +381,11 @@ impl BucketSearch {
         self.bounds.as_slice().len() < INLINE_BUCKETS
     }
 
-    /// The number of bounds below `v`, for short lists only.
+    /// The number of bounds below `v`, for short lists only: at most 15,
+    /// the last slot being padding.
     #[inline(always)]
     fn short_index(&self, v: f64) -> usize {
-        let t = &self.padded;
-        let mut i = usize::from(t[7] < v) * 8;
-        i += usize::from(t[i + 3] < v) * 4;
-        i += usize::from(t[i + 1] < v) * 2;
-        i + usize::from(t[i] < v)
+        self.padded.iter().map(|&b| usize::from(b < v)).sum()
     }
 }
 
