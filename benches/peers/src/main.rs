@@ -491,53 +491,15 @@ impl Scaling {
     fn measure(w: &Workers<'_>, f: usize, samples: usize, records: usize) -> Scaling {
         let busy0 = cpu_busy_ns();
         let t0 = Instant::now();
-        let mut one: Vec<Row> = Vec::new();
-        let mut two: Vec<Row> = Vec::new();
-        let mut lag = Vec::new();
-        let kept = |rows: &[Row]| rows.iter().filter(|r| r.3).count();
-        let mut s = 0;
-        while s <= 3 * samples && kept(&one).min(kept(&two)) < samples {
-            let base = s * 7919;
-            for threads in [1, 2] {
-                let (parts, main) = w.sample(f, threads, records, base);
-                if s == 0 {
-                    continue;
-                }
-                let slowest = parts.iter().map(|p| p.elapsed).fold(0.0, f64::max);
-                let cpu: f64 = parts.iter().map(|p| p.cpu).sum();
-                let first = parts.iter().map(|p| p.start_lag).fold(f64::MAX, f64::min);
-                let last = parts.iter().map(|p| p.start_lag).fold(0.0, f64::max);
-                // Undisturbed: every worker on a CPU nearly all its loop,
-                // and the loops overlapping nearly all the way.
-                let undisturbed = parts.iter().all(|p| p.cpu >= ON_CPU * p.elapsed)
-                    && last - first <= (1.0 - ON_CPU) * slowest;
-                let per = records as f64;
-                let row = (
-                    slowest / per,
-                    main / per,
-                    cpu / (threads as f64 * per),
-                    undisturbed,
-                );
-                if threads == 1 {
-                    one.push(row);
-                } else {
-                    two.push(row);
-                    lag.push(last);
-                }
-            }
-            s += 1;
+        let mut sampler = Sampler::default();
+        while sampler.wants(samples) {
+            sampler.pair(w, f, records);
         }
-        let others = other_cores(busy0, cpu_busy_ns(), t0.elapsed().as_nanos() as f64);
-        let (all, _, _) = medians(&one, &two, |_| true);
-        let (on_cpu, n1, n2) = medians(&one, &two, |r| r.3);
-        Scaling {
-            all,
-            on_cpu,
-            kept: (n1, n2),
-            samples: two.len(),
-            two_lag: median(lag),
-            others,
-        }
+        sampler.scaling(other_cores(
+            busy0,
+            cpu_busy_ns(),
+            t0.elapsed().as_nanos() as f64,
+        ))
     }
 
     fn describe(&self, name: &str) -> String {
@@ -562,6 +524,76 @@ impl Scaling {
             self.others,
             self.two_lag / 1e3,
         )
+    }
+}
+
+/// The samples of one loop, taken a pair (one thread, then two) at a time,
+/// so that case E can interleave its loops: a disturbance that lasts a few
+/// seconds then falls on all of them, not on whichever ran at the time.
+#[derive(Default)]
+struct Sampler {
+    one: Vec<Row>,
+    two: Vec<Row>,
+    lag: Vec<f64>,
+    /// Pairs taken, the first (a warm-up) included.
+    pairs: usize,
+}
+
+impl Sampler {
+    /// Whether fewer than `samples` of each thread count were undisturbed
+    /// and fewer than `3 * samples` pairs were taken.
+    fn wants(&self, samples: usize) -> bool {
+        let kept = |rows: &[Row]| rows.iter().filter(|r| r.3).count();
+        self.pairs <= 3 * samples && kept(&self.one).min(kept(&self.two)) < samples
+    }
+
+    /// Takes one sample on one thread and one on two; the first pair warms
+    /// up and is not kept.
+    fn pair(&mut self, w: &Workers<'_>, f: usize, records: usize) {
+        let base = self.pairs * 7919;
+        for threads in [1, 2] {
+            let (parts, main) = w.sample(f, threads, records, base);
+            if self.pairs == 0 {
+                continue;
+            }
+            let slowest = parts.iter().map(|p| p.elapsed).fold(0.0, f64::max);
+            let cpu: f64 = parts.iter().map(|p| p.cpu).sum();
+            let first = parts.iter().map(|p| p.start_lag).fold(f64::MAX, f64::min);
+            let last = parts.iter().map(|p| p.start_lag).fold(0.0, f64::max);
+            // Undisturbed: every worker on a CPU nearly all its loop,
+            // and the loops overlapping nearly all the way.
+            let undisturbed = parts.iter().all(|p| p.cpu >= ON_CPU * p.elapsed)
+                && last - first <= (1.0 - ON_CPU) * slowest;
+            let per = records as f64;
+            let row = (
+                slowest / per,
+                main / per,
+                cpu / (threads as f64 * per),
+                undisturbed,
+            );
+            if threads == 1 {
+                self.one.push(row);
+            } else {
+                self.two.push(row);
+                self.lag.push(last);
+            }
+        }
+        self.pairs += 1;
+    }
+
+    /// The figures of the samples taken; `others` is the work other
+    /// processes did meanwhile, in cores.
+    fn scaling(&self, others: f64) -> Scaling {
+        let (all, _, _) = medians(&self.one, &self.two, |_| true);
+        let (on_cpu, n1, n2) = medians(&self.one, &self.two, |r| r.3);
+        Scaling {
+            all,
+            on_cpu,
+            kept: (n1, n2),
+            samples: self.two.len(),
+            two_lag: median(self.lag.clone()),
+            others,
+        }
     }
 }
 
@@ -1204,17 +1236,32 @@ fn e_case(
         "E   {records} records per thread per sample, {samples} undisturbed samples wanted; {}",
         load_average()
     );
+    // The loops' sample pairs are interleaved (one pair of each loop in
+    // turn), so that the loops are compared over the same minutes.
     let results: Vec<Scaling> = with_e_loops(inp, m, prom, |fns| {
         Workers::run(fns, |w| {
-            (0..fns.len())
-                .map(|f| {
-                    // The multiplier loop does 8x the work per call.
-                    let n = if f == E_MULTIPLY {
-                        records / 8
-                    } else {
-                        records
-                    };
-                    let r = Scaling::measure(w, f, samples, n);
+            let busy0 = cpu_busy_ns();
+            let t0 = Instant::now();
+            let mut samplers: Vec<Sampler> = fns.iter().map(|_| Sampler::default()).collect();
+            while samplers.iter().any(|s| s.wants(samples)) {
+                for (f, sampler) in samplers.iter_mut().enumerate() {
+                    if sampler.wants(samples) {
+                        // The multiplier loop does 8x the work per call.
+                        let n = if f == E_MULTIPLY {
+                            records / 8
+                        } else {
+                            records
+                        };
+                        sampler.pair(w, f, n);
+                    }
+                }
+            }
+            let others = other_cores(busy0, cpu_busy_ns(), t0.elapsed().as_nanos() as f64);
+            samplers
+                .iter()
+                .enumerate()
+                .map(|(f, sampler)| {
+                    let r = sampler.scaling(others);
                     println!("{}", r.describe(E_LOOPS[f]));
                     r
                 })
