@@ -8,7 +8,10 @@
 //! Distribution, `d` bound handle, `p` prometheus IntCounterVec for
 //! comparison, `f` retrieve_data of 10,000 rows (prints ms), `e1`/`e2`
 //! case A on 1/2 threads, `pe1`/`pe2` prometheus on 1/2 threads (print
-//! records per second; compare user CPU time per record with `time`). All with 3 tags,
+//! records per second; compare user CPU time per record with `time`); `es`
+//! case A on 1 and 2 threads into one shared manager and into a manager per
+//! thread, the four loops interleaved over 15 rounds in one process (prints
+//! the median throughput ratio of each). All with 3 tags,
 //! 1,000 series, rows made before the loop.
 use std::hint::black_box;
 
@@ -163,6 +166,99 @@ fn main() {
         println!(
             "{:.3} ms per retrieve_data",
             start.elapsed().as_secs_f64() * 1e3 / n as f64
+        );
+        return;
+    }
+    if case == "es" {
+        // Case A on 1 and 2 threads, one shared manager against a manager
+        // per thread, interleaved in one process: whether sharing a
+        // manager costs two threads anything, apart from the machine's
+        // moments, which fall on both variants alike.
+        let own: Vec<ViewManager> = (0..2)
+            .map(|_| {
+                let v = ViewManager::new();
+                v.register_view(
+                    View::builder("v0", &m)
+                        .tag_keys(keys.to_vec())
+                        .aggregation(Aggregation::Sum)
+                        .build()
+                        .expect("view"),
+                )
+                .expect("register");
+                for t in &maps {
+                    MeasurementMap::new().put(&m, 1.0).record_to(&v, t);
+                }
+                v
+            })
+            .collect();
+        use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+        let barrier = std::sync::Barrier::new(3);
+        let job = AtomicUsize::new(0);
+        let times = [AtomicU64::new(0), AtomicU64::new(0)];
+        let (mut shared, mut apart) = (Vec::new(), Vec::new());
+        std::thread::scope(|s| {
+            for t in 0..2usize {
+                let (barrier, job, times, maps, m, vm, own) =
+                    (&barrier, &job, &times, &maps, &m, &vm, &own);
+                s.spawn(move || loop {
+                    barrier.wait();
+                    let j = job.load(Ordering::SeqCst);
+                    if j == usize::MAX {
+                        break;
+                    }
+                    let (variant, threads) = (j / 10, j % 10);
+                    if t < threads {
+                        let target = if variant == 0 { vm } else { &own[t] };
+                        let mut x: u64 = 0x9E37_79B9_7F4A_7C15 + t as u64 * 77 + j as u64;
+                        let start = std::time::Instant::now();
+                        for _ in 0..n {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            MeasurementMap::new()
+                                .put(m, black_box(12.5))
+                                .record_to(target, black_box(&maps[(x % 1000) as usize]));
+                        }
+                        times[t].store(start.elapsed().as_nanos() as u64, Ordering::SeqCst);
+                    }
+                    barrier.wait();
+                });
+            }
+            for _round in 0..15 {
+                for variant in 0..2usize {
+                    let mut t1 = 0.0;
+                    for threads in [1usize, 2] {
+                        job.store(variant * 10 + threads, Ordering::SeqCst);
+                        barrier.wait();
+                        barrier.wait();
+                        let slowest = (0..threads)
+                            .map(|t| times[t].load(Ordering::SeqCst))
+                            .max()
+                            .unwrap_or(0) as f64;
+                        if threads == 1 {
+                            t1 = slowest;
+                        } else {
+                            let ratio = 2.0 * t1 / slowest;
+                            if variant == 0 {
+                                shared.push(ratio)
+                            } else {
+                                apart.push(ratio)
+                            }
+                        }
+                    }
+                }
+            }
+            job.store(usize::MAX, Ordering::SeqCst);
+            barrier.wait();
+        });
+        let med = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            v[v.len() / 2]
+        };
+        println!(
+            "shared manager x{:.2}, manager per thread x{:.2}",
+            med(&mut shared),
+            med(&mut apart)
         );
         return;
     }
