@@ -453,6 +453,12 @@ mod tests {
     use super::*;
     use crate::error::InvalidReason;
 
+    fn hash(v: &TagValue) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        v.hash(&mut h);
+        h.finish()
+    }
+
     #[test]
     fn short_values_stay_inline_and_long_ones_are_shared() -> Result<(), Error> {
         let short = TagValue::new("x".repeat(23))?;
@@ -466,11 +472,6 @@ mod tests {
         assert!(matches!(TagValue::from_static("GET").0, Repr::Static(_)));
         // One value, whichever way it was made, with one hash.
         assert_eq!(TagValue::new("GET")?, TagValue::from_static("GET"));
-        let hash = |v: &TagValue| {
-            let mut h = std::hash::DefaultHasher::new();
-            v.hash(&mut h);
-            h.finish()
-        };
         let text = "a value of twenty chars";
         for n in [0, 1, 8, 9, 16, 17, 23] {
             let leaked: &'static str = Box::leak(text[..n].to_owned().into_boxed_str());
@@ -492,11 +493,6 @@ mod tests {
             // A clone copies the text as words: every byte and the length.
             let copy = v.clone();
             assert_eq!(copy.as_str(), &text[..n]);
-            let hash = |v: &TagValue| {
-                let mut h = std::hash::DefaultHasher::new();
-                v.hash(&mut h);
-                h.finish()
-            };
             assert!(copy == v && hash(&copy) == hash(&v), "{n}");
             let Repr::Inline(Inline { bytes, .. }) = copy.0 else {
                 panic!("{n} bytes not inline");
