@@ -240,6 +240,32 @@ impl TagValue {
     pub fn same_as(&self, other: &TagValue) -> bool {
         self == other
     }
+
+    /// Feeds `state` exactly what hashing a `TagValue` of `text` feeds it,
+    /// without making the value: a table of `TagValue`s can be probed with
+    /// borrowed text, valid or not, and no copy of it.
+    ///
+    /// ```
+    /// use std::hash::{BuildHasher, Hash, RandomState};
+    /// use census_core::TagValue;
+    /// let state = RandomState::new();
+    /// let mut made = state.build_hasher();
+    /// TagValue::from_static("GET").hash(&mut made);
+    /// let mut text = state.build_hasher();
+    /// TagValue::hash_text("GET", &mut text);
+    /// use std::hash::Hasher;
+    /// assert_eq!(made.finish(), text.finish());
+    /// ```
+    #[inline]
+    pub fn hash_text<H: Hasher>(text: &str, state: &mut H) {
+        let text = text.as_bytes();
+        if text.len() <= INLINE {
+            hash_words(state, text.len(), short_words(text));
+        } else {
+            state.write(text);
+            state.write_usize(text.len());
+        }
+    }
 }
 
 /// Written by hand for inline values, which the derived copy moved as 16
@@ -306,33 +332,43 @@ impl Inline {
     }
 }
 
-/// Copies `src` (at most `INLINE` bytes) to the start of `dst` in two
-/// overlapping fixed-size pieces, so the compiler emits a few moves where a
-/// copy of variable length would call `memcpy` (callgrind: 17 instructions
-/// and a call per value, for values of a few bytes).
+/// The words [`padded_words`] reads from a zero-padded inline value, built
+/// in registers from text of at most `INLINE` bytes (callers check): a few
+/// overlapping loads and shifts. Copying the text into a padded buffer and
+/// reading that back as words would wait on the copy's stores (and a copy
+/// of variable length calls `memcpy`).
 #[inline(always)]
-fn copy_short(dst: &mut [u8; INLINE], src: &[u8]) {
-    fn piece<const N: usize>(dst: &mut [u8; INLINE], src: &[u8], at: usize) {
-        if let (Some(d), Some(s)) = (dst.get_mut(at..at + N), src.get(at..at + N)) {
+fn short_words(text: &[u8]) -> [u64; 3] {
+    // Little-endian loads of N bytes at `at`, zero-extended (0 if out of
+    // range, which the length checks below rule out).
+    fn load<const N: usize>(text: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        if let (Some(d), Some(s)) = (w.get_mut(..N), text.get(at..at + N)) {
             d.copy_from_slice(s);
         }
+        u64::from_le_bytes(w)
     }
-    let n = src.len();
-    if n >= 16 {
-        piece::<16>(dst, src, 0);
-        piece::<8>(dst, src, n - 8);
-    } else if n >= 8 {
-        piece::<8>(dst, src, 0);
-        piece::<8>(dst, src, n - 8);
-    } else if n >= 4 {
-        piece::<4>(dst, src, 0);
-        piece::<4>(dst, src, n - 4);
-    } else if n >= 2 {
-        piece::<2>(dst, src, 0);
-        piece::<2>(dst, src, n - 2);
-    } else if n == 1 {
-        piece::<1>(dst, src, 0);
-    }
+    let n = text.len();
+    // Bytes 0..8: two overlapping loads agree on the bytes they share.
+    let first = match n {
+        0 => 0,
+        1 => load::<1>(text, 0),
+        2..=3 => load::<2>(text, 0) | load::<2>(text, n - 2) << (8 * (n - 2)),
+        4..=7 => load::<4>(text, 0) | load::<4>(text, n - 4) << (8 * (n - 4)),
+        _ => load::<8>(text, 0),
+    };
+    // Bytes 8..16: the last eight bytes, shifted down past the ones before 8.
+    let second = match n {
+        0..=8 => 0,
+        9..=15 => load::<8>(text, n - 8) >> (8 * (16 - n)),
+        _ => load::<8>(text, 8),
+    };
+    // Bytes 15..23, as `padded_words` reads them.
+    let third = match n {
+        0..=15 => 0,
+        _ => load::<8>(text, n - 8) >> (8 * INLINE.saturating_sub(n)),
+    };
+    [first, second, third]
 }
 
 /// The value rule, checked byte by byte: a loop the compiler vectorises,
@@ -371,6 +407,36 @@ impl PartialEq for TagValue {
 
 impl Eq for TagValue {}
 
+/// A value equals the text it holds: `value == "GET"`. For a short value
+/// the text is compared as the words it hashes as, without a `memcmp`
+/// call: the record path compares borrowed tags to stored values this way.
+impl PartialEq<str> for TagValue {
+    #[inline]
+    fn eq(&self, text: &str) -> bool {
+        match &self.0 {
+            Repr::Inline(inline) => {
+                // Word by word in registers: comparing the arrays, the
+                // compiler stored the text's words and read them back as
+                // one 16-byte load, which waited on both stores.
+                if inline.len as usize != text.len() {
+                    return false;
+                }
+                let [a0, a1, a2] = padded_words(&inline.bytes);
+                let [b0, b1, b2] = short_words(text.as_bytes());
+                ((a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2)) == 0
+            }
+            _ => self.as_bytes() == text.as_bytes(),
+        }
+    }
+}
+
+impl PartialEq<&str> for TagValue {
+    #[inline]
+    fn eq(&self, text: &&str) -> bool {
+        *self == **text
+    }
+}
+
 impl Hash for TagValue {
     /// Consistent with Eq (equal text, equal hash, however each value is
     /// kept), and cheap for short values, which hash as one to three
@@ -379,28 +445,34 @@ impl Hash for TagValue {
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         match &self.0 {
-            Repr::Inline(inline) => hash_words(state, inline.len as usize, &inline.bytes),
-            _ => {
-                let text = self.as_bytes();
-                if text.len() <= INLINE {
-                    let mut bytes = [0u8; INLINE];
-                    copy_short(&mut bytes, text);
-                    hash_words(state, text.len(), &bytes);
-                } else {
-                    state.write(text);
-                    state.write_usize(text.len());
-                }
+            Repr::Inline(inline) => {
+                hash_words(state, inline.len as usize, padded_words(&inline.bytes))
             }
+            _ => TagValue::hash_text(self.as_str(), state),
         }
     }
 }
 
-/// Hashes a short value, zero-padded to `INLINE` bytes, as the words that
-/// hold its bytes. The length goes into the first word's top byte, where
-/// it cannot be mistaken for text: text bytes are at least `' '` (0x20),
-/// lengths at most 23.
+/// Hashes a short value as the words that hold its bytes zero-padded to
+/// `INLINE` (see [`padded_words`]). The length goes into the first word's
+/// top byte, where it cannot be mistaken for text: text bytes are at least
+/// `' '` (0x20), lengths at most 23.
 #[inline(always)]
-fn hash_words<H: Hasher>(state: &mut H, len: usize, bytes: &[u8; INLINE]) {
+fn hash_words<H: Hasher>(state: &mut H, len: usize, words: [u64; 3]) {
+    let [first, second, third] = words;
+    state.write_u64(first ^ ((len as u64) << 56));
+    if len > 8 {
+        state.write_u64(second);
+    }
+    if len > 16 {
+        state.write_u64(third);
+    }
+}
+
+/// An inline value's bytes 0..8, 8..16 and 15..23 as little-endian words:
+/// three aligned-enough loads, the last overlapping the second by a byte.
+#[inline(always)]
+fn padded_words(bytes: &[u8; INLINE]) -> [u64; 3] {
     let word = |at: usize| {
         let mut w = [0u8; 8];
         if let Some(src) = bytes.get(at..at + 8) {
@@ -408,14 +480,7 @@ fn hash_words<H: Hasher>(state: &mut H, len: usize, bytes: &[u8; INLINE]) {
         }
         u64::from_le_bytes(w)
     };
-    let first = word(0) ^ ((len as u64) << 56);
-    state.write_u64(first);
-    if len > 8 {
-        state.write_u64(word(8));
-    }
-    if len > 16 {
-        state.write_u64(word(15));
-    }
+    [word(0), word(8), word(15)]
 }
 
 impl PartialOrd for TagValue {
@@ -452,6 +517,16 @@ impl Serialize for TagValue {
 mod tests {
     use super::*;
     use crate::error::InvalidReason;
+
+    impl Repr {
+        fn kind(&self) -> &'static str {
+            match self {
+                Repr::Inline(_) => "inline",
+                Repr::Static(_) => "static",
+                Repr::Shared(_) => "shared",
+            }
+        }
+    }
 
     fn hash(v: &TagValue) -> u64 {
         let mut h = std::hash::DefaultHasher::new();
@@ -498,6 +573,42 @@ mod tests {
                 panic!("{n} bytes not inline");
             };
             assert!(bytes[n..].iter().all(|&b| b == 0), "{n}: {bytes:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn hash_text_and_eq_text_agree_with_the_value_at_every_length() -> Result<(), Error> {
+        let text: String = ('a'..='z').chain('A'..='Z').collect();
+        for n in 0..=text.len() {
+            let t = &text[..n];
+            let leaked: &'static str = Box::leak(t.to_owned().into_boxed_str());
+            let of_text = |t: &str| {
+                let mut h = std::hash::DefaultHasher::new();
+                TagValue::hash_text(t, &mut h);
+                h.finish()
+            };
+            let values = [TagValue::new(t)?, TagValue::from_static(leaked)];
+            for v in &values {
+                assert_eq!(hash(v), of_text(t), "{n} bytes, {:?}", v.0.kind());
+                assert!(*v == *t && *v == t, "{n} bytes, {:?}", v.0.kind());
+            }
+            // Every byte counts: the words drop none of them.
+            for at in 0..n {
+                let mut other = t.to_owned().into_bytes();
+                other[at] = b'~';
+                let other = String::from_utf8(other).unwrap_or_default();
+                assert_ne!(of_text(&other), of_text(t), "{n} bytes, byte {at}");
+                assert_ne!(hash(&TagValue::new(&other)?), hash(&values[0]));
+                for v in &values {
+                    assert!(*v != *other, "{n} bytes, byte {at}, {:?}", v.0.kind());
+                }
+            }
+            // Nor does the length: a prefix or a longer text differs.
+            for v in &values {
+                assert!(*v != text[..n.saturating_sub(1)] || n == 0);
+                assert!(n == text.len() || *v != text[..n + 1]);
+            }
         }
         Ok(())
     }
