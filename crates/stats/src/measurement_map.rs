@@ -7,9 +7,10 @@ use smallvec::SmallVec;
 use crate::exemplar::Attachment;
 use crate::manager::ViewManager;
 
-/// Measurements kept inline before spilling to the heap: most call sites
-/// record one to three values at once, so building a map allocates nothing.
-const INLINE: usize = 4;
+/// Measurements after the first kept inline before spilling to the heap:
+/// most call sites record one to three values at once, so building a map
+/// allocates nothing.
+const INLINE: usize = 3;
 
 /// Attachments kept inline: a trace id and a span id.
 const INLINE_ATTACHMENTS: usize = 2;
@@ -42,7 +43,13 @@ const INLINE_ATTACHMENTS: usize = 2;
 #[derive(Debug, Clone, Default)]
 #[must_use = "a measurement map records nothing until .record(..) or .record_to(..)"]
 pub struct MeasurementMap<'m> {
-    values: SmallVec<[(&'m Measure, Number); INLINE]>,
+    /// The first value, apart from the others: a map of one value, the
+    /// usual one, is built and recorded without touching `more`. Pushed
+    /// into a `SmallVec`, that value went through an out-of-line `push`
+    /// that kept the whole map in memory, and each `put` then copied the
+    /// map with wide loads that waited on the push's narrow stores.
+    first: Option<(&'m Measure, Number)>,
+    more: SmallVec<[(&'m Measure, Number); INLINE]>,
     attachments: SmallVec<[Attachment<'m>; INLINE_ATTACHMENTS]>,
 }
 
@@ -61,7 +68,11 @@ impl<'m> MeasurementMap<'m> {
     // goes straight to `record_one` without being passed around.
     #[inline(always)]
     pub fn put<M: TypedMeasure>(mut self, measure: &'m M, value: M::Value) -> Self {
-        self.values.push((measure.as_ref(), M::number(value)));
+        let value = (measure.as_ref(), M::number(value));
+        match self.first {
+            None => self.first = Some(value),
+            Some(_) => self.more.push(value),
+        }
         self
     }
 
@@ -126,11 +137,11 @@ impl<'m> MeasurementMap<'m> {
     #[inline(always)]
     pub fn record_to(&self, manager: &ViewManager, tags: &TagMap) {
         if !self.attachments.is_empty() {
-            return manager.record_attached(&self.values, tags, &self.attachments);
+            return manager.record_attached(self.values(), tags, &self.attachments);
         }
-        match self.values.as_slice() {
-            [(measure, value)] => manager.record_one(measure, value, tags),
-            values => manager.record(values, tags),
+        match (&self.first, self.more.is_empty()) {
+            (Some((measure, value)), true) => manager.record_one(measure, value, tags),
+            _ => manager.record(self.values(), tags),
         }
     }
 
@@ -174,12 +185,18 @@ impl<'m> MeasurementMap<'m> {
 
     /// The number of measurements in the map.
     pub fn len(&self) -> usize {
-        self.values.len()
+        usize::from(self.first.is_some()) + self.more.len()
     }
 
     /// Whether the map holds no measurement.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.first.is_none()
+    }
+
+    /// The values in the order they were put, as two slices.
+    #[inline(always)]
+    fn values(&self) -> [&[(&'m Measure, Number)]; 2] {
+        [self.first.as_slice(), &self.more]
     }
 
     #[cfg(test)]
@@ -189,7 +206,7 @@ impl<'m> MeasurementMap<'m> {
 
     #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = (&'m Measure, Number)> + '_ {
-        self.values.iter().copied()
+        self.values().into_iter().flatten().copied()
     }
 }
 

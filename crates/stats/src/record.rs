@@ -29,9 +29,10 @@ use crate::view::{Index, ViewState, INLINE_KEYS};
 use crate::ViewManager;
 
 impl ViewManager {
-    /// Records the values of a `MeasurementMap`.
+    /// Records the values of a `MeasurementMap`, which keeps them in two
+    /// slices (its first value apart from the others).
     #[inline]
-    pub(crate) fn record(&self, values: &[(&Measure, Number)], tags: &TagMap) {
+    pub(crate) fn record(&self, values: [&[(&Measure, Number)]; 2], tags: &TagMap) {
         if self.inner().is_shut_down() {
             return;
         }
@@ -39,12 +40,13 @@ impl ViewManager {
             return;
         }
         let recorded = self.inner().with_routes(|routes| {
-            for &(measure, value) in values {
+            for &(measure, value) in values.into_iter().flatten() {
                 routes.record(self.inner(), measure, value, tags);
             }
         });
         if recorded.is_none() {
-            self.inner().dropped_at_thread_exit(values.len());
+            self.inner()
+                .dropped_at_thread_exit(values.iter().map(|v| v.len()).sum());
         }
     }
 
@@ -53,7 +55,7 @@ impl ViewManager {
     #[inline(never)]
     pub(crate) fn record_attached(
         &self,
-        values: &[(&Measure, Number)],
+        values: [&[(&Measure, Number)]; 2],
         tags: &TagMap,
         attachments: &[Attachment<'_>],
     ) {
@@ -69,13 +71,14 @@ impl ViewManager {
         }
         let attachments = attachments.get(..kept).unwrap_or_default();
         let recorded = self.inner().with_routes(|routes| {
-            for &(measure, value) in values {
+            for &(measure, value) in values.into_iter().flatten() {
                 routes.record(self.inner(), measure, value, tags);
                 routes.keep_exemplars(measure, value, tags, attachments);
             }
         });
         if recorded.is_none() {
-            self.inner().dropped_at_thread_exit(values.len());
+            self.inner()
+                .dropped_at_thread_exit(values.iter().map(|v| v.len()).sum());
         }
     }
 
