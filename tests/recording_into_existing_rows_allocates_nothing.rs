@@ -213,3 +213,74 @@ fn records_under_the_context_or_with_a_trace_id_allocate_nothing() -> Result<(),
     );
     Ok(())
 }
+
+// Borrowed tags (`record_tags_to`) find an existing row without making a
+// value, so even text too long to keep inline allocates nothing; the same
+// text in a map built per call makes a shared copy each time.
+#[test]
+fn borrowed_tags_allocate_nothing_however_long_the_text() -> Result<(), census::Error> {
+    let latency = MeasureF64::new("alloc/latency", "latency", "s")?;
+    let (method, route) = (TagKey::new("method")?, TagKey::new("route")?);
+    let vm = ViewManager::new();
+    for (name, aggregation) in [
+        ("alloc/borrowed_sum", Aggregation::Sum),
+        (
+            "alloc/borrowed_distribution",
+            Aggregation::distribution([0.01, 0.1, 1.0])?,
+        ),
+    ] {
+        vm.register_view(
+            View::builder(name, &latency)
+                .tag_keys([method.clone(), route.clone()])
+                .aggregation(aggregation)
+                .build()?,
+        )?;
+    }
+    let routes: Vec<String> = (0..20)
+        .map(|i| match (i, i % 3) {
+            (0, _) => String::new(),
+            (_, 0) => format!("/r{i}"),
+            (_, 1) => format!("/exactly/23/bytes/{i:05}"),
+            _ => format!("/api/v1/organisations/{{org}}/projects/{{project}}/{i}"),
+        })
+        .collect();
+    let record = |r: &String, value: f64| {
+        MeasurementMap::new()
+            .put(&latency, value)
+            .record_tags_to(&vm, &[(&method, "GET"), (&route, r)]);
+    };
+    for r in &routes {
+        record(r, 0.5);
+    }
+    let borrowed = allocations(|| {
+        for _ in 0..20 {
+            for r in &routes {
+                record(r, 0.25);
+            }
+        }
+    });
+    assert_eq!(borrowed, 0, "borrowed tags into existing rows");
+    assert_eq!(routes[1].len(), 23);
+    // The counter counts: a long value in a map built per call is copied.
+    let long = &routes[2];
+    assert!(long.len() > 23);
+    let built = allocations(|| {
+        if let Ok(tags) = TagMap::new().with(&route, long) {
+            MeasurementMap::new()
+                .put(&latency, 1.0)
+                .record_to(&vm, &tags);
+        }
+    });
+    assert!(built > 0, "a long value in a built map allocates: {built}");
+    let data = vm.retrieve_data("alloc/borrowed_sum")?;
+    assert_eq!(data.rows.len(), routes.len() + 1);
+    for row in &data.rows {
+        if row.tags[0].is_some() {
+            assert_eq!(
+                row.data,
+                census::AggregationData::Sum((0.5 + 20.0 * 0.25).into())
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! MeasurementMap: the values a service records together, under one set
 //! of tags.
 
-use census_core::{Measure, Number, TagMap, TypedMeasure};
+use census_core::{Measure, Number, TagKey, TagMap, TagValue, TypedMeasure};
 use smallvec::SmallVec;
 
 use crate::exemplar::Attachment;
@@ -21,7 +21,9 @@ const INLINE_ATTACHMENTS: usize = 2;
 /// Build it with [`put`](MeasurementMap::put) and hand it to
 /// [`record`](MeasurementMap::record) (the global manager) or
 /// [`record_to`](MeasurementMap::record_to) (a given one) with the tags
-/// to record under, or to
+/// to record under, to [`record_tags`](MeasurementMap::record_tags) /
+/// [`record_tags_to`](MeasurementMap::record_tags_to) with the tags as
+/// borrowed key and text pairs, or to
 /// [`record_current`](MeasurementMap::record_current) /
 /// [`record_current_to`](MeasurementMap::record_current_to) to record
 /// under the current tag context ([`crate::tags`]); an explicit map
@@ -138,6 +140,64 @@ impl<'m> MeasurementMap<'m> {
     pub fn record_to(&self, manager: &ViewManager, tags: &TagMap) {
         if !self.attachments.is_empty() {
             return manager.record_attached(self.values(), tags, &self.attachments);
+        }
+        match (&self.first, self.more.is_empty()) {
+            (Some((measure, value)), true) => manager.record_one(measure, value, tags),
+            _ => manager.record(self.values(), tags),
+        }
+    }
+
+    /// Records every value into the global manager
+    /// ([`crate::view_manager`]) under `tags` given as key and text pairs,
+    /// borrowed from the request: see
+    /// [`record_tags_to`](MeasurementMap::record_tags_to).
+    #[inline]
+    pub fn record_tags(&self, tags: &[(&TagKey, &str)]) {
+        self.record_tags_to(crate::global::view_manager(), tags);
+    }
+
+    /// Records every value into `manager` under `tags` given as key and
+    /// text pairs, borrowed from the request: the same rows as
+    /// [`record_to`](MeasurementMap::record_to) with a [`TagMap`] of those
+    /// tags, without building the map.
+    ///
+    /// Once a row exists, a record finds it by hashing and comparing the
+    /// text where it lies: no value is made, no allocation however long the
+    /// text, no error to handle. Text is checked only when it makes a new
+    /// row; text that breaks the value rule is recorded as
+    /// [`TagValue::new_lossy`] makes it (each character outside `' '` to
+    /// `'~'` becomes `_`) and goes the slower way at every record. A key
+    /// given twice counts with its last value, as in a map built with
+    /// `with` in the same order.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), census_core::Error> {
+    /// use census_core::{Aggregation, MeasureF64, TagKey, View};
+    /// use census_stats::{MeasurementMap, ViewManager};
+    ///
+    /// let latency = MeasureF64::new("demo/latency", "request latency", "ms")?;
+    /// let (method, route) = (TagKey::new("method")?, TagKey::new("route")?);
+    /// let vm = ViewManager::new();
+    /// vm.register_view(View::builder("demo/latency_sum", &latency)
+    ///     .tag_keys([method.clone(), route.clone()])
+    ///     .aggregation(Aggregation::Sum).build()?)?;
+    /// // In a handler, from the request's own strings:
+    /// let (verb, path) = ("GET", "/cart");
+    /// MeasurementMap::new()
+    ///     .put(&latency, 12.5)
+    ///     .record_tags_to(&vm, &[(&method, verb), (&route, path)]);
+    /// let row = &vm.retrieve_data("demo/latency_sum")?.rows[0];
+    /// assert_eq!(row.tags[1].as_ref().map(|v| v.as_str()), Some("/cart"));
+    /// # Ok(()) }
+    /// ```
+    #[inline(always)]
+    pub fn record_tags_to(&self, manager: &ViewManager, tags: &[(&TagKey, &str)]) {
+        if !self.attachments.is_empty() {
+            // Exemplars are rare: they take the map.
+            let map = tags.iter().fold(TagMap::new(), |map, (key, text)| {
+                map.with_value(key, TagValue::new_lossy(text))
+            });
+            return manager.record_attached(self.values(), &map, &self.attachments);
         }
         match (&self.first, self.more.is_empty()) {
             (Some((measure, value)), true) => manager.record_one(measure, value, tags),

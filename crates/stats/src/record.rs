@@ -14,13 +14,20 @@
 //! A map with attachments records the same way, and then keeps each value
 //! as its bucket's exemplar (`exemplar.rs`).
 //!
+//! The tags come as a [`TagMap`] or, from
+//! [`MeasurementMap::record_tags`](crate::MeasurementMap::record_tags), as
+//! borrowed key and text pairs ([`Tags`]): steps 2 to 4 are the same code
+//! for both, and hash and compare the text where it lies ([`Probe`]).
+//!
 //! A thread that has no share of the row yet (its first record of the
 //! combination, a new row, a full view, an expired row) leaves step 4
 //! through `ViewState::record_new` (`view/table.rs`), the one slow path.
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use census_core::{Measure, Number, TagMap, TagValue};
+use census_core::{Measure, Number, TagKey, TagMap, TagValue};
+use smallvec::SmallVec;
 
 use crate::cells::Share;
 use crate::exemplar::{self, Attachment};
@@ -32,7 +39,7 @@ impl ViewManager {
     /// Records the values of a `MeasurementMap`, which keeps them in two
     /// slices (its first value apart from the others).
     #[inline]
-    pub(crate) fn record(&self, values: [&[(&Measure, Number)]; 2], tags: &TagMap) {
+    pub(crate) fn record<T: Tags + ?Sized>(&self, values: [&[(&Measure, Number)]; 2], tags: &T) {
         if self.inner().is_shut_down() {
             return;
         }
@@ -86,7 +93,7 @@ impl ViewManager {
     /// case: nothing to iterate. Not inlined itself, so that the map's
     /// `put` and `record_to` can be, and the map need not be built.
     #[inline(never)]
-    pub(crate) fn record_one(&self, measure: &Measure, value: &Number, tags: &TagMap) {
+    pub(crate) fn record_one<T: Tags + ?Sized>(&self, measure: &Measure, value: &Number, tags: &T) {
         if self.inner().is_shut_down() {
             return;
         }
@@ -105,12 +112,12 @@ impl ViewManager {
 impl Routes {
     /// Records one value into every view of its measure.
     #[inline(always)]
-    pub(crate) fn record(
+    pub(crate) fn record<T: Tags + ?Sized>(
         &mut self,
         inner: &Inner,
         measure: &Measure,
         value: Number,
-        tags: &TagMap,
+        tags: &T,
     ) {
         if let Number::Float(v) = value {
             if !v.is_finite() {
@@ -149,13 +156,18 @@ impl ViewState {
     /// and bound handles both go through. `index` is the calling thread's
     /// index of this view.
     #[inline(always)]
-    pub(crate) fn record(&self, index: &mut Index, key: &Projection, value: Number) {
+    pub(crate) fn record<V: Probe + ?Sized>(
+        &self,
+        index: &mut Index,
+        key: &Projection<'_, V>,
+        value: Number,
+    ) {
         // Recorded on this thread before: its own share, no lock, no write
         // to memory another thread writes. A share refuses the value only
         // when its row expired.
         match index.find(key.hash, key.values()) {
             Some(share) if share.record(value) => {}
-            _ => self.record_new(index, key.hash, key.values(), value),
+            _ => V::record_new(self, index, key.hash, key.values(), value),
         }
     }
 
@@ -169,19 +181,19 @@ impl ViewState {
 }
 
 /// A record's tag values for one view's keys, in key order (`None` where
-/// the map has no value for a key), and their hash.
-pub(crate) struct Projection<'t> {
-    /// On the stack for views of up to eight keys, borrowing the map's
+/// the tags have no value for a key), and their hash.
+pub(crate) struct Projection<'t, V: ?Sized = TagValue> {
+    /// On the stack for views of up to eight keys, borrowing the record's
     /// values; `spilled` holds them for views with more.
-    inline: [Option<&'t TagValue>; INLINE_KEYS],
+    inline: [Option<&'t V>; INLINE_KEYS],
     len: usize,
-    spilled: Vec<Option<&'t TagValue>>,
+    spilled: Vec<Option<&'t V>>,
     hash: u64,
 }
 
-impl<'t> Projection<'t> {
+impl<'t, V: Probe + ?Sized> Projection<'t, V> {
     #[inline(always)]
-    fn new() -> Projection<'t> {
+    fn new() -> Projection<'t, V> {
         Projection {
             inline: [None; INLINE_KEYS],
             len: usize::MAX,
@@ -191,7 +203,10 @@ impl<'t> Projection<'t> {
     }
 
     /// The projection of `tags` onto `view`'s keys.
-    pub(crate) fn of(view: &ViewState, tags: &'t TagMap) -> Projection<'t> {
+    pub(crate) fn of<T: Tags<Value = V> + ?Sized>(
+        view: &ViewState,
+        tags: &'t T,
+    ) -> Projection<'t, V> {
         let mut key = Projection::new();
         key.project(view, tags);
         key
@@ -205,26 +220,133 @@ impl<'t> Projection<'t> {
 
     /// Projects `tags` onto `view`'s keys, in place.
     #[inline(always)]
-    fn project(&mut self, view: &ViewState, tags: &'t TagMap) {
+    fn project<T: Tags<Value = V> + ?Sized>(&mut self, view: &ViewState, tags: &'t T) {
         let keys = view.tag_keys();
         self.len = keys.len();
         if keys.len() <= INLINE_KEYS {
-            // `get` compares key pointers: keys are interned.
+            // `value` compares key pointers: keys are interned.
             for (slot, want) in self.inline.iter_mut().zip(keys) {
-                *slot = tags.get(want);
+                *slot = tags.value(want);
             }
         } else {
-            self.spilled = keys.iter().map(|k| tags.get(k)).collect();
+            self.spilled = keys.iter().map(|k| tags.value(k)).collect();
         }
         self.hash = view.hash(self.values());
     }
 
     #[inline(always)]
-    pub(crate) fn values(&self) -> &[Option<&'t TagValue>] {
+    pub(crate) fn values(&self) -> &[Option<&'t V>] {
         if self.len <= INLINE_KEYS {
             self.inline.get(..self.len).unwrap_or_default()
         } else {
             &self.spilled
         }
+    }
+}
+
+/// The tags a record is made under: a [`TagMap`], or the key and text
+/// pairs given to `record_tags`.
+pub(crate) trait Tags {
+    /// How the tags hold a value.
+    type Value: Probe + ?Sized;
+
+    /// The value for `key`, if the tags have one.
+    fn value(&self, key: &TagKey) -> Option<&Self::Value>;
+}
+
+impl Tags for TagMap {
+    type Value = TagValue;
+
+    #[inline(always)]
+    fn value(&self, key: &TagKey) -> Option<&TagValue> {
+        self.get(key)
+    }
+}
+
+/// A key given twice has its last value, as when a `TagMap` is built with
+/// `with` in the same order.
+impl Tags for [(&TagKey, &str)] {
+    type Value = str;
+
+    #[inline(always)]
+    fn value(&self, key: &TagKey) -> Option<&str> {
+        self.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
+
+/// One value of a record's tags, as the record path finds its row: hashed
+/// and compared against the rows' stored values in place.
+pub(crate) trait Probe {
+    /// Hashes as a [`TagValue`] of the same text does.
+    fn hash_into<H: Hasher>(&self, state: &mut H);
+
+    /// Whether a row's stored value is this one.
+    fn matches(&self, stored: &TagValue) -> bool;
+
+    /// The slow path (`ViewState::record_new`), for a record whose thread
+    /// has no share of its row; `hash` is the projection's.
+    fn record_new(
+        view: &ViewState,
+        index: &mut Index,
+        hash: u64,
+        key: &[Option<&Self>],
+        value: Number,
+    );
+}
+
+impl Probe for TagValue {
+    #[inline(always)]
+    fn hash_into<H: Hasher>(&self, state: &mut H) {
+        self.hash(state);
+    }
+
+    #[inline(always)]
+    fn matches(&self, stored: &TagValue) -> bool {
+        self == stored
+    }
+
+    #[inline(always)]
+    fn record_new(
+        view: &ViewState,
+        index: &mut Index,
+        hash: u64,
+        key: &[Option<&Self>],
+        value: Number,
+    ) {
+        view.record_new(index, hash, key, value);
+    }
+}
+
+/// Borrowed text is checked only on the slow path: text equal to a stored
+/// value is valid, since every stored value was. Text that breaks the
+/// value rule is recorded as [`TagValue::new_lossy`] makes it, and takes
+/// the slow path at each record (it never equals a stored value).
+impl Probe for str {
+    #[inline(always)]
+    fn hash_into<H: Hasher>(&self, state: &mut H) {
+        TagValue::hash_text(self, state);
+    }
+
+    #[inline(always)]
+    fn matches(&self, stored: &TagValue) -> bool {
+        *stored == *self
+    }
+
+    /// Makes the values (on the stack for views of up to eight keys) and
+    /// hashes them again: a replaced character changes the hash.
+    #[cold]
+    #[inline(never)]
+    fn record_new(
+        view: &ViewState,
+        index: &mut Index,
+        _hash: u64,
+        key: &[Option<&str>],
+        value: Number,
+    ) {
+        let made: SmallVec<[Option<TagValue>; INLINE_KEYS]> =
+            key.iter().map(|v| v.map(TagValue::new_lossy)).collect();
+        let made: SmallVec<[Option<&TagValue>; INLINE_KEYS]> =
+            made.iter().map(Option::as_ref).collect();
+        view.record_new(index, view.hash(&made), &made, value);
     }
 }

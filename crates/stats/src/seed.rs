@@ -1,8 +1,8 @@
 //! Seed: the one hash function of a manager's tables, seeded at random.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 
-use census_core::TagValue;
+use crate::record::Probe;
 
 /// foldhash with a random seed per manager: fast on the short texts tag
 /// values are, and with the seed secret, values cannot be chosen offline
@@ -12,14 +12,17 @@ pub(crate) struct Seed(foldhash::fast::RandomState);
 
 impl Seed {
     /// The hash of a row's values: each value's own `Hash` (its text and
-    /// length as words), and an absent value differently from an empty
-    /// one.
+    /// length as words; borrowed text hashes the same), and an absent
+    /// value differently from an empty one.
     #[inline]
-    pub(crate) fn hash<'v>(&self, key: impl IntoIterator<Item = Option<&'v TagValue>>) -> u64 {
+    pub(crate) fn hash<'v, V: Probe + ?Sized + 'v>(
+        &self,
+        key: impl IntoIterator<Item = Option<&'v V>>,
+    ) -> u64 {
         let mut h = self.0.build_hasher();
         for value in key {
             match value {
-                Some(v) => v.hash(&mut h),
+                Some(v) => v.hash_into(&mut h),
                 None => h.write_u8(0xff),
             }
         }

@@ -1,6 +1,8 @@
 //! The record path against a plain model (issue #11): several threads
 //! record random values under random tags, with tag maps built per call,
-//! kept, cloned, rebuilt through `with_value` and dropped, while the main
+//! kept, cloned, rebuilt through `with_value` and dropped, or with the
+//! tags given as borrowed pairs (`record_tags_to`, a key sometimes given
+//! twice, the last value counting), while the main
 //! thread registers and unregisters other views of the same measure. A
 //! `HashMap` from tag values to totals, kept by each thread on the side,
 //! must equal every view's rows exactly: Sum, Count and Distribution views
@@ -99,6 +101,45 @@ fn int_sum(data: &AggregationData) -> i64 {
     }
 }
 
+/// A tag map for one record and the values it holds: a kept map or a
+/// clone of one (sometimes dropped from the kept ones), or one built per
+/// call, keys in a random order, each key present or not.
+fn map_and_values(
+    rng: &mut Rng,
+    kept: &mut Vec<(TagMap, Values)>,
+    keys: &[TagKey; 3],
+    pool: &[String],
+) -> Result<(TagMap, Values), census_core::Error> {
+    if !kept.is_empty() && rng.below(3) == 0 {
+        let i = rng.below(kept.len());
+        let (map, values) = (kept[i].0.clone(), kept[i].1.clone());
+        if rng.below(8) == 0 {
+            kept.swap_remove(i); // dropped
+        }
+        return Ok((map, values));
+    }
+    let mut values: Values = [None, None, None];
+    let mut map = TagMap::new();
+    let first = rng.below(3);
+    for k in 0..3 {
+        let k = (first + k) % 3;
+        if rng.below(4) == 0 {
+            continue;
+        }
+        let v = &pool[rng.below(pool.len())];
+        map = if rng.below(2) == 0 {
+            map.with(&keys[k], v.as_str())?
+        } else {
+            map.with_value(&keys[k], TagValue::new_lossy(v))
+        };
+        values[k] = Some(v.clone());
+    }
+    if rng.below(8) == 0 && kept.len() < 50 {
+        kept.push((map.clone(), values.clone()));
+    }
+    Ok((map, values))
+}
+
 #[test]
 fn every_view_equals_the_model_whatever_maps_and_registrations_do() -> Result<(), census_core::Error>
 {
@@ -156,44 +197,27 @@ fn every_view_equals_the_model_whatever_maps_and_registrations_do() -> Result<()
                         let mut this_phase = Phase::new();
                         for _ in 0..RECORDS_PER_PHASE {
                             let value = rng.below(100) as i64 - 20;
-                            let (tags, values) = if !kept.is_empty() && rng.below(3) == 0 {
-                                // A kept map, or a clone of one.
-                                let i = rng.below(kept.len());
-                                let (map, values) = &kept[i];
-                                if rng.below(2) == 0 {
-                                    (map.clone(), values.clone())
-                                } else {
-                                    let (map, values) = (map.clone(), values.clone());
-                                    if rng.below(4) == 0 {
-                                        kept.swap_remove(i); // dropped
-                                    }
-                                    (map, values)
-                                }
-                            } else {
-                                // Built per call, keys in a random order,
-                                // each key present or not.
+                            let values = if rng.below(4) == 0 {
+                                // Borrowed pairs, keys in a random order,
+                                // some absent, some given twice.
                                 let mut values: Values = [None, None, None];
-                                let mut map = TagMap::new();
-                                let first = rng.below(3);
-                                for k in 0..3 {
-                                    let k = (first + k) % 3;
-                                    if rng.below(4) == 0 {
-                                        continue;
-                                    }
+                                let mut pairs: Vec<(&TagKey, &str)> = Vec::new();
+                                for _ in 0..rng.below(5) {
+                                    let k = rng.below(3);
                                     let v = &pool[rng.below(pool.len())];
-                                    map = if rng.below(2) == 0 {
-                                        map.with(&keys[k], v.as_str())?
-                                    } else {
-                                        map.with_value(&keys[k], TagValue::new_lossy(v))
-                                    };
+                                    pairs.push((&keys[k], v.as_str()));
                                     values[k] = Some(v.clone());
                                 }
-                                if rng.below(8) == 0 && kept.len() < 50 {
-                                    kept.push((map.clone(), values.clone()));
-                                }
-                                (map, values)
+                                MeasurementMap::new()
+                                    .put(m, value)
+                                    .record_tags_to(vm, &pairs);
+                                values
+                            } else {
+                                let (tags, values) =
+                                    map_and_values(&mut rng, &mut kept, keys, pool)?;
+                                MeasurementMap::new().put(m, value).record_to(vm, &tags);
+                                values
                             };
-                            MeasurementMap::new().put(m, value).record_to(vm, &tags);
                             model.add(&values, value);
                             let [_, b, c] = values;
                             *this_phase.entry((b, c)).or_default() += value;

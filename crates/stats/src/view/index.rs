@@ -7,6 +7,7 @@ use hashbrown::HashTable;
 
 use super::{same_key, Key};
 use crate::cells::Share;
+use crate::record::Probe;
 
 /// One thread's index of its shares of one view's rows. Only its thread
 /// touches it (no lock): the manager hands each thread its own through
@@ -31,7 +32,11 @@ struct Entry {
 impl Index {
     /// This thread's share of the row with these values, if it has one.
     #[inline]
-    pub(crate) fn find(&self, hash: u64, key: &[Option<&TagValue>]) -> Option<&Arc<Share>> {
+    pub(crate) fn find<V: Probe + ?Sized>(
+        &self,
+        hash: u64,
+        key: &[Option<&V>],
+    ) -> Option<&Arc<Share>> {
         self.entries
             .find(hash, |e| same_key(&e.key, key))
             .map(|e| &e.share)

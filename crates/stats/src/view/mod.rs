@@ -29,6 +29,7 @@ use thread_local::ThreadLocal;
 
 use crate::cells::{Kind, Share};
 use crate::clock::Clock;
+use crate::record::Probe;
 use crate::seed::Seed;
 
 pub(crate) use index::Index;
@@ -134,7 +135,7 @@ impl ViewState {
     /// Hashes a row's values by content (rows are keyed by the full tag
     /// values, never by pointer or hash alone), seeded per manager.
     #[inline]
-    pub(crate) fn hash(&self, key: &[Option<&TagValue>]) -> u64 {
+    pub(crate) fn hash<V: Probe + ?Sized>(&self, key: &[Option<&V>]) -> u64 {
         self.seed.hash(key.iter().copied())
     }
 
@@ -146,10 +147,10 @@ impl ViewState {
 
 /// Whether a row's stored values are the projected ones.
 #[inline]
-pub(crate) fn same_key(stored: &[Option<TagValue>], key: &[Option<&TagValue>]) -> bool {
+pub(crate) fn same_key<V: Probe + ?Sized>(stored: &[Option<TagValue>], key: &[Option<&V>]) -> bool {
     stored.len() == key.len()
         && stored.iter().zip(key).all(|(a, b)| match (a, b) {
-            (Some(a), Some(b)) => a == *b,
+            (Some(a), Some(b)) => b.matches(a),
             (None, None) => true,
             _ => false,
         })
