@@ -1,7 +1,8 @@
 //! The record path: one f64 measurement with 3 tags (10 values each, 1,000
 //! series) into 1, 3 and 10 views, on one and two threads, existing rows
 //! (hit) and new rows (miss) apart, with tag maps kept or built per call
-//! (from `&str` values, the way a request handler does), a pre-bound
+//! (from `&str` values, the way a request handler does) or given as
+//! borrowed `&str` tags (`record_tags_to`), a pre-bound
 //! handle, and tag maps whose key order differs from the view's; one kept
 //! map against the same tags recorded under the current tag context;
 //! Distribution records carrying a trace id (exemplars); and records into
@@ -145,6 +146,16 @@ impl Workload {
                 .record_to(vm, &map);
         }
     }
+
+    /// A record with the series' `&str` values given as borrowed tags
+    /// (`record_tags_to`), as a request handler may record them.
+    fn record_borrowed_at(&self, vm: &ViewManager, i: usize) {
+        let v = black_box(&self.values[self.order[i % SEQUENCE]]);
+        let [k0, k1, k2] = &self.keys;
+        MeasurementMap::new()
+            .put(&self.measure, black_box(12.5))
+            .record_tags_to(vm, &[(k0, &v[0]), (k1, &v[1]), (k2, &v[2])]);
+    }
 }
 
 /// The tag map of one request, the way the README builds it.
@@ -219,6 +230,26 @@ fn existing_rows(c: &mut Criterion) {
             b.iter(|| {
                 i += 1;
                 w.record_built_at(&vm, i)
+            })
+        });
+    }
+    // The same three cases with the values given as borrowed tags
+    // (`record_tags_to`): no map built, and no allocation however long.
+    for (id, n, only) in [
+        ("1_view_borrowed_tags", 1, None),
+        ("1_view_distribution_borrowed_tags", 1, Some(distribution())),
+        ("3_views_borrowed_tags", 3, None),
+    ] {
+        let vm = w.manager(n, &w.keys, only);
+        let allocs = allocations_per_op(&format!("existing_row/{id}"), |i| {
+            w.record_borrowed_at(&vm, i)
+        });
+        assert_eq!(allocs, 0.0, "borrowed tags must not allocate");
+        let mut i = 0;
+        group.bench_function(id, |b| {
+            b.iter(|| {
+                i += 1;
+                w.record_borrowed_at(&vm, i)
             })
         });
     }

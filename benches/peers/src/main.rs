@@ -848,6 +848,16 @@ fn main() {
         }
     };
 
+    // The same values given as borrowed tags, as prometheus gets them:
+    // no map built (`record_tags_to`).
+    let census_borrowed = |vm: &ViewManager, i: usize| {
+        let v = black_box(inp.strs(i));
+        let [k0, k1, k2] = &inp.census_keys;
+        MeasurementMap::new()
+            .put(&m, black_box(12.5))
+            .record_tags_to(vm, &[(k0, v[0]), (k1, v[1]), (k2, v[2])])
+    };
+
     // A: 1 Sum view, 3 tags.
     let vm_a = census_manager(&inp, &m, &[Aggregation::Sum]);
     let a = t.medians(&mut [
@@ -894,6 +904,7 @@ fn main() {
                 &[0, 1, 2].map(|k| KeyValue::new(KEYS[k], v[k].to_owned())),
             )
         }),
+        &mut looped(|i| census_borrowed(&vm_a, i)),
     ]);
     let built = ("1 Sum view, tags built per call", a2[0]);
     table.row("A2", built, ("prometheus IntCounterVec", a2[1]), "<= 0.5");
@@ -906,6 +917,17 @@ fn main() {
     table.allocs.push((
         "A2".into(),
         allocs_per_op(t.ops, |i| census_per_call(&vm_a, i)),
+    ));
+    // A3: A2's values as borrowed tags, timed in A2's rounds.
+    table.row(
+        "A3",
+        ("1 Sum view, tags borrowed per call", a2[3]),
+        ("prometheus IntCounterVec", a2[1]),
+        "-",
+    );
+    table.allocs.push((
+        "A3".into(),
+        allocs_per_op(t.ops, |i| census_borrowed(&vm_a, i)),
     ));
     // Key order: the view lists its keys reversed against the sorted map.
     // Both managers are built side by side so their rows interleave in
@@ -982,6 +1004,7 @@ fn main() {
                 .with_label_values(black_box(&inp.strs(i)))
                 .observe(12.5)
         }),
+        &mut looped(|i| census_borrowed(&vm_b, i)),
     ]);
     table.row(
         "B2",
@@ -992,6 +1015,16 @@ fn main() {
     table.allocs.push((
         "B2".into(),
         allocs_per_op(t.ops, |i| census_per_call(&vm_b, i)),
+    ));
+    table.row(
+        "B3",
+        ("1 Distribution view, tags borrowed", b2[2]),
+        ("prometheus HistogramVec", b2[1]),
+        "-",
+    );
+    table.allocs.push((
+        "B3".into(),
+        allocs_per_op(t.ops, |i| census_borrowed(&vm_b, i)),
     ));
 
     // C: 3 views (Count, Sum, Distribution) vs a counter add + a histogram
@@ -1040,6 +1073,7 @@ fn main() {
             prom_counter.with_label_values(&l).inc();
             prom_hist.with_label_values(&l).observe(12.5);
         }),
+        &mut looped(|i| census_borrowed(&vm_c, i)),
     ]);
     let three2 = ("3 views, tags built per call", c2[0]);
     table.row(
@@ -1052,6 +1086,18 @@ fn main() {
     table.allocs.push((
         "C2".into(),
         allocs_per_op(t.ops, |i| census_per_call(&vm_c, i)),
+    ));
+    let three3 = ("3 views, tags borrowed per call", c2[3]);
+    table.row(
+        "C3",
+        three3,
+        ("opentelemetry_sdk add + record, attrs built", c2[1]),
+        "-",
+    );
+    table.row("C3", three3, ("prometheus counter + histogram", c2[2]), "-");
+    table.allocs.push((
+        "C3".into(),
+        allocs_per_op(t.ops, |i| census_borrowed(&vm_c, i)),
     ));
 
     // D: pre-bound.

@@ -4,7 +4,8 @@
 //! same with 0 iterations (setup), divided by the iterations.
 //!
 //! Cases: `a2`, `b2`, `c2` are `a`, `b`, `c` with the tag map built per
-//! call from `&str` values, as a request handler does; `fd` is `f` with Distribution rows; `a` 1 Sum view, `r` the same with the view's keys reversed, `b` 1 Distribution view, `c` Count + Sum +
+//! call from `&str` values, as a request handler does, and `a3`, `b3`,
+//! `c3` with those values given as borrowed tags (`record_tags_to`); `fd` is `f` with Distribution rows; `a` 1 Sum view, `r` the same with the view's keys reversed, `b` 1 Distribution view, `c` Count + Sum +
 //! Distribution, `d` bound handle, `p` prometheus IntCounterVec for
 //! comparison, `f` retrieve_data of 10,000 rows (prints ms), `e1`/`e2`
 //! case A on 1/2 threads, `pe1`/`pe2` prometheus on 1/2 threads (print
@@ -115,11 +116,11 @@ fn main() {
     }
     let vm = ViewManager::new();
     let aggs = match case {
-        "b" | "b2" | "fd" => vec![Aggregation::distribution([
+        "b" | "b2" | "b3" | "fd" => vec![Aggregation::distribution([
             1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
         ])
         .expect("b")],
-        "c" | "c2" => vec![
+        "c" | "c2" | "c3" => vec![
             Aggregation::Count,
             Aggregation::Sum,
             Aggregation::distribution([
@@ -287,6 +288,27 @@ fn main() {
             "{threads} thread(s): {:.1} M records/s",
             (threads * n) as f64 / wall / 1e6
         );
+        return;
+    }
+    if case == "a3" || case == "b3" || case == "c3" {
+        let vals: Vec<[String; 3]> = maps
+            .iter()
+            .map(|t| {
+                keys.clone()
+                    .map(|k| t.get(&k).map(|v| v.as_str().to_owned()).unwrap_or_default())
+            })
+            .collect();
+        let [k0, k1, k2] = &keys;
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = black_box(&vals[(x % 1000) as usize]);
+            MeasurementMap::new()
+                .put(&m, black_box(12.5))
+                .record_tags_to(&vm, &[(k0, &v[0]), (k1, &v[1]), (k2, &v[2])]);
+        }
         return;
     }
     if case == "a2" || case == "b2" || case == "c2" {
