@@ -290,7 +290,11 @@ fn main() {
         );
         return;
     }
-    if case == "a3" || case == "b3" || case == "c3" {
+    if let Some(borrowed) = match case {
+        "a2" | "b2" | "c2" => Some(false),
+        "a3" | "b3" | "c3" => Some(true),
+        _ => None,
+    } {
         let vals: Vec<[String; 3]> = maps
             .iter()
             .map(|t| {
@@ -305,27 +309,11 @@ fn main() {
             x ^= x >> 7;
             x ^= x << 17;
             let v = black_box(&vals[(x % 1000) as usize]);
-            MeasurementMap::new()
-                .put(&m, black_box(12.5))
-                .record_tags_to(&vm, &[(k0, &v[0]), (k1, &v[1]), (k2, &v[2])]);
-        }
-        return;
-    }
-    if case == "a2" || case == "b2" || case == "c2" {
-        let vals: Vec<[String; 3]> = maps
-            .iter()
-            .map(|t| {
-                keys.clone()
-                    .map(|k| t.get(&k).map(|v| v.as_str().to_owned()).unwrap_or_default())
-            })
-            .collect();
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        for _ in 0..n {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let v = black_box(&vals[(x % 1000) as usize]);
-            if let Ok(tags) = per_call_tags(&keys, [&v[0], &v[1], &v[2]]) {
+            if borrowed {
+                MeasurementMap::new()
+                    .put(&m, black_box(12.5))
+                    .record_tags_to(&vm, &[(k0, &v[0]), (k1, &v[1]), (k2, &v[2])]);
+            } else if let Ok(tags) = per_call_tags(&keys, [&v[0], &v[1], &v[2]]) {
                 MeasurementMap::new()
                     .put(&m, black_box(12.5))
                     .record_to(&vm, &tags);
