@@ -437,6 +437,20 @@ impl PartialEq<&str> for TagValue {
     }
 }
 
+impl PartialEq<TagValue> for str {
+    #[inline]
+    fn eq(&self, value: &TagValue) -> bool {
+        *value == *self
+    }
+}
+
+impl PartialEq<TagValue> for &str {
+    #[inline]
+    fn eq(&self, value: &TagValue) -> bool {
+        *value == **self
+    }
+}
+
 impl Hash for TagValue {
     /// Consistent with Eq (equal text, equal hash, however each value is
     /// kept), and cheap for short values, which hash as one to three
@@ -592,6 +606,7 @@ mod tests {
             for v in &values {
                 assert_eq!(hash(v), of_text(t), "{n} bytes, {:?}", v.0.kind());
                 assert!(*v == *t && *v == t, "{n} bytes, {:?}", v.0.kind());
+                assert!(*t == *v && t == *v, "{n} bytes, {:?}", v.0.kind());
             }
             // Every byte counts: the words drop none of them.
             for at in 0..n {
