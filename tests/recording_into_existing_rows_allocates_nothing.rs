@@ -284,3 +284,53 @@ fn borrowed_tags_allocate_nothing_however_long_the_text() -> Result<(), census::
     }
     Ok(())
 }
+
+// A view of more than eight keys projects a record's values past the
+// stack array the usual views use; up to 32 keys that is still on the
+// stack, for kept maps and borrowed tags alike.
+#[test]
+fn views_of_many_keys_allocate_nothing_either() -> Result<(), census::Error> {
+    let latency = MeasureF64::new("alloc/latency", "latency", "s")?;
+    let keys: Vec<TagKey> = (0..12)
+        .map(|i| TagKey::new(format!("wide_{i}")))
+        .collect::<Result<_, _>>()?;
+    let vm = ViewManager::new();
+    vm.register_view(
+        View::builder("alloc/wide", &latency)
+            .tag_keys(keys.clone())
+            .aggregation(Aggregation::Sum)
+            .build()?,
+    )?;
+    let texts: Vec<String> = (0..12).map(|i| format!("v{i}")).collect();
+    let map = keys
+        .iter()
+        .zip(&texts)
+        .try_fold(TagMap::new(), |map, (k, v)| map.with(k, v))?;
+    let pairs: Vec<(&TagKey, &str)> = keys.iter().zip(texts.iter().map(String::as_str)).collect();
+    MeasurementMap::new()
+        .put(&latency, 1.0)
+        .record_to(&vm, &map);
+    let kept = allocations(|| {
+        for _ in 0..100 {
+            MeasurementMap::new()
+                .put(&latency, 1.0)
+                .record_to(&vm, &map);
+        }
+    });
+    assert_eq!(kept, 0, "a kept map of 12 tags into a 12-key view");
+    let borrowed = allocations(|| {
+        for _ in 0..100 {
+            MeasurementMap::new()
+                .put(&latency, 1.0)
+                .record_tags_to(&vm, &pairs);
+        }
+    });
+    assert_eq!(borrowed, 0, "12 borrowed tags into a 12-key view");
+    let data = vm.retrieve_data("alloc/wide")?;
+    assert_eq!(data.rows.len(), 1);
+    assert_eq!(
+        data.rows[0].data,
+        census::AggregationData::Sum(201.0.into())
+    );
+    Ok(())
+}

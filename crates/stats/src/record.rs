@@ -180,14 +180,19 @@ impl ViewState {
     }
 }
 
+/// Views with up to this many tag keys project without touching the heap;
+/// wider ones allocate their projection at each record.
+const SPILLED_KEYS: usize = 32;
+
 /// A record's tag values for one view's keys, in key order (`None` where
 /// the tags have no value for a key), and their hash.
 pub(crate) struct Projection<'t, V: ?Sized = TagValue> {
     /// On the stack for views of up to eight keys, borrowing the record's
-    /// values; `spilled` holds them for views with more.
+    /// values; `spilled` holds them for views with more, on the stack too
+    /// up to `SPILLED_KEYS` (left uninitialised until a view needs it).
     inline: [Option<&'t V>; INLINE_KEYS],
     len: usize,
-    spilled: Vec<Option<&'t V>>,
+    spilled: SmallVec<[Option<&'t V>; SPILLED_KEYS]>,
     hash: u64,
 }
 
@@ -197,7 +202,7 @@ impl<'t, V: Probe + ?Sized> Projection<'t, V> {
         Projection {
             inline: [None; INLINE_KEYS],
             len: usize::MAX,
-            spilled: Vec::new(),
+            spilled: SmallVec::new(),
             hash: 0,
         }
     }
