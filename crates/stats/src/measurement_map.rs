@@ -43,7 +43,7 @@ const INLINE_ATTACHMENTS: usize = 2;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Default)]
-#[must_use = "a measurement map records nothing until .record(..) or .record_to(..)"]
+#[must_use = "a measurement map records nothing until .record(..), .record_tags(..) or their _to forms"]
 pub struct MeasurementMap<'m> {
     /// The first value, apart from the others: a map of one value, the
     /// usual one, is built and recorded without touching `more`. Pushed
@@ -161,14 +161,18 @@ impl<'m> MeasurementMap<'m> {
     /// [`record_to`](MeasurementMap::record_to) with a [`TagMap`] of those
     /// tags, without building the map.
     ///
-    /// Once a row exists, a record finds it by hashing and comparing the
-    /// text where it lies: no value is made, no allocation however long the
-    /// text, no error to handle. Text is checked only when it makes a new
-    /// row; text that breaks the value rule is recorded as
-    /// [`TagValue::new_lossy`] makes it (each character outside `' '` to
-    /// `'~'` becomes `_`) and goes the slower way at every record. A key
-    /// given twice counts with its last value, as in a map built with
-    /// `with` in the same order.
+    /// Once this thread has recorded into a row, a record finds it by
+    /// hashing and comparing the text where it lies: no value is made, and
+    /// for valid text (up to 255 bytes of printable ASCII), however long,
+    /// no allocation and no error to handle. Text is checked only when the
+    /// thread has no share of the row yet. Text that breaks the value rule
+    /// is recorded as [`TagValue::new_lossy`] makes it (each character
+    /// outside `' '` to `'~'` becomes `_`, cut at 255 bytes); it never
+    /// equals the stored value, so it takes that slower way, which makes
+    /// the values and looks the row up in the view's table, at every record.
+    /// A key given twice counts with its last value, as in a map built with
+    /// `with` in the same order. A map with attachments builds the
+    /// [`TagMap`] (exemplars are rare).
     ///
     /// ```
     /// # fn main() -> Result<(), census_core::Error> {
@@ -193,16 +197,23 @@ impl<'m> MeasurementMap<'m> {
     #[inline(always)]
     pub fn record_tags_to(&self, manager: &ViewManager, tags: &[(&TagKey, &str)]) {
         if !self.attachments.is_empty() {
-            // Exemplars are rare: they take the map.
-            let map = tags.iter().fold(TagMap::new(), |map, (key, text)| {
-                map.with_value(key, TagValue::new_lossy(text))
-            });
-            return manager.record_attached(self.values(), &map, &self.attachments);
+            return self.record_tags_attached(manager, tags);
         }
         match (&self.first, self.more.is_empty()) {
             (Some((measure, value)), true) => manager.record_one(measure, value, tags),
             _ => manager.record(self.values(), tags),
         }
+    }
+
+    /// [`record_tags_to`](MeasurementMap::record_tags_to) for a map with
+    /// attachments: it builds the tag map, out of the callers' way.
+    #[cold]
+    #[inline(never)]
+    fn record_tags_attached(&self, manager: &ViewManager, tags: &[(&TagKey, &str)]) {
+        let map = tags.iter().fold(TagMap::new(), |map, (key, text)| {
+            map.with_value(key, TagValue::new_lossy(text))
+        });
+        manager.record_attached(self.values(), &map, &self.attachments);
     }
 
     /// Records every value into the global manager

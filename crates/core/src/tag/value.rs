@@ -410,6 +410,9 @@ impl Eq for TagValue {}
 /// A value equals the text it holds: `value == "GET"`. For a short value
 /// the text is compared as the words it hashes as, without a `memcmp`
 /// call: the record path compares borrowed tags to stored values this way.
+/// A value does not hash as a `str` does (nor implement `Borrow<str>`), so
+/// a `HashMap<TagValue, _>` cannot be looked up by text; a table of your
+/// own can, hashing the text with [`TagValue::hash_text`].
 impl PartialEq<str> for TagValue {
     #[inline]
     fn eq(&self, text: &str) -> bool {
@@ -469,8 +472,9 @@ impl Hash for TagValue {
 
 /// Hashes a short value as the words that hold its bytes zero-padded to
 /// `INLINE` (see [`padded_words`]). The length goes into the first word's
-/// top byte, where it cannot be mistaken for text: text bytes are at least
-/// `' '` (0x20), lengths at most 23.
+/// top byte, where it cannot be mistaken for valid text: its bytes are at
+/// least `' '` (0x20), lengths at most 23. (Invalid text given to
+/// `hash_text` may collide so; equality tells them apart.)
 #[inline(always)]
 fn hash_words<H: Hasher>(state: &mut H, len: usize, words: [u64; 3]) {
     let [first, second, third] = words;
@@ -626,6 +630,28 @@ mod tests {
             }
         }
         Ok(())
+    }
+
+    #[test]
+    fn text_that_breaks_the_rule_hashes_and_never_equals_its_cleaned_value() {
+        let bad = [
+            "\0".to_owned(),
+            "abcdefg\u{f}".to_owned(),
+            "caf\u{e9}".to_owned(),
+            "\u{1F600}".repeat(6),
+            format!("{}\n", "y".repeat(22)),
+            "z".repeat(256),
+            "z".repeat(400),
+        ];
+        for text in &bad {
+            let mut h = std::hash::DefaultHasher::new();
+            TagValue::hash_text(text, &mut h);
+            let cleaned = TagValue::new_lossy(text);
+            assert!(
+                cleaned != *text.as_str() && *text.as_str() != cleaned,
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
