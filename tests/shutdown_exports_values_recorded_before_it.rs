@@ -106,6 +106,8 @@ fn shutdown_twice_is_harmless_and_later_records_are_ignored() -> Result<(), cens
     vm.shutdown();
     vm.shutdown();
     record(&vm, &m, 100);
+    // Borrowed tags are ignored alike.
+    MeasurementMap::new().put(&m, 100).record_tags_to(&vm, &[]);
     assert_eq!(captured.shutdowns(), 1);
     assert_eq!(captured.exports().len(), 1);
     assert_eq!(int_sum(&vm.retrieve_data("v")?.rows[0].data), 5);

@@ -24,6 +24,9 @@ impl Drop for RecordOnDrop {
             .put(&self.m, self.value)
             .record_to(&self.vm, &TagMap::new());
         self.vm.bind(&self.m, &TagMap::new()).record(self.value);
+        MeasurementMap::new()
+            .put(&self.m, self.value)
+            .record_tags_to(&self.vm, &[]);
     }
 }
 
@@ -59,13 +62,14 @@ fn a_record_during_thread_exit_is_dropped_and_counted() -> Result<(), census_cor
     })
     .join()
     .expect("the thread ends without a panic");
-    // 1 recorded normally, 10 twice from LATE's destructor; EARLY's two
-    // records were dropped and counted.
+    // 1 recorded normally, 10 three times from LATE's destructor (a map,
+    // a bound handle, borrowed tags); EARLY's three records were dropped
+    // and counted.
     let data = vm.retrieve_data("v")?;
     match data.rows.first().map(|r| &r.data) {
-        Some(AggregationData::Sum(Number::Int(sum))) => assert_eq!(*sum, 21),
+        Some(AggregationData::Sum(Number::Int(sum))) => assert_eq!(*sum, 31),
         other => panic!("{other:?}"),
     }
-    assert_eq!(vm.stats().thread_exit_values, 2);
+    assert_eq!(vm.stats().thread_exit_values, 3);
     Ok(())
 }

@@ -68,6 +68,17 @@ fn disabled_records_change_nothing_are_counted_and_recording_resumes_exactly(
         .record_to(&vm, &get);
     bound.record(100);
     bound.record(100);
+    // Borrowed tags, into a row that exists, a new one, and with an
+    // exemplar's attachments.
+    for (text, attached) in [("GET", false), ("DELETE", false), ("GET", true)] {
+        let values = MeasurementMap::new().put(&requests, 100);
+        let values = if attached {
+            values.attach("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")
+        } else {
+            values
+        };
+        values.record_tags_to(&vm, &[(&method, text)]);
+    }
     // Recording from other threads is refused and counted the same way.
     std::thread::scope(|s| {
         for _ in 0..2 {
@@ -86,7 +97,7 @@ fn disabled_records_change_nothing_are_counted_and_recording_resumes_exactly(
         .collect::<Result<_, _>>()?;
     assert_eq!(after, before, "a disabled record changed a view");
     let stats = vm.stats();
-    assert_eq!(stats.disabled_records, 6 + 20);
+    assert_eq!(stats.disabled_records, 6 + 3 + 20);
     assert_eq!((stats.rejected_values, stats.dropped_attachments), (0, 0));
     // A pull (as a scrape takes it) shows the values recorded while on.
     let pulled = captured.pull();
@@ -119,7 +130,7 @@ fn disabled_records_change_nothing_are_counted_and_recording_resumes_exactly(
             (vec!["POST".to_owned()], Some(2)),
         ]
     );
-    assert_eq!(vm.stats().disabled_records, 26, "nothing counted while on");
+    assert_eq!(vm.stats().disabled_records, 29, "nothing counted while on");
 
     // The final batch, taken while disabled, shows the values as they were.
     vm.set_enabled(false);
