@@ -440,6 +440,20 @@ impl PartialEq<&str> for TagValue {
     }
 }
 
+impl PartialEq<String> for TagValue {
+    #[inline]
+    fn eq(&self, text: &String) -> bool {
+        *self == *text.as_str()
+    }
+}
+
+impl PartialEq<TagValue> for String {
+    #[inline]
+    fn eq(&self, value: &TagValue) -> bool {
+        *value == *self.as_str()
+    }
+}
+
 impl PartialEq<TagValue> for str {
     #[inline]
     fn eq(&self, value: &TagValue) -> bool {
@@ -611,6 +625,9 @@ mod tests {
                 assert_eq!(hash(v), of_text(t), "{n} bytes, {:?}", v.0.kind());
                 assert!(*v == *t && *v == t, "{n} bytes, {:?}", v.0.kind());
                 assert!(*t == *v && t == *v, "{n} bytes, {:?}", v.0.kind());
+                let owned: String = t.to_owned();
+                assert!(*v == owned, "{n} bytes");
+                assert!(owned == *v, "{n} bytes");
             }
             // Every byte counts: the words drop none of them.
             for at in 0..n {
@@ -621,6 +638,8 @@ mod tests {
                 assert_ne!(hash(&TagValue::new(&other)?), hash(&values[0]));
                 for v in &values {
                     assert!(*v != *other, "{n} bytes, byte {at}, {:?}", v.0.kind());
+                    assert!(*v != other, "{n} bytes, byte {at}");
+                    assert!(other != *v, "{n} bytes, byte {at}");
                 }
             }
             // Nor does the length: a prefix or a longer text differs.
