@@ -285,16 +285,20 @@ impl Clone for Repr {
 }
 
 impl Inline {
-    /// The value's text as three little-endian words, zero-padded, the
-    /// last holding bytes 16 to 22 and a zero top byte.
+    /// The value's text, zero-padded, as the little-endian words of its
+    /// bytes 0..8, 8..16 and 15..23: three plain loads (the last overlaps
+    /// the second by a byte, so that none reads the length), which hashing,
+    /// comparing and cloning all read.
     #[inline(always)]
     fn words(&self) -> [u64; 3] {
-        let b = &self.bytes;
-        [
-            u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-            u64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]),
-            u64::from_le_bytes([b[16], b[17], b[18], b[19], b[20], b[21], b[22], 0]),
-        ]
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            if let Some(src) = self.bytes.get(at..at + 8) {
+                w.copy_from_slice(src);
+            }
+            u64::from_le_bytes(w)
+        };
+        [word(0), word(8), word(15)]
     }
 
     /// The inline value whose text `words` hold (see [`Inline::words`]).
@@ -304,7 +308,7 @@ impl Inline {
         Inline {
             bytes: [
                 a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], b[0], b[1], b[2], b[3], b[4], b[5],
-                b[6], b[7], c[0], c[1], c[2], c[3], c[4], c[5], c[6],
+                b[6], b[7], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
             ],
             len,
         }
@@ -314,29 +318,15 @@ impl Inline {
     /// registers and stored whole.
     #[inline(always)]
     fn new(text: &[u8], len: Len) -> Inline {
-        let mut words = [0u64; 3];
-        let mut chunks = text.chunks_exact(8);
-        for (word, chunk) in words.iter_mut().zip(&mut chunks) {
-            if let Ok(chunk) = <[u8; 8]>::try_from(chunk) {
-                *word = u64::from_le_bytes(chunk);
-            }
-        }
-        let mut last = 0u64;
-        for (i, &b) in chunks.remainder().iter().enumerate() {
-            last |= u64::from(b) << (8 * i);
-        }
-        if let Some(word) = words.get_mut(text.len() / 8) {
-            *word = last;
-        }
-        Inline::from_words(words, len)
+        Inline::from_words(short_words(text), len)
     }
 }
 
-/// The words [`padded_words`] reads from a zero-padded inline value, built
-/// in registers from text of at most `INLINE` bytes (callers check): a few
-/// overlapping loads and shifts. Copying the text into a padded buffer and
-/// reading that back as words would wait on the copy's stores (and a copy
-/// of variable length calls `memcpy`).
+/// The words [`Inline::words`] reads from an inline value of `text`,
+/// built in registers from text of at most `INLINE` bytes (callers
+/// check): a few overlapping loads and shifts. Copying the text into a
+/// padded buffer and reading that back as words would wait on the copy's
+/// stores (and a copy of variable length calls `memcpy`).
 #[inline(always)]
 fn short_words(text: &[u8]) -> [u64; 3] {
     // Little-endian loads of N bytes at `at`, zero-extended (0 if out of
@@ -363,7 +353,8 @@ fn short_words(text: &[u8]) -> [u64; 3] {
         9..=15 => load::<8>(text, n - 8) >> (8 * (16 - n)),
         _ => load::<8>(text, 8),
     };
-    // Bytes 15..23, as `padded_words` reads them.
+    // Bytes 15..23: the last eight bytes, shifted down past the ones
+    // before 15.
     let third = match n {
         0..=15 => 0,
         _ => load::<8>(text, n - 8) >> (8 * INLINE.saturating_sub(n)),
@@ -424,7 +415,7 @@ impl PartialEq<str> for TagValue {
                 if inline.len as usize != text.len() {
                     return false;
                 }
-                let [a0, a1, a2] = padded_words(&inline.bytes);
+                let [a0, a1, a2] = inline.words();
                 let [b0, b1, b2] = short_words(text.as_bytes());
                 ((a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2)) == 0
             }
@@ -476,16 +467,14 @@ impl Hash for TagValue {
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         match &self.0 {
-            Repr::Inline(inline) => {
-                hash_words(state, inline.len as usize, padded_words(&inline.bytes))
-            }
+            Repr::Inline(inline) => hash_words(state, inline.len as usize, inline.words()),
             _ => TagValue::hash_text(self.as_str(), state),
         }
     }
 }
 
 /// Hashes a short value as the words that hold its bytes zero-padded to
-/// `INLINE` (see [`padded_words`]). The length goes into the first word's
+/// `INLINE` (see [`Inline::words`]). The length goes into the first word's
 /// top byte, where it cannot be mistaken for valid text: its bytes are at
 /// least `' '` (0x20), lengths at most 23. (Invalid text given to
 /// `hash_text` may collide so; equality tells them apart.)
@@ -499,20 +488,6 @@ fn hash_words<H: Hasher>(state: &mut H, len: usize, words: [u64; 3]) {
     if len > 16 {
         state.write_u64(third);
     }
-}
-
-/// An inline value's bytes 0..8, 8..16 and 15..23 as little-endian words:
-/// three aligned-enough loads, the last overlapping the second by a byte.
-#[inline(always)]
-fn padded_words(bytes: &[u8; INLINE]) -> [u64; 3] {
-    let word = |at: usize| {
-        let mut w = [0u8; 8];
-        if let Some(src) = bytes.get(at..at + 8) {
-            w.copy_from_slice(src);
-        }
-        u64::from_le_bytes(w)
-    };
-    [word(0), word(8), word(15)]
 }
 
 impl PartialOrd for TagValue {
