@@ -6,6 +6,7 @@ use smallvec::SmallVec;
 
 use crate::exemplar::Attachment;
 use crate::manager::ViewManager;
+use crate::record::Tags;
 
 /// Measurements after the first kept inline before spilling to the heap:
 /// most call sites record one to three values at once, so building a map
@@ -141,10 +142,7 @@ impl<'m> MeasurementMap<'m> {
         if !self.attachments.is_empty() {
             return manager.record_attached(self.values(), tags, &self.attachments);
         }
-        match (&self.first, self.more.is_empty()) {
-            (Some((measure, value)), true) => manager.record_one(measure, value, tags),
-            _ => manager.record(self.values(), tags),
-        }
+        self.record_unattached(manager, tags);
     }
 
     /// Records every value into the global manager
@@ -199,6 +197,13 @@ impl<'m> MeasurementMap<'m> {
         if !self.attachments.is_empty() {
             return self.record_tags_attached(manager, tags);
         }
+        self.record_unattached(manager, tags);
+    }
+
+    /// A map without attachments, under either kind of tags: one value
+    /// (nearly every record) straight to `record_one`.
+    #[inline(always)]
+    fn record_unattached<T: Tags + ?Sized>(&self, manager: &ViewManager, tags: &T) {
         match (&self.first, self.more.is_empty()) {
             (Some((measure, value)), true) => manager.record_one(measure, value, tags),
             _ => manager.record(self.values(), tags),
