@@ -1018,7 +1018,7 @@ fn main() {
     ));
     table.row(
         "B3",
-        ("1 Distribution view, tags borrowed", b2[2]),
+        ("1 Distribution view, tags borrowed per call", b2[2]),
         ("prometheus HistogramVec", b2[1]),
         "-",
     );

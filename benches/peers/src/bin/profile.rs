@@ -3,17 +3,19 @@
 //! `valgrind --tool=callgrind target/release/profile a 200000`, minus the
 //! same with 0 iterations (setup), divided by the iterations.
 //!
-//! Cases: `a2`, `b2`, `c2` are `a`, `b`, `c` with the tag map built per
-//! call from `&str` values, as a request handler does, and `a3`, `b3`,
-//! `c3` with those values given as borrowed tags (`record_tags_to`); `fd` is `f` with Distribution rows; `a` 1 Sum view, `r` the same with the view's keys reversed, `b` 1 Distribution view, `c` Count + Sum +
-//! Distribution, `d` bound handle, `p` prometheus IntCounterVec for
-//! comparison, `f` retrieve_data of 10,000 rows (prints ms), `e1`/`e2`
-//! case A on 1/2 threads, `pe1`/`pe2` prometheus on 1/2 threads (print
-//! records per second; compare user CPU time per record with `time`); `es`
-//! case A on 1 and 2 threads into one shared manager and into a manager per
-//! thread, the four loops interleaved over 15 rounds in one process (prints
-//! the median throughput ratio of each). All with 3 tags,
-//! 1,000 series, rows made before the loop.
+//! Cases: `a` 1 Sum view, `r` the same with the view's keys reversed, `b`
+//! 1 Distribution view, `c` Count + Sum + Distribution; `a2`, `b2`, `c2`
+//! are `a`, `b`, `c` with the tag map built per call from `&str` values,
+//! as a request handler does, and `a3`, `b3`, `c3` with those values given
+//! as borrowed tags (`record_tags_to`); `d` bound handle, `p` prometheus
+//! IntCounterVec for comparison, `f` retrieve_data of 10,000 rows (prints
+//! ms), `fd` the same with Distribution rows, `e1`/`e2` case A on 1/2
+//! threads, `pe1`/`pe2` prometheus on 1/2 threads (print records per
+//! second; compare user CPU time per record with `time`); `es` case A on 1
+//! and 2 threads into one shared manager and into a manager per thread,
+//! the four loops interleaved over 15 rounds in one process (prints the
+//! median throughput ratio of each). All with 3 tags, 1,000 series, rows
+//! made before the loop.
 use std::hint::black_box;
 
 use census_core::{Aggregation, MeasureF64, TagKey, TagMap, View};
@@ -37,6 +39,31 @@ fn prometheus_inputs() -> (prometheus::IntCounterVec, Vec<[String; 3]>) {
         })
         .collect();
     (c, vals)
+}
+
+/// A manager with a view `v0`, `v1`, … of `m` per aggregation, over
+/// `keys`, every series of `maps` recorded once (the rows exist).
+fn manager(
+    m: &MeasureF64,
+    keys: &[TagKey],
+    aggs: Vec<Aggregation>,
+    maps: &[TagMap],
+) -> ViewManager {
+    let vm = ViewManager::new();
+    for (i, agg) in aggs.into_iter().enumerate() {
+        vm.register_view(
+            View::builder(format!("v{i}"), m)
+                .tag_keys(keys.to_vec())
+                .aggregation(agg)
+                .build()
+                .expect("view"),
+        )
+        .expect("register");
+    }
+    for t in maps {
+        MeasurementMap::new().put(m, 1.0).record_to(&vm, t);
+    }
+    vm
 }
 
 /// The tag map a request handler builds, as the peers bench builds it.
@@ -114,7 +141,6 @@ fn main() {
         }
         return;
     }
-    let vm = ViewManager::new();
     let aggs = match case {
         "b" | "b2" | "b3" | "fd" => vec![Aggregation::distribution([
             1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
@@ -130,23 +156,12 @@ fn main() {
         ],
         _ => vec![Aggregation::Sum],
     };
-    for (i, agg) in aggs.into_iter().enumerate() {
-        vm.register_view(
-            View::builder(format!("v{i}"), &m)
-                .tag_keys(if case == "r" {
-                    keys.iter().rev().cloned().collect::<Vec<_>>()
-                } else {
-                    keys.to_vec()
-                })
-                .aggregation(agg)
-                .build()
-                .expect("view"),
-        )
-        .expect("register");
-    }
-    for t in &maps {
-        MeasurementMap::new().put(&m, 1.0).record_to(&vm, t);
-    }
+    let view_keys: Vec<TagKey> = if case == "r" {
+        keys.iter().rev().cloned().collect()
+    } else {
+        keys.to_vec()
+    };
+    let vm = manager(&m, &view_keys, aggs, &maps);
     if case == "f" || case == "fd" {
         let big: Vec<TagMap> = (0..10_000)
             .map(|i| {
@@ -176,21 +191,7 @@ fn main() {
         // manager costs two threads anything, apart from the machine's
         // moments, which fall on both variants alike.
         let own: Vec<ViewManager> = (0..2)
-            .map(|_| {
-                let v = ViewManager::new();
-                v.register_view(
-                    View::builder("v0", &m)
-                        .tag_keys(keys.to_vec())
-                        .aggregation(Aggregation::Sum)
-                        .build()
-                        .expect("view"),
-                )
-                .expect("register");
-                for t in &maps {
-                    MeasurementMap::new().put(&m, 1.0).record_to(&v, t);
-                }
-                v
-            })
+            .map(|_| manager(&m, &keys, vec![Aggregation::Sum], &maps))
             .collect();
         use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
         let barrier = std::sync::Barrier::new(3);
