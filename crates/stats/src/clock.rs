@@ -66,6 +66,31 @@ struct ManualState {
     waiting: Vec<Sender<()>>,
 }
 
+impl Manual {
+    /// `wanted`, or the farthest both clocks can be advanced if not that
+    /// far: `now` and `system_time` add the elapsed time to their origins.
+    fn reachable(&self, wanted: Duration) -> Duration {
+        let fits = |d: Duration| {
+            self.origin.checked_add(d).is_some() && self.origin_system.checked_add(d).is_some()
+        };
+        if fits(wanted) {
+            return wanted;
+        }
+        // The largest whole number of seconds that fits: a binary search,
+        // about 64 steps, only when a test asks for the unreachable.
+        let (mut low, mut high) = (0u64, wanted.as_secs());
+        while low < high {
+            let mid = low + (high - low).div_ceil(2);
+            if fits(Duration::from_secs(mid)) {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        Duration::from_secs(low)
+    }
+}
+
 impl ManualClock {
     /// A clock standing at the current real time.
     pub fn new() -> ManualClock {
@@ -86,9 +111,14 @@ impl ManualClock {
     /// thread exports as it would at that time. The export itself runs on
     /// that thread, after this returns; wait for it where it arrives (an
     /// exporter's channel, for instance).
+    ///
+    /// However far `by` goes, the clock stops at the latest time the
+    /// platform's `Instant` and `SystemTime` can hold (hundreds of billions
+    /// of years on Linux): `advance(Duration::MAX)` means "as late as can
+    /// be", never a panic in the manager's threads.
     pub fn advance(&self, by: Duration) {
         let mut state = self.shared.state.lock();
-        state.elapsed = state.elapsed.saturating_add(by);
+        state.elapsed = self.shared.reachable(state.elapsed.saturating_add(by));
         // A full channel already holds a tick its waiter has not taken;
         // a disconnected one belongs to a waiter that has gone.
         state

@@ -42,13 +42,11 @@ impl Worker {
     }
 
     /// Asks for the final export and waits for it, giving exporters at most
-    /// `timeout` to finish.
-    pub(crate) fn stop(self, timeout: Duration) -> ShutdownReport {
+    /// `timeout` to finish; `None` if the thread had panicked, and so made
+    /// no final export (the caller makes it).
+    pub(crate) fn stop(self, timeout: Duration) -> Option<ShutdownReport> {
         let _ = self.commands.send(Command::Shutdown(timeout));
-        self.thread.join().unwrap_or_else(|_| {
-            log::error!("census: the export thread panicked");
-            ShutdownReport::default()
-        })
+        self.thread.join().ok()
     }
 }
 
@@ -103,5 +101,18 @@ fn receive(
     match deadline {
         Some(deadline) => inner.clock.recv_deadline(commands, deadline),
         None => commands.recv().map_err(|_| RecvTimeoutError::Disconnected),
+    }
+}
+
+#[cfg(test)]
+impl Worker {
+    /// A worker whose thread has panicked, as a bug of ours would leave it.
+    pub(crate) fn panicked() -> Worker {
+        let (commands, _) = crossbeam_channel::unbounded();
+        let thread = std::thread::spawn(|| -> ShutdownReport { panic!("a bug in census") });
+        while !thread.is_finished() {
+            std::thread::yield_now();
+        }
+        Worker { commands, thread }
     }
 }

@@ -88,8 +88,14 @@ impl ViewManager {
         }
         let timeout = *self.inner.shutdown_timeout.lock();
         let worker = self.inner.worker.lock().take();
-        let report = match worker {
-            Some(worker) => worker.stop(timeout),
+        let report = match worker.map(|w| w.stop(timeout)) {
+            Some(Some(report)) => report,
+            Some(None) => {
+                // A bug of ours, not an exporter's (their panics are caught
+                // on their own threads): the drain must still happen.
+                log::error!("census: the export thread panicked; exporting from this thread");
+                self.inner.final_export(timeout)
+            }
             None => self.inner.final_export(timeout),
         };
         for name in &report.unfinished {
@@ -211,5 +217,67 @@ impl Drop for ShutdownGuard<'_> {
 impl fmt::Debug for ShutdownGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ShutdownGuard")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::Worker;
+    use crate::MeasurementMap;
+    use census_core::{
+        Aggregation, Error, ExportError, Exporter, MeasureI64, TagMap, View, ViewData,
+    };
+    use parking_lot::Mutex;
+
+    #[derive(Default)]
+    struct Seen {
+        exports: Mutex<Vec<Option<i64>>>,
+        shutdowns: Mutex<usize>,
+    }
+
+    #[derive(Clone, Default)]
+    struct Keep(Arc<Seen>);
+
+    impl Exporter for Keep {
+        fn export(&self, batch: &[ViewData]) -> Result<(), ExportError> {
+            let sum = batch
+                .first()
+                .and_then(|v| v.row(&TagMap::new()))
+                .and_then(|r| r.data.as_i64());
+            self.0.exports.lock().push(sum);
+            Ok(())
+        }
+
+        fn shutdown(&self) -> Result<(), ExportError> {
+            *self.0.shutdowns.lock() += 1;
+            Ok(())
+        }
+    }
+
+    // A bug of ours that kills the export thread must not cost the drain:
+    // shutdown exports from the calling thread instead, and calls the
+    // exporter's shutdown (it used to report complete with neither done).
+    #[test]
+    fn shutdown_drains_after_the_export_thread_panicked() -> Result<(), Error> {
+        let vm = ViewManager::new();
+        let m = MeasureI64::new("w/jobs", "", "1")?;
+        vm.register_view(
+            View::builder("w/jobs", &m)
+                .aggregation(Aggregation::Sum)
+                .build()?,
+        )?;
+        // The export thread, started by the first exporter, has died.
+        *vm.inner().worker.lock() = Some(Worker::panicked());
+        let keep = Keep::default();
+        vm.register_exporter(keep.clone())?;
+        MeasurementMap::new()
+            .put(&m, 4)
+            .record_to(&vm, &TagMap::new());
+        let report = vm.shutdown();
+        assert!(report.is_complete(), "{report:?}");
+        assert_eq!(*keep.0.exports.lock(), vec![Some(4)]);
+        assert_eq!(*keep.0.shutdowns.lock(), 1);
+        Ok(())
     }
 }
