@@ -758,7 +758,7 @@ impl DistributionAcc {
 /// another's down) would add to NaN. Finite values in, finite sums out
 /// (docs/semantics.md, "Float sums saturate").
 #[inline(always)]
-fn saturate(sum: f64) -> f64 {
+pub(crate) fn saturate(sum: f64) -> f64 {
     sum.clamp(-f64::MAX, f64::MAX)
 }
 

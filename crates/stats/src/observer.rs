@@ -12,6 +12,8 @@ use census_core::{
     Aggregation, AggregationData, Error, MeasureType, Number, Row, TagMap, TagValue, View,
 };
 
+use crate::cells::saturate;
+
 /// A row's tag values in the view's key order.
 type Key = Vec<Option<TagValue>>;
 
@@ -311,11 +313,11 @@ impl Observer {
 }
 
 /// Adds two values of one view (so of one type), wrapping as recorded
-/// integer sums do.
+/// integer sums do and saturating as recorded float sums do.
 fn add(a: Number, b: Number) -> Number {
     match (a, b) {
         (Number::Int(a), Number::Int(b)) => Number::Int(a.wrapping_add(b)),
-        (a, b) => Number::Float(a.as_f64() + b.as_f64()),
+        (a, b) => Number::Float(saturate(a.as_f64() + b.as_f64())),
     }
 }
 
@@ -391,6 +393,19 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    // Folded float values add as recorded float sums do: finite values
+    // never make an infinite overflow row (docs/semantics.md).
+    #[test]
+    fn a_float_overflow_row_saturates() {
+        let mut out = Observer::new(shape(Aggregation::Sum, false, 1));
+        out.observe(&tags("a"), 1.0);
+        out.observe(&tags("b"), f64::MAX);
+        out.observe(&tags("c"), f64::MAX);
+        let got = by_tag(&out.finish());
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].2, AggregationData::Sum(Number::Float(f64::MAX)));
     }
 
     #[test]
