@@ -1,4 +1,5 @@
-//! Registration at scale (issue #16): registering 10,000 views, and the
+//! Registration at scale (issue #16): registering 10,000 views (one per
+//! measure, and all of one measure), and the
 //! first record on a thread after one of 10,000 views was unregistered
 //! (which is where the thread catches up with the routing table). The
 //! baseline of the second is the same record with nothing unregistered.
@@ -58,6 +59,11 @@ fn register(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("register/10000_views", |b| {
         register_into(b, &measures, ViewManager::new)
+    });
+    // Every view on one measure: the measure's view list grows to 10,000.
+    let one = vec![measures[0].clone(); VIEWS];
+    group.bench_function("register/10000_views_of_one_measure", |b| {
+        register_into(b, &one, ViewManager::new)
     });
     #[cfg(feature = "prometheus")]
     group.bench_function("register/10000_views_beside_prometheus", |b| {

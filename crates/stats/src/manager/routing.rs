@@ -121,7 +121,7 @@ impl Inner {
             // Lock order: subscriptions, then registry. Registrations take
             // the registry alone.
             let reg = self.registry.lock();
-            *current = Arc::new(reg.routing().clone());
+            *current = Arc::new(reg.routing().published());
         }
         Arc::clone(&current)
     }

@@ -54,7 +54,8 @@ pub(crate) struct Subscriptions {
     /// While there are a few handles, each with a copy of its
     /// subscription: scanning a list beats probing the table (or iterating
     /// its groups) for the usual handful of measures, and the copy saves
-    /// going to the chunk.
+    /// going to the chunk. Filled in [`published`](Subscriptions::published)
+    /// copies only; the registry's own table looks measures up without it.
     few: Vec<(usize, Subscription)>,
     /// The manager's hash.
     seed: Seed,
@@ -98,7 +99,7 @@ impl Subscriptions {
                 .views
                 .partition_point(|(v, _, _)| v.tag_keys() <= state.tag_keys());
             sub.views.insert(at, (Arc::clone(state), slot, false));
-            sub.mark_same_keys();
+            sub.mark_same_keys(at);
         }
         let address = address_of(measure);
         let hash = self.seed.hash_address(address);
@@ -110,7 +111,6 @@ impl Subscriptions {
                     .insert_unique(hash, (address, position, 1), |e| seed.hash_address(e.0));
             }
         }
-        self.list_few();
     }
 
     /// Stops routing to `state`.
@@ -124,8 +124,10 @@ impl Subscriptions {
         };
         let mut emptied = false;
         if let Some(sub) = self.sub_mut(position) {
-            sub.views.retain(|(v, _, _)| !Arc::ptr_eq(v, state));
-            sub.mark_same_keys();
+            if let Some(at) = sub.views.iter().position(|(v, _, _)| Arc::ptr_eq(v, state)) {
+                sub.views.remove(at);
+                sub.mark_same_keys(at);
+            }
             emptied = sub.views.is_empty();
         }
         let address = address_of(measure);
@@ -146,7 +148,17 @@ impl Subscriptions {
             }
             self.free.push(position);
         }
-        self.list_few();
+    }
+
+    /// The copy recording threads read: this table with its few-handles
+    /// list made. Made once per registry version that a thread records
+    /// under, where keeping the list current at every registration copied
+    /// a measure's views each time (quadratic for many views of one
+    /// measure).
+    pub(super) fn published(&self) -> Subscriptions {
+        let mut copy = self.clone();
+        copy.list_few();
+        copy
     }
 
     fn add_measure(&mut self, measure: &Measure) -> usize {
@@ -252,17 +264,19 @@ impl Subscriptions {
 }
 
 impl Subscription {
-    /// Recomputes which views share the keys of the view before them.
-    fn mark_same_keys(&mut self) {
-        let same: Vec<bool> = std::iter::once(false)
-            .chain(
-                self.views
-                    .windows(2)
-                    .map(|w| matches!(w, [a, b] if a.0.tag_keys() == b.0.tag_keys())),
-            )
-            .collect();
-        for ((_, _, same_keys), same) in self.views.iter_mut().zip(same) {
-            *same_keys = same;
+    /// Marks whether the view at `at` shares the keys of the view before
+    /// it: the one view whose neighbour changes when a view is inserted at
+    /// `at` or removed from there. (The view after an inserted one has
+    /// greater keys than both its old and its new neighbour: views are
+    /// sorted, and a view goes after those with keys equal to its own.)
+    fn mark_same_keys(&mut self, at: usize) {
+        let same = at
+            .checked_sub(1)
+            .and_then(|before| self.views.get(before))
+            .zip(self.views.get(at))
+            .is_some_and(|(a, b)| a.0.tag_keys() == b.0.tag_keys());
+        if let Some(view) = self.views.get_mut(at) {
+            view.2 = same;
         }
     }
 }
@@ -349,7 +363,7 @@ mod tests {
             // The copy taken before still routes everything.
             assert_eq!(routed(&copy, m).len(), 3, "copy m{i}");
         }
-        assert_eq!(subs.few.len(), 8);
+        assert_eq!(subs.published().few.len(), 8);
         // A measure handle built again by name finds its subscription.
         let again = MeasureI64::new("m3", "", "1")?;
         assert_eq!(routed(&subs, &again).len(), 3);
@@ -365,6 +379,56 @@ mod tests {
         subs.add(&s);
         assert_eq!(routed(&subs, &late), ["late"]);
         assert!(subs.positions <= 150);
+        Ok(())
+    }
+
+    // Views marked as sharing their keys with the view before them are
+    // exactly those that do, after any sequence of adds and removes (the
+    // marks are updated around the change, not recomputed).
+    #[test]
+    fn same_key_marks_stay_exact_through_adds_and_removes() -> Result<(), census_core::Error> {
+        let m = MeasureI64::new("m", "", "1")?;
+        let keys = [TagKey::new("a")?, TagKey::new("b")?];
+        let key_sets: [Vec<&TagKey>; 4] = [
+            vec![],
+            vec![&keys[0]],
+            vec![&keys[1]],
+            vec![&keys[0], &keys[1]],
+        ];
+        let mut subs = Subscriptions::new(Seed::default());
+        let mut live: Vec<Arc<ViewState>> = Vec::new();
+        // A fixed pseudo-random walk: xorshift, seeded.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for step in 0..2_000 {
+            if live.len() < 3 || next() % 3 != 0 {
+                let set = &key_sets[(next() % 4) as usize];
+                let s = state(&format!("v{step}"), &m, set, step);
+                subs.add(&s);
+                live.push(s);
+            } else {
+                let s = live.swap_remove((next() as usize) % live.len());
+                subs.remove(&s);
+            }
+            let Some((sub, _)) = subs.get(m.as_ref()) else {
+                assert!(live.is_empty());
+                continue;
+            };
+            assert_eq!(sub.views.len(), live.len(), "step {step}");
+            for (i, (view, _, same)) in sub.views.iter().enumerate() {
+                let before = i.checked_sub(1).and_then(|b| sub.views.get(b));
+                let want = before.is_some_and(|b| b.0.tag_keys() == view.tag_keys());
+                assert_eq!(*same, want, "step {step}, view {i}");
+                if let Some(b) = before {
+                    assert!(b.0.tag_keys() <= view.tag_keys(), "sorted by keys");
+                }
+            }
+        }
         Ok(())
     }
 }
