@@ -12,10 +12,11 @@ use crate::view_shape::reshape;
 ///
 /// A view that already has one of the keys conflicts:
 ///
-/// - **at registration** (views registered after the pipeline) the view
-///   is refused with [`Error::ViewRejected`], naming the key;
-/// - **at export** (views registered before the pipeline, and exporters'
-///   self-metrics, which are never checked) the recorded value wins: the
+/// - **at registration** the view is refused with [`Error::ViewRejected`],
+///   naming the key; a view registered before the pipeline makes the
+///   pipeline's `register_exporter` fail the same way;
+/// - **at export** (exporters' self-metrics, which are never checked, and
+///   hand-made batches) the recorded value wins: the
 ///   view keeps its own column for that key, the other constants are still
 ///   added, and the conflict is counted ([`ConstTags::conflicts`]) and
 ///   logged at `warn` once per view.

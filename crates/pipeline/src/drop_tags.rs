@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use census_core::{AggregationData, ExportError, Processor, Row, TagKey, TagValue, View, ViewData};
+use parking_lot::Mutex;
 
 use crate::view_shape::reshape;
 
@@ -30,6 +31,24 @@ use crate::view_shape::reshape;
 /// - **Exemplars**: per bucket, the latest of the merged rows' exemplars
 ///   ([`Row::merge_exemplars`](census_core::Row::merge_exemplars)).
 /// - The merged row's `start` is the earliest start among its rows.
+///
+/// # Rows that expire
+///
+/// In a view with `expire_after`, a row that expires leaves the batches
+/// while the rows merged with it go on. A view without the dropped keys
+/// would still hold what that row recorded, so the merged row keeps it: a
+/// `DropTags` remembers, for each merged row of such a view, the latest
+/// Count, Sum or Distribution of each row merged into it, and adds in
+/// those of rows that left (a LastValue keeps nothing). The merged row
+/// then never goes down when a part of it expires, and [`Delta`] after it
+/// passes on exactly what was recorded. The merged row keeps its start
+/// until every row in it has left; it then leaves too, and starts afresh
+/// if its tags are recorded again. This memory holds one entry per row of
+/// the latest batch, is kept only for views with `expire_after` (only
+/// their rows leave), and goes with the view when it is unregistered.
+/// So one `DropTags` serves one exporter, like a [`Delta`].
+///
+/// [`Delta`]: crate::Delta
 /// - The **overflow row** stays separate: it is never merged with ordinary
 ///   rows, even when their remaining tags are all absent; it only loses
 ///   the dropped columns. `folded` is unchanged.
@@ -51,6 +70,35 @@ use crate::view_shape::reshape;
 pub struct DropTags {
     keys: Vec<String>,
     unmergeable: AtomicU64,
+    /// The merged rows of views with expiry, by view name.
+    memory: Mutex<HashMap<String, ViewMemory>>,
+}
+
+/// A merged row's identity: its remaining tags, and whether it is the
+/// overflow row.
+type MergedKey = (Vec<Option<TagValue>>, bool);
+
+/// A row merged into another: its original tags and its start (a row that
+/// expired and came back is another row).
+type PartKey = (Vec<Option<TagValue>>, SystemTime);
+
+/// One view's merged rows as last passed on.
+#[derive(Debug)]
+struct ViewMemory {
+    /// The view's start: a new one (unregistered and registered again)
+    /// means rows that start afresh.
+    start: SystemTime,
+    rows: HashMap<MergedKey, Merged>,
+}
+
+/// What a merged row was made of at the latest batch.
+#[derive(Debug)]
+struct Merged {
+    start: SystemTime,
+    /// Each row merged into it, with its value then.
+    parts: HashMap<PartKey, AggregationData>,
+    /// What the rows that left had recorded.
+    gone: Option<AggregationData>,
 }
 
 impl DropTags {
@@ -59,6 +107,7 @@ impl DropTags {
         DropTags {
             keys: keys.into_iter().map(Into::into).collect(),
             unmergeable: AtomicU64::new(0),
+            memory: Mutex::new(HashMap::new()),
         }
     }
 
@@ -93,6 +142,8 @@ impl DropTags {
         let Some(kept) = self.kept(&data.view) else {
             return data;
         };
+        // Only rows of views with expiry leave the batches.
+        let remember = data.view.expire_after().is_some();
         let keys = kept.iter().map(|(_, k)| k.clone()).collect();
         match reshape(&data.view, data.view.name(), keys) {
             Ok(view) => data.view = view,
@@ -106,8 +157,10 @@ impl DropTags {
             }
         }
         let mut groups: Vec<Group> = Vec::new();
-        let mut index: HashMap<(Vec<Option<TagValue>>, bool), usize> = HashMap::new();
+        let mut index: HashMap<MergedKey, usize> = HashMap::new();
         for row in std::mem::take(&mut data.rows) {
+            let part = (remember && !matches!(row.data, AggregationData::LastValue(_)))
+                .then(|| ((row.tags.clone(), row.start), row.data.clone()));
             let tags: Vec<Option<TagValue>> = kept
                 .iter()
                 .map(|(i, _)| row.tags.get(*i).cloned().flatten())
@@ -116,7 +169,10 @@ impl DropTags {
             match index.get(&key) {
                 Some(&at) => {
                     // `at` always indexes `groups`: both grow together.
-                    let merged = groups.get_mut(at).map(|group| group.absorb(row));
+                    let merged = groups.get_mut(at).map(|group| {
+                        group.parts.extend(part);
+                        group.absorb(row)
+                    });
                     if merged != Some(true) {
                         self.unmergeable.fetch_add(1, Ordering::Relaxed);
                         log::warn!(
@@ -128,29 +184,98 @@ impl DropTags {
                 }
                 None => {
                     index.insert(key.clone(), groups.len());
-                    groups.push(Group::new(row, key.0));
+                    let mut group = Group::new(row, key);
+                    group.parts.extend(part);
+                    groups.push(group);
                 }
             }
         }
+        if remember {
+            self.keep_what_left(&data, &mut groups);
+        }
         data.rows = groups.into_iter().map(|g| g.row).collect();
         data
+    }
+
+    /// Adds into each merged row what its rows that left had recorded, and
+    /// remembers this batch's rows for the next.
+    fn keep_what_left(&self, data: &ViewData, groups: &mut [Group]) {
+        let mut memory = self.memory.lock();
+        let view = memory
+            .entry(data.view.name().to_owned())
+            .or_insert_with(|| ViewMemory {
+                start: data.start,
+                rows: HashMap::new(),
+            });
+        if view.start != data.start {
+            view.start = data.start;
+            view.rows.clear();
+        }
+        let mut rows = HashMap::with_capacity(groups.len());
+        for group in groups.iter_mut() {
+            let parts: HashMap<PartKey, AggregationData> =
+                std::mem::take(&mut group.parts).into_iter().collect();
+            let mut merged = view.rows.remove(&group.key).unwrap_or(Merged {
+                start: group.row.start,
+                parts: HashMap::new(),
+                gone: None,
+            });
+            for (part, last) in merged.parts.drain() {
+                if parts.contains_key(&part) {
+                    continue;
+                }
+                match &mut merged.gone {
+                    Some(gone) => {
+                        if gone.merge(&last, false).is_err() {
+                            self.unmergeable.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    None => merged.gone = Some(last),
+                }
+            }
+            if let Some(gone) = &merged.gone {
+                if group.row.data.merge(gone, false).is_err() {
+                    self.unmergeable.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            merged.start = merged.start.min(group.row.start);
+            group.row.start = merged.start;
+            merged.parts = parts;
+            rows.insert(group.key.clone(), merged);
+        }
+        // A merged row missing from this batch lost its last row: it is
+        // forgotten, and starts afresh if it comes back.
+        view.rows = rows;
+    }
+
+    /// Forgets the views a batch no longer has (unregistered).
+    fn forget_views_not_in(&self, batch: &[ViewData]) {
+        let mut memory = self.memory.lock();
+        if !memory.is_empty() {
+            memory.retain(|name, _| batch.iter().any(|d| d.view.name() == name));
+        }
     }
 }
 
 /// The rows merged into one so far.
 struct Group {
     row: Row,
+    key: MergedKey,
     /// For LastValue: the start and original tags of the row whose value
     /// the group holds, compared by the rule on [`DropTags`].
     last: (SystemTime, Vec<Option<TagValue>>),
+    /// In a view with expiry, the rows merged and their values.
+    parts: Vec<(PartKey, AggregationData)>,
 }
 
 impl Group {
-    fn new(mut row: Row, tags: Vec<Option<TagValue>>) -> Group {
-        let original = std::mem::replace(&mut row.tags, tags);
+    fn new(mut row: Row, key: MergedKey) -> Group {
+        let original = std::mem::replace(&mut row.tags, key.0.clone());
         Group {
             last: (row.start, original),
             row,
+            key,
+            parts: Vec::new(),
         }
     }
 
@@ -172,6 +297,7 @@ impl Group {
 
 impl Processor for DropTags {
     fn process(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
+        self.forget_views_not_in(&batch);
         batch.into_iter().map(|data| self.reduce(data)).collect()
     }
 

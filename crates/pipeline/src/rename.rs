@@ -17,9 +17,10 @@ use crate::view_shape::reshape;
 /// then is whether a prefixed name stays within 255 bytes:
 ///
 /// - **at registration** a view whose new name would be too long is
-///   refused with [`Error::ViewRejected`];
-/// - **at export** (views registered before the pipeline, exporters'
-///   self-metrics) it is passed on under its own name, counted in
+///   refused with [`Error::ViewRejected`]; one registered before the
+///   pipeline makes the pipeline's `register_exporter` fail the same way;
+/// - **at export** (exporters' self-metrics, which are never checked, and
+///   hand-made batches) it is passed on under its own name, counted in
 ///   [`Rename::conflicts`] and logged at `warn` once per view.
 ///
 /// Two views renamed to one name are refused at registration by the
