@@ -38,7 +38,9 @@
 //! other as `_OTHER`), `http.route` (the route template, never the raw
 //! path) and `http.response.status_code`. Body sizes are recorded when
 //! the body says its exact length (a `Content-Length`, or a body known in
-//! full), so their counts may be lower than the request count.
+//! full), so their counts may be lower than the request count. Responses
+//! to HEAD, and 204 and 304 responses, carry no body whatever the service
+//! returned: they count 0 bytes.
 //!
 //! A request whose inner service returns an error (tonic and hyper
 //! services may; axum's never do) is counted without a status code. A
@@ -64,6 +66,8 @@
 //! (`ViewManager::bind`) per series it has served, so a record is a few
 //! loads and one store per view.
 
+// On docs.rs, label each item behind a feature with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 

@@ -46,6 +46,11 @@ impl MethodIndex {
         MethodIndex(index.min(KNOWN.len() as u8))
     }
 
+    /// Whether the method is HEAD, whose responses carry no body.
+    pub(crate) fn is_head(self) -> bool {
+        self == MethodIndex::of(&Method::HEAD)
+    }
+
     /// The index as a number, for cache keys.
     pub(crate) fn get(self) -> u8 {
         self.0

@@ -101,7 +101,12 @@ where
         if let Some(mut in_flight) = this.in_flight.take() {
             match &output {
                 Ok(response) => {
-                    in_flight.finish(Some(response.status()), response.body().size_hint().exact())
+                    let size = if in_flight.sends_no_body(response.status()) {
+                        Some(0)
+                    } else {
+                        response.body().size_hint().exact()
+                    };
+                    in_flight.finish(Some(response.status()), size)
                 }
                 // An error is no response: counted without a status code.
                 Err(_) => in_flight.finish(None, None),
@@ -145,6 +150,15 @@ impl InFlight {
             start: Instant::now(),
             left: false,
         }
+    }
+
+    /// Whether the response goes out without a body whatever the service
+    /// returned (HTTP servers drop it): for HEAD, 204 and 304 the bytes
+    /// transferred, which the response size view counts, are none.
+    fn sends_no_body(&self, status: StatusCode) -> bool {
+        self.method.is_head()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
     }
 
     /// Records the finished request, then leaves the in-flight count.
