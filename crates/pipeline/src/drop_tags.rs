@@ -1,7 +1,7 @@
 //! DropTags: remove tag keys from views, merging the rows that then
 //! coincide.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
@@ -41,12 +41,16 @@ use crate::view_shape::reshape;
 /// Count, Sum or Distribution of each row merged into it, and adds in
 /// those of rows that left (a LastValue keeps nothing). The merged row
 /// then never goes down when a part of it expires, and [`Delta`] after it
-/// passes on exactly what was recorded. The merged row keeps its start
-/// until every row in it has left; it then leaves too, and starts afresh
-/// if its tags are recorded again. This memory holds one entry per row of
-/// the latest batch, is kept only for views with `expire_after` (only
-/// their rows leave), and goes with the view when it is unregistered.
-/// So one `DropTags` serves one exporter, like a [`Delta`].
+/// passes on exactly what was recorded (so long as the exporter gets every
+/// batch: one skipped by a slow exporter may hide the last changes of a
+/// row that expired meanwhile, as from a `Delta` alone). The merged row
+/// keeps its start while any row in it goes on from the batch before; when
+/// none does (all expired, perhaps in a read between two exports), it
+/// starts afresh. This memory holds one entry per row of the latest batch,
+/// is kept only for views with `expire_after` (only their rows leave), and
+/// goes with the view when it is unregistered. So one `DropTags` serves one
+/// exporter, like a [`Delta`]: do not share one between pipelines (not
+/// even as an `Arc`).
 ///
 /// [`Delta`]: crate::Delta
 /// - The **overflow row** stays separate: it is never merged with ordinary
@@ -215,11 +219,21 @@ impl DropTags {
         for group in groups.iter_mut() {
             let parts: HashMap<PartKey, AggregationData> =
                 std::mem::take(&mut group.parts).into_iter().collect();
-            let mut merged = view.rows.remove(&group.key).unwrap_or(Merged {
-                start: group.row.start,
-                parts: HashMap::new(),
-                gone: None,
-            });
+            if parts.is_empty() {
+                // A LastValue: nothing to keep.
+                continue;
+            }
+            // A merged row none of whose rows is left from the batch before
+            // starts afresh: they all expired (perhaps in a read between two
+            // exports), as the row of a view without the dropped keys did.
+            let mut merged = match view.rows.remove(&group.key) {
+                Some(merged) if merged.parts.keys().any(|p| parts.contains_key(p)) => merged,
+                _ => Merged {
+                    start: group.row.start,
+                    parts: HashMap::new(),
+                    gone: None,
+                },
+            };
             for (part, last) in merged.parts.drain() {
                 if parts.contains_key(&part) {
                     continue;
@@ -252,7 +266,8 @@ impl DropTags {
     fn forget_views_not_in(&self, batch: &[ViewData]) {
         let mut memory = self.memory.lock();
         if !memory.is_empty() {
-            memory.retain(|name, _| batch.iter().any(|d| d.view.name() == name));
+            let names: HashSet<&str> = batch.iter().map(|d| d.view.name()).collect();
+            memory.retain(|name, _| names.contains(name.as_str()));
         }
     }
 }
@@ -316,5 +331,72 @@ impl Processor for DropTags {
 
     fn name(&self) -> &str {
         "DropTags"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use census_core::{Aggregation, MeasureI64, Number};
+    use census_testkit::{at, key, row};
+    use std::time::Duration;
+
+    fn view(name: &str, expire: bool) -> View {
+        let builder = View::builder(name, MeasureI64::new("m", "", "1").expect("measure"))
+            .tag_keys([key("route"), key("user")])
+            .aggregation(Aggregation::Sum);
+        if expire {
+            builder.expire_after(Duration::from_secs(60))
+        } else {
+            builder
+        }
+        .build()
+        .expect("view")
+    }
+
+    fn batch(view: &View, round: u64) -> ViewData {
+        let users = [format!("u{round}"), format!("u{}", round + 1)];
+        let rows = users
+            .iter()
+            .map(|u| {
+                row(
+                    &[Some("/r"), Some(u)],
+                    AggregationData::Sum(Number::Int(1)),
+                    at(0),
+                )
+            })
+            .collect();
+        ViewData::new(view.clone(), at(0), at(round + 1), rows)
+    }
+
+    /// (merged rows, parts) remembered for `name`.
+    fn remembered(drop: &DropTags, name: &str) -> Option<(usize, usize)> {
+        let memory = drop.memory.lock();
+        let view = memory.get(name)?;
+        Some((
+            view.rows.len(),
+            view.rows.values().map(|m| m.parts.len()).sum(),
+        ))
+    }
+
+    // The memory holds the rows of the latest batch only, for views with
+    // expiry only, and goes with a view that leaves the batches.
+    #[test]
+    fn memory_holds_only_the_latest_batch_of_views_with_expiry() {
+        let drop = DropTags::new(["user"]);
+        let (expiring, stable) = (view("expiring", true), view("stable", false));
+        for round in 0..50 {
+            let out = drop.process(vec![batch(&expiring, round), batch(&stable, round)]);
+            assert_eq!(out.len(), 2);
+            assert_eq!(remembered(&drop, "expiring"), Some((1, 2)), "round {round}");
+            assert_eq!(remembered(&drop, "stable"), None);
+        }
+        // Users churn, each row seen in two batches: the merged row holds
+        // every value that left, and the two rows now there.
+        let out = drop.process(vec![batch(&expiring, 50)]);
+        assert_eq!(out[0].rows.len(), 1);
+        assert_eq!(out[0].rows[0].data, AggregationData::Sum(Number::Int(52)));
+        drop.process(vec![batch(&stable, 51)]);
+        assert_eq!(remembered(&drop, "expiring"), None);
     }
 }

@@ -137,3 +137,51 @@ fn merged_rows_keep_what_their_expired_rows_recorded() -> Result<(), census_core
     assert_eq!(value(&cumulative, "demo/sum_by_path"), Some(4));
     Ok(())
 }
+
+// Rows also expire in reads between exports (`retrieve_data`, a scrape).
+// When every row of a merged row went so, and its tags are recorded again
+// before the next export, the merged row starts afresh, as the row of the
+// view without the key does: it must not carry the old rows' total.
+#[test]
+fn a_merged_row_whose_rows_all_expired_in_a_read_starts_afresh() -> Result<(), census_core::Error> {
+    let period = Duration::from_secs(10);
+    let m = MeasureI64::new("demo/jobs", "jobs", "1")?;
+    let path = TagKey::new("path")?;
+    let (vm, clock) = clocked_manager(period);
+    for (suffix, keys) in [("by_path", vec![path.clone()]), ("direct", vec![])] {
+        vm.register_view(
+            View::builder(format!("demo/jobs_{suffix}"), &m)
+                .tag_keys(keys)
+                .aggregation(Aggregation::Count)
+                .expire_after(Duration::from_secs(15))
+                .build()?,
+        )?;
+    }
+    let (capture, calls) = CapturingExporter::new();
+    vm.register_exporter(Pipeline::new(capture).with(DropTags::new(["path"])))?;
+    let a = TagMap::new().with(&path, "/a")?;
+    for _ in 0..3 {
+        MeasurementMap::new().put(&m, 1).record_to(&vm, &a);
+    }
+    for _ in 0..2 {
+        clock.advance(period);
+        calls.next_call();
+    }
+    // 26 s after the records, exported twice since: a read expires both.
+    clock.advance(Duration::from_secs(6));
+    assert!(vm.retrieve_data("demo/jobs_by_path")?.rows.is_empty());
+    assert!(vm.retrieve_data("demo/jobs_direct")?.rows.is_empty());
+    MeasurementMap::new().put(&m, 1).record_to(&vm, &a);
+    clock.advance(Duration::from_secs(4));
+    let batch = export(calls.next_call());
+    let row = |name: &str| {
+        batch
+            .iter()
+            .find(|d| d.view.name() == name)
+            .and_then(|d| d.rows.first())
+            .map(|r| (r.data.clone(), r.start))
+    };
+    assert_eq!(row("demo/jobs_by_path"), row("demo/jobs_direct"));
+    assert_eq!(value(&batch, "demo/jobs_by_path"), Some(1));
+    Ok(())
+}

@@ -118,7 +118,10 @@ impl ManualClock {
     /// be", never a panic in the manager's threads.
     pub fn advance(&self, by: Duration) {
         let mut state = self.shared.state.lock();
-        state.elapsed = self.shared.reachable(state.elapsed.saturating_add(by));
+        // Never back: the farthest reachable is searched in whole seconds,
+        // and the clock may stand a few nanoseconds past that already.
+        let wanted = self.shared.reachable(state.elapsed.saturating_add(by));
+        state.elapsed = wanted.max(state.elapsed);
         // A full channel already holds a tick its waiter has not taken;
         // a disconnected one belongs to a waiter that has gone.
         state
