@@ -2,7 +2,6 @@
 //! exporters.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use census_core::{Producer, ViewData};
@@ -53,14 +52,15 @@ impl Inner {
 pub(super) struct ManagerProducer(pub(super) Weak<Inner>);
 
 impl Producer for ManagerProducer {
+    /// Also while `shutdown` drains, and after: a service's own `/metrics`
+    /// route may be scraped then, and an empty answer would make the
+    /// scraper drop every series instead of reading the last values.
     fn produce(&self) -> Vec<ViewData> {
         match self.0.upgrade() {
             // A pull: one reader among exporters, which must each have had
             // a row's last value in a batch before the row may expire.
-            Some(inner) if !inner.shut_down.load(Ordering::Acquire) => {
-                inner.snapshot_all(Audience::Reader { exporters: true })
-            }
-            _ => Vec::new(),
+            Some(inner) => inner.snapshot_all(Audience::Reader { exporters: true }),
+            None => Vec::new(),
         }
     }
 }
