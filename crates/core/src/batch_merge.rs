@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::tag::TagValue;
-use crate::view_data::{Temporality, ViewData};
+use crate::view_data::{Row, Temporality, ViewData};
 
 /// Folds `later` into `earlier`, so that `earlier` alone carries what both
 /// batches did; returns how many rows of `earlier` could not be carried.
@@ -53,7 +53,43 @@ use crate::view_data::{Temporality, ViewData};
 /// # Ok(()) }
 /// ```
 pub fn merge_batches(earlier: &mut Vec<ViewData>, later: Vec<ViewData>) -> u64 {
-    let mut lost = 0;
+    merge_batches_keeping(earlier, later)
+        .iter()
+        .map(|d| d.rows.len() as u64)
+        .sum()
+}
+
+/// [`merge_batches`], returning the data of the rows it could not carry
+/// (each with its view) instead of their count, so that an exporter can
+/// report those values lost rather than only count them.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use census_core::{
+///     merge_batches_keeping, Aggregation, AggregationData, MeasureI64, Row, Temporality, View,
+///     ViewData,
+/// };
+///
+/// # fn main() -> Result<(), census_core::Error> {
+/// let m = MeasureI64::new("m", "", "1")?;
+/// let at = |s| UNIX_EPOCH + Duration::from_secs(s);
+/// let delta = |view: &View, n| {
+///     let mut data = ViewData::new(view.clone(), at(0), at(10),
+///         vec![Row::new(vec![], AggregationData::Count(n), at(0))]);
+///     data.temporality = Temporality::Delta;
+///     data
+/// };
+/// let old = View::builder("v", &m).aggregation(Aggregation::Count).build()?;
+/// // Registered again under the same name, with another description.
+/// let new = View::builder("v", &m).description("new").aggregation(Aggregation::Count).build()?;
+/// let mut earlier = vec![delta(&old, 3)];
+/// let uncarried = merge_batches_keeping(&mut earlier, vec![delta(&new, 4)]);
+/// assert_eq!(uncarried[0].rows[0].data, AggregationData::Count(3));
+/// assert_eq!(earlier[0].rows[0].data, AggregationData::Count(4));
+/// # Ok(()) }
+/// ```
+pub fn merge_batches_keeping(earlier: &mut Vec<ViewData>, later: Vec<ViewData>) -> Vec<ViewData> {
+    let mut uncarried = Vec::new();
     let mut by_name: HashMap<String, usize> = earlier
         .iter()
         .enumerate()
@@ -71,20 +107,27 @@ pub fn merge_batches(earlier: &mut Vec<ViewData>, later: Vec<ViewData>) -> u64 {
         let both_delta =
             old.temporality == Temporality::Delta && data.temporality == Temporality::Delta;
         if both_delta && old.view == data.view {
-            lost += merge_view(old, data);
-        } else {
-            if old.temporality == Temporality::Delta {
-                lost += old.rows.len() as u64;
+            let replaced = merge_view(old, data);
+            if !replaced.is_empty() {
+                let mut lost = ViewData::new(old.view.clone(), old.start, old.end, replaced);
+                lost.temporality = Temporality::Delta;
+                uncarried.push(lost);
             }
-            *old = data;
+        } else {
+            let old = std::mem::replace(old, data);
+            if old.temporality == Temporality::Delta && !old.rows.is_empty() {
+                uncarried.push(old);
+            }
         }
     }
-    lost
+    uncarried
 }
 
-/// Folds the rows of `later` into `into`, both delta data of one view.
-fn merge_view(into: &mut ViewData, later: ViewData) -> u64 {
-    let mut lost = 0;
+/// Folds the rows of `later` into `into`, both delta data of one view;
+/// returns `into`'s rows that `later`'s replaced, their values unable to
+/// combine.
+fn merge_view(into: &mut ViewData, later: ViewData) -> Vec<Row> {
+    let mut replaced = Vec::new();
     let mut rows: HashMap<(bool, Vec<Option<TagValue>>), usize> = into
         .rows
         .iter()
@@ -96,8 +139,7 @@ fn merge_view(into: &mut ViewData, later: ViewData) -> u64 {
         match rows.get(&key).and_then(|&i| into.rows.get_mut(i)) {
             Some(old) => {
                 if old.data.merge(&row.data, true).is_err() {
-                    lost += 1;
-                    *old = row;
+                    replaced.push(std::mem::replace(old, row));
                 }
             }
             None => {
@@ -109,7 +151,7 @@ fn merge_view(into: &mut ViewData, later: ViewData) -> u64 {
     into.start = into.start.min(later.start);
     into.end = into.end.max(later.end);
     into.folded = into.folded.saturating_add(later.folded);
-    lost
+    replaced
 }
 
 #[cfg(test)]
@@ -234,5 +276,34 @@ mod tests {
         assert_eq!(merge_batches(&mut earlier, later), 2);
         assert_eq!(earlier.len(), 1);
         assert_eq!(earlier[0].view, new);
+    }
+
+    #[test]
+    fn what_cannot_be_carried_comes_back_with_its_values() {
+        let old = view("v", Aggregation::Sum);
+        let new = view("v", Aggregation::Count);
+        let kept = view("w", Aggregation::Sum);
+        let int = |v| AggregationData::Sum(Number::Int(v));
+        let mut earlier = vec![
+            delta(&old, 0, 10, vec![row("a", int(3), 0), row("b", int(4), 0)]),
+            delta(&kept, 0, 10, vec![row("a", int(1), 0)]),
+        ];
+        let later = vec![
+            delta(&new, 10, 20, vec![row("a", AggregationData::Count(1), 10)]),
+            delta(&kept, 10, 20, vec![row("a", int(2), 10)]),
+        ];
+        let uncarried = merge_batches_keeping(&mut earlier, later);
+        assert_eq!(uncarried.len(), 1);
+        assert_eq!(uncarried[0].view, old);
+        assert_eq!(uncarried[0].temporality, Temporality::Delta);
+        let values: Vec<&AggregationData> = uncarried[0].rows.iter().map(|r| &r.data).collect();
+        assert_eq!(values, [&int(3), &int(4)]);
+        assert_eq!(earlier[1].rows[0].data, int(3));
+        // Rows whose values cannot combine (hand-made) come back too.
+        let mut earlier = vec![delta(&kept, 0, 10, vec![row("a", int(1), 0)])];
+        let odd = delta(&kept, 10, 20, vec![row("a", AggregationData::Count(5), 10)]);
+        let uncarried = merge_batches_keeping(&mut earlier, vec![odd]);
+        assert_eq!(uncarried[0].rows[0].data, int(1));
+        assert_eq!(earlier[0].rows[0].data, AggregationData::Count(5));
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use census_core::{merge_batches, ViewData};
+use census_core::{merge_batches_keeping, ViewData};
 use parking_lot::Mutex;
 
 /// A snapshot of an [`HttpExporter`](crate::HttpExporter)'s delivery
@@ -129,9 +129,10 @@ impl DeliveryStats {
         let rows: usize = batch.iter().map(|d| d.rows.len()).sum();
         DeliveryStats::add(&self.lost_rows, rows as u64);
         let mut details = self.details.lock();
-        let more = merge_batches(&mut details.lost, batch.to_vec());
-        // Rows that cannot be carried together are still counted above.
-        let _ = more;
+        // What cannot merge with what was lost before (a view registered
+        // anew in between) stays beside it, values and all.
+        let apart = merge_batches_keeping(&mut details.lost, batch.to_vec());
+        details.lost.extend(apart);
     }
 
     /// The delta data that never arrived, merged.

@@ -9,8 +9,8 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use census_core::{
-    merge_batches, DeliveryReport, Error, ExportError, Exporter, Producer, Temporality, View,
-    ViewData,
+    merge_batches_keeping, DeliveryReport, Error, ExportError, Exporter, Producer, Temporality,
+    View, ViewData,
 };
 use census_prometheus_model::{Family, NameTable};
 use crossbeam_channel::{RecvTimeoutError, Sender};
@@ -214,8 +214,12 @@ impl Shared {
             return newer;
         };
         let mut merged = Vec::clone(&data);
-        let uncarried = merge_batches(&mut merged, Vec::clone(&later));
-        DeliveryStats::add(&self.stats.lost_rows, uncarried);
+        // The older batch's rows of a view registered anew in between
+        // cannot travel with the newer: lost, values kept for the report.
+        let uncarried = merge_batches_keeping(&mut merged, Vec::clone(&later));
+        if !uncarried.is_empty() {
+            self.stats.lose(&uncarried);
+        }
         match self.encoder.encode(&merged) {
             Ok((body, omitted)) => {
                 self.count_omissions(omitted);
@@ -296,13 +300,24 @@ impl Exporter for HttpExporter {
             )));
         }
         let (body, omitted) = shared.encoder.encode(batch)?;
+        // Delta data the format cannot carry (remote write) never arrives:
+        // lost now, values kept for the report, and not queued to be lost
+        // again with its batch.
+        let never = |d: &&ViewData| {
+            d.temporality == Temporality::Delta
+                && omitted.views.iter().any(|(name, _)| name == d.view.name())
+        };
+        let left_out: Vec<ViewData> = batch.iter().filter(never).cloned().collect();
+        if !left_out.is_empty() {
+            shared.stats.lose(&left_out);
+        }
+        let delta = batch
+            .iter()
+            .any(|d| d.temporality == Temporality::Delta && !never(&d))
+            .then(|| Arc::new(batch.iter().filter(|d| !never(d)).cloned().collect()));
         shared.count_omissions(omitted);
         // Relaxed: the counter only has to hand out distinct numbers.
         let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
-        let delta = batch
-            .iter()
-            .any(|d| d.temporality == Temporality::Delta)
-            .then(|| Arc::new(batch.to_vec()));
         let batch = Batch {
             seq,
             id: format!("{}-{seq}", shared.instance),

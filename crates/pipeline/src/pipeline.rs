@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use census_core::{
-    merge_batches, DeliveryReport, ExportError, Exporter, Processor, Producer, Temporality, View,
-    ViewData,
+    merge_batches_keeping, DeliveryReport, ExportError, Exporter, Processor, Producer, Temporality,
+    View, ViewData,
 };
 use parking_lot::Mutex;
 
@@ -58,7 +58,9 @@ use parking_lot::Mutex;
 ///   is kept and folded into the next batch
 ///   ([`merge_batches`](census_core::merge_batches)): the processor has
 ///   moved on, so no later batch would carry it otherwise. What is still
-///   kept at shutdown is reported lost in `delivery`.
+///   kept at shutdown is reported lost in `delivery`, as is, at once, kept
+///   data that cannot travel with the next batch (its view was registered
+///   anew in between).
 /// - `attach`, `self_metrics`, `shutdown`, `delivery` and `name` go to the
 ///   wrapped exporter (`delivery` with the kept data added). The producer passed to `attach` is the manager's:
 ///   a pull exporter's on-demand snapshots do **not** pass through the
@@ -84,6 +86,9 @@ pub struct Pipeline<E> {
     /// error), merged, to go out with the next batch: a stateful processor
     /// such as `Delta` has already moved on, so nothing else carries it.
     carry: Mutex<Vec<ViewData>>,
+    /// Carried data that could not merge into a later batch (its view was
+    /// registered anew in between): lost, kept for `delivery`.
+    lost: Mutex<Vec<ViewData>>,
     /// Set by `shutdown`: what is still carried then is lost.
     shut_down: AtomicBool,
 }
@@ -108,6 +113,7 @@ impl<E: Exporter> Pipeline<E> {
             exported: AtomicU64::new(0),
             panics: AtomicU64::new(0),
             carry: Mutex::new(Vec::new()),
+            lost: Mutex::new(Vec::new()),
             shut_down: AtomicBool::new(false),
         }
     }
@@ -217,17 +223,21 @@ impl<E: Exporter> Exporter for Pipeline<E> {
     /// pending batch before).
     fn delivery(&self) -> Option<DeliveryReport> {
         let mut report = self.exporter.delivery();
-        let carry = self.carry.lock();
-        if carry.is_empty() {
+        let (carry, lost) = (self.carry.lock(), self.lost.lock());
+        if carry.is_empty() && lost.is_empty() {
             return report;
         }
         let report_of = report.get_or_insert_with(DeliveryReport::new);
-        if self.shut_down.load(Ordering::Acquire) {
-            let rows: usize = carry.iter().map(|d| d.rows.len()).sum();
+        let mut add_lost = |data: &[ViewData]| {
+            let rows: usize = data.iter().map(|d| d.rows.len()).sum();
             report_of.lost_rows = report_of.lost_rows.saturating_add(rows as u64);
-            let uncarried = merge_batches(&mut report_of.lost, carry.clone());
-            report_of.lost_rows = report_of.lost_rows.saturating_add(uncarried);
-        } else {
+            let apart = merge_batches_keeping(&mut report_of.lost, data.to_vec());
+            report_of.lost.extend(apart);
+        };
+        add_lost(&lost);
+        if self.shut_down.load(Ordering::Acquire) {
+            add_lost(&carry);
+        } else if !carry.is_empty() {
             report_of.pending = report_of.pending.saturating_add(1);
         }
         report
@@ -280,13 +290,18 @@ impl<E: Exporter> Pipeline<E> {
             batch
         } else {
             let mut merged = std::mem::take(&mut *carry);
-            let uncarried = merge_batches(&mut merged, batch);
-            if uncarried > 0 {
+            let uncarried = merge_batches_keeping(&mut merged, batch);
+            if !uncarried.is_empty() {
+                let rows: usize = uncarried.iter().map(|d| d.rows.len()).sum();
                 log::warn!(
-                    "census: pipeline of exporter {}: {uncarried} rows of refused delta data \
-                     could not be merged into the next batch and are lost",
+                    "census: pipeline of exporter {}: {rows} rows of refused delta data \
+                     could not be merged into the next batch and are lost (see its \
+                     delivery report)",
                     self.exporter.name()
                 );
+                let mut lost = self.lost.lock();
+                let apart = merge_batches_keeping(&mut lost, uncarried);
+                lost.extend(apart);
             }
             merged
         };

@@ -193,14 +193,17 @@ fn describe(report: &DeliveryReport) -> String {
             parts.push(format!("{n} {what}"));
         }
     }
-    let mut text = format!("batches not delivered: {}", parts.join(", "));
+    let mut text = Vec::new();
+    if !parts.is_empty() {
+        text.push(format!("batches not delivered: {}", parts.join(", ")));
+    }
     if report.lost_rows > 0 {
-        text.push_str(&format!(
-            "; {} rows of delta data lost (see ShutdownReport::undelivered)",
+        text.push(format!(
+            "{} rows of delta data lost (see ShutdownReport::undelivered)",
             report.lost_rows
         ));
     }
-    text
+    text.join("; ")
 }
 
 /// Shuts a [`ViewManager`] down when dropped; made by
@@ -279,5 +282,23 @@ mod tests {
         assert_eq!(*keep.0.exports.lock(), vec![Some(4)]);
         assert_eq!(*keep.0.shutdowns.lock(), 1);
         Ok(())
+    }
+
+    // The failure text names only what happened: no empty clause when
+    // every batch arrived and only delta rows were lost.
+    #[test]
+    fn an_exporter_that_only_lost_rows_is_described_without_an_empty_clause() {
+        let mut report = DeliveryReport::new();
+        report.lost_rows = 2;
+        assert_eq!(
+            super::describe(&report),
+            "2 rows of delta data lost (see ShutdownReport::undelivered)"
+        );
+        report.abandoned = 1;
+        assert_eq!(
+            super::describe(&report),
+            "batches not delivered: 1 abandoned; 2 rows of delta data lost (see \
+             ShutdownReport::undelivered)"
+        );
     }
 }
