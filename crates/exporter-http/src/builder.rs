@@ -32,7 +32,7 @@ pub(crate) struct Config {
 /// The longest duration any setting takes. Deadlines are `Instant`s, which
 /// cannot hold `Duration::MAX` from now, and a day is past any useful
 /// request timeout, backoff or shutdown deadline.
-const LONGEST: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const LONGEST: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Headers the exporter sets itself; a user value would contradict the
 /// body it sends or break duplicate detection.

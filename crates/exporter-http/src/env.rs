@@ -8,7 +8,7 @@ use std::time::Duration;
 use census_core::Error;
 use percent_encoding::percent_decode_str;
 
-use crate::builder::{check_url, invalid};
+use crate::builder::{check_url, invalid, LONGEST};
 use crate::format::HttpFormat;
 
 /// Where a variable's value would have gone, so that an explicit builder
@@ -111,14 +111,17 @@ pub(crate) fn read(var: impl Fn(&str) -> Option<String>) -> EnvSettings {
     };
 
     let timeout = pick("TIMEOUT").and_then(|(name, value)| match value.trim().parse::<u64>() {
-        Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+        // Checked here, not only by `build`, so that the error names the
+        // variable and its text.
+        Ok(ms) if ms > 0 && Duration::from_millis(ms) <= LONGEST => Some(Duration::from_millis(ms)),
         _ => {
             fail(
                 Setting::Timeout,
                 invalid(
                     &name,
                     &value,
-                    "the timeout is a whole number of milliseconds above 0, such as 10000",
+                    "the timeout is a whole number of milliseconds from 1 to 86400000 (a day), \
+                     such as 10000",
                 ),
             );
             None
@@ -329,5 +332,10 @@ mod tests {
         );
         let zero = read_from(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "0")]);
         assert_eq!(failed(&zero), ["OTEL_EXPORTER_OTLP_TIMEOUT"]);
+        // Past a day: refused naming the variable, not the builder setting.
+        let long = read_from(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "99999999999")]);
+        assert_eq!(failed(&long), ["OTEL_EXPORTER_OTLP_TIMEOUT"]);
+        let day = read_from(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "86400000")]);
+        assert_eq!(day.timeout, Some(Duration::from_secs(86_400)));
     }
 }

@@ -57,6 +57,13 @@
 //! requests no route matched. A path scanner hitting thousands of paths
 //! that do not exist adds one row, not thousands.
 //!
+//! Reading `MatchedPath` takes the `axum` feature, on by default (and
+//! always on through the `census` facade's `tower` feature). Without it an
+//! axum service's requests all record as unmatched unless a route function
+//! names them: a tonic or hyper service that wants no axum in its build
+//! depends on `census-tower` with `default-features = false` and gives a
+//! route function.
+//!
 //! # What a request costs
 //!
 //! The latency covers the inner service from `call` until its response
