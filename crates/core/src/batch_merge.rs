@@ -90,14 +90,22 @@ pub fn merge_batches(earlier: &mut Vec<ViewData>, later: Vec<ViewData>) -> u64 {
 /// ```
 pub fn merge_batches_keeping(earlier: &mut Vec<ViewData>, later: Vec<ViewData>) -> Vec<ViewData> {
     let mut uncarried = Vec::new();
-    let mut by_name: HashMap<String, usize> = earlier
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.view.name().to_owned(), i))
-        .collect();
+    // Positions by name: a store of lost data may hold a name twice, one
+    // entry per definition (what one call returns, kept beside the rest).
+    let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, d) in earlier.iter().enumerate() {
+        by_name.entry(d.view.name().to_owned()).or_default().push(i);
+    }
     for data in later {
-        let Some(&i) = by_name.get(data.view.name()) else {
-            by_name.insert(data.view.name().to_owned(), earlier.len());
+        let named = by_name.entry(data.view.name().to_owned()).or_default();
+        // The entry of the same definition if there is one, else the
+        // latest of that name.
+        let same = named
+            .iter()
+            .copied()
+            .find(|&i| earlier.get(i).is_some_and(|old| old.view == data.view));
+        let Some(i) = same.or_else(|| named.last().copied()) else {
+            named.push(earlier.len());
             earlier.push(data);
             continue;
         };
@@ -107,9 +115,12 @@ pub fn merge_batches_keeping(earlier: &mut Vec<ViewData>, later: Vec<ViewData>) 
         let both_delta =
             old.temporality == Temporality::Delta && data.temporality == Temporality::Delta;
         if both_delta && old.view == data.view {
+            // The rows that cannot combine were recorded in `old`'s
+            // interval, before the merge widens it.
+            let (start, end) = (old.start, old.end);
             let replaced = merge_view(old, data);
             if !replaced.is_empty() {
-                let mut lost = ViewData::new(old.view.clone(), old.start, old.end, replaced);
+                let mut lost = ViewData::new(old.view.clone(), start, end, replaced);
                 lost.temporality = Temporality::Delta;
                 uncarried.push(lost);
             }
@@ -305,5 +316,53 @@ mod tests {
         let uncarried = merge_batches_keeping(&mut earlier, vec![odd]);
         assert_eq!(uncarried[0].rows[0].data, int(1));
         assert_eq!(earlier[0].rows[0].data, AggregationData::Count(5));
+    }
+
+    // A store of lost data keeps one entry per definition: a later loss
+    // of either merges into its own, however many come.
+    #[test]
+    fn a_lost_store_keeps_one_merged_entry_per_definition() {
+        let old = view("v", Aggregation::Sum);
+        let new = view("v", Aggregation::Count);
+        let int = |v| AggregationData::Sum(Number::Int(v));
+        let keep = |store: &mut Vec<ViewData>, batch: Vec<ViewData>| {
+            let apart = merge_batches_keeping(store, batch);
+            store.extend(apart);
+        };
+        let mut store = Vec::new();
+        keep(
+            &mut store,
+            vec![delta(&old, 0, 10, vec![row("a", int(1), 0)])],
+        );
+        for n in 0..5 {
+            let rows = vec![row("a", AggregationData::Count(1), 10 + n)];
+            keep(&mut store, vec![delta(&new, 10 + n, 11 + n, rows)]);
+        }
+        keep(
+            &mut store,
+            vec![delta(&old, 20, 30, vec![row("a", int(2), 20)])],
+        );
+        assert_eq!(store.len(), 2, "{store:?}");
+        let by_view = |v: &View| {
+            store
+                .iter()
+                .find(|d| d.view == *v)
+                .map(|d| d.rows[0].data.clone())
+        };
+        assert_eq!(by_view(&new), Some(AggregationData::Count(5)));
+        assert_eq!(by_view(&old), Some(int(3)));
+    }
+
+    // Rows that cannot combine come back with the interval they were
+    // recorded in, not the merged one.
+    #[test]
+    fn uncarried_rows_keep_their_own_interval() {
+        let sums = view("sums", Aggregation::Sum);
+        let int = |v| AggregationData::Sum(Number::Int(v));
+        let mut earlier = vec![delta(&sums, 0, 10, vec![row("a", int(1), 0)])];
+        let odd = delta(&sums, 10, 20, vec![row("a", AggregationData::Count(5), 10)]);
+        let uncarried = merge_batches_keeping(&mut earlier, vec![odd]);
+        assert_eq!((uncarried[0].start, uncarried[0].end), (at(0), at(10)));
+        assert_eq!((earlier[0].start, earlier[0].end), (at(0), at(20)));
     }
 }

@@ -128,8 +128,8 @@ pub trait Exporter: Send + Sync + 'static {
 /// Implemented by the stats crate's view manager, so that an exporter crate
 /// depends on `census-core` alone.
 pub trait Producer: Send + Sync {
-    /// One [`ViewData`] per registered view, taken now. Empty once the
-    /// manager has shut down.
+    /// One [`ViewData`] per registered view, taken now; while the manager
+    /// shuts down too, and after it has, the batch its shutdown exported.
     fn produce(&self) -> Vec<ViewData>;
 }
 

@@ -2,11 +2,14 @@
 //! `shutdown` drains the other exporters (up to the shutdown timeout) and
 //! after. `render()` then still shows every value: it used to answer an
 //! empty exposition from the moment `shutdown` began, so the scraper
-//! marked every series stale instead of reading the last values.
+//! marked every series stale instead of reading the last values. After
+//! the drain's snapshot it shows that final batch, and runs no callback:
+//! the service may have closed what its callbacks read.
 
 mod support;
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use census_core::{Aggregation, ExportError, Exporter, MeasureI64, TagMap, View, ViewData};
@@ -37,6 +40,18 @@ fn render_shows_the_values_while_shutdown_drains_and_after() -> TestResult {
             .aggregation(Aggregation::Sum)
             .build()?,
     )?;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let depth = MeasureI64::new("last/depth", "queue depth", "1")?;
+    vm.register_callback(
+        View::builder("last/depth", &depth)
+            .aggregation(Aggregation::LastValue)
+            .build()?,
+        move |out| {
+            let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            out.observe(&TagMap::new(), n as i64);
+        },
+    )?;
     let exporter = PrometheusExporter::builder().build()?;
     vm.register_exporter(exporter.clone())?;
     let (finish, wait) = mpsc::channel();
@@ -64,6 +79,17 @@ fn render_shows_the_values_while_shutdown_drains_and_after() -> TestResult {
     let (during, report) = during;
     assert!(report.is_ok_and(|r| r.is_complete()));
     assert_eq!(value(&during)?, Some(5.0), "during the drain:\n{during}");
-    assert_eq!(value(&exporter.render().1)?, Some(5.0), "after shutdown");
+    let after = exporter.render().1;
+    assert_eq!(value(&after)?, Some(5.0), "after shutdown");
+    // The final batch's reading of the callback, and no reading since.
+    let read = calls.load(Ordering::SeqCst);
+    let depth = parse(&after, false)?.find("last_depth", &[]);
+    assert_eq!(depth, Some(read as f64), "{after}");
+    exporter.render();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        read,
+        "a callback ran after shutdown"
+    );
     Ok(())
 }

@@ -28,7 +28,7 @@ use thread_local::ThreadLocal;
 
 use crate::callback::Callbacks;
 use crate::clock::Clock;
-use crate::delivery::DeliveryCounters;
+use crate::delivery::{Batch, DeliveryCounters};
 use crate::seed::Seed;
 use crate::switch::Switch;
 use crate::worker::Worker;
@@ -105,6 +105,9 @@ pub(crate) struct Inner {
     pub(super) shutdown_timeout: Mutex<Duration>,
     /// What the first shutdown found, handed to later callers too.
     pub(super) report: Mutex<Option<ShutdownReport>>,
+    /// The final batch, once shutdown took it: what pull exporters show
+    /// from then on, so no callback runs after the drain's snapshot.
+    pub(super) last_batch: Mutex<Option<Batch>>,
     pub(super) rejected_values: AtomicU64,
     pub(super) dropped_attachments: AtomicU64,
     pub(super) thread_exit_values: AtomicU64,
@@ -189,6 +192,7 @@ impl ViewManager {
                 period: Mutex::new(period),
                 shutdown_timeout: Mutex::new(DEFAULT_SHUTDOWN_TIMEOUT),
                 report: Mutex::new(None),
+                last_batch: Mutex::new(None),
                 rejected_values: AtomicU64::new(0),
                 dropped_attachments: AtomicU64::new(0),
                 thread_exit_values: AtomicU64::new(0),

@@ -54,13 +54,19 @@ pub(super) struct ManagerProducer(pub(super) Weak<Inner>);
 impl Producer for ManagerProducer {
     /// Also while `shutdown` drains, and after: a service's own `/metrics`
     /// route may be scraped then, and an empty answer would make the
-    /// scraper drop every series instead of reading the last values.
+    /// scraper drop every series instead of reading the last values. Once
+    /// the final batch is taken, that batch: nothing runs a callback after
+    /// the drain's snapshot, and every value recorded before `shutdown` is
+    /// in it.
     fn produce(&self) -> Vec<ViewData> {
-        match self.0.upgrade() {
-            // A pull: one reader among exporters, which must each have had
-            // a row's last value in a batch before the row may expire.
-            Some(inner) => inner.snapshot_all(Audience::Reader { exporters: true }),
-            None => Vec::new(),
+        let Some(inner) = self.0.upgrade() else {
+            return Vec::new();
+        };
+        if let Some(last) = inner.last_batch.lock().as_ref() {
+            return last.to_vec();
         }
+        // A pull: one reader among exporters, which must each have had a
+        // row's last value in a batch before the row may expire.
+        inner.snapshot_all(Audience::Reader { exporters: true })
     }
 }

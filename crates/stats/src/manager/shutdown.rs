@@ -141,6 +141,7 @@ impl Inner {
         // waiting as long as the exporters take.
         let deadline = Instant::now().checked_add(timeout);
         let batch: Batch = self.snapshot_all(Audience::Exporters).into();
+        *self.last_batch.lock() = Some(Arc::clone(&batch));
         for delivery in &deliveries {
             delivery.finish(Arc::clone(&batch), &self.counters);
         }
