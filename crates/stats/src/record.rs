@@ -80,7 +80,11 @@ impl ViewManager {
         let recorded = self.inner().with_routes(|routes| {
             for &(measure, value) in values.into_iter().flatten() {
                 routes.record(self.inner(), measure, value, tags);
-                routes.keep_exemplars(measure, value, tags, attachments);
+                // Every attachment dropped: recorded as without any, so the
+                // bucket keeps the exemplar (and its trace link) it had.
+                if !attachments.is_empty() {
+                    routes.keep_exemplars(measure, value, tags, attachments);
+                }
             }
         });
         if recorded.is_none() {

@@ -1,7 +1,8 @@
 //! Each bucket of a Distribution row keeps the most recent value recorded
 //! into it with attachments, whichever thread recorded it; values without
-//! attachments leave exemplars alone; other views keep none; attachments
-//! past the limits are dropped and counted (issue #13).
+//! attachments (or with all of theirs dropped) leave exemplars alone; other
+//! views keep none; attachments past the limits are dropped and counted
+//! (issue #13).
 
 use std::sync::mpsc;
 use std::time::SystemTime;
@@ -148,6 +149,17 @@ fn attachments_past_the_limits_are_dropped_and_counted() -> Result<(), Box<dyn s
         kept[1].attachments,
         vec![("trace_id".to_owned(), "abc".to_owned())]
     );
+    // A value whose only attachment is dropped records as one without any:
+    // the bucket keeps its exemplar and trace link (it used to be replaced
+    // by an exemplar with no attachments).
+    MeasurementMap::new()
+        .put(&latency, 30.0)
+        .attach("note", &"y".repeat(300))
+        .record_to(&vm, &tags);
+    assert_eq!(vm.stats().dropped_attachments, 5);
+    let data = vm.retrieve_data("t/latency")?;
+    let row = the_row(&data.rows, Some("/cart"));
+    assert_eq!(ids(row), [(1.0, "-"), (20.0, "abc")]);
     vm.shutdown();
     Ok(())
 }
