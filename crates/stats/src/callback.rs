@@ -1,16 +1,16 @@
 //! Callback views: views whose rows a function reports at each snapshot,
 //! instead of rows aggregated from records.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use census_core::{Error, View, ViewData};
 use parking_lot::Mutex;
 
 use crate::manager::ViewManager;
 use crate::observer::{Observed, Observer, Shape};
-use crate::runner::{Outcome, Runner, Started};
+use crate::runner::{in_callback, Outcome, Runner, Started};
 
 /// How long a snapshot waits for a callback view's callback, unless told
 /// otherwise; see [`ViewManager::set_callback_budget`].
@@ -47,6 +47,21 @@ impl CallbackView {
         out.finish()
     }
 
+    /// The view's data at `end` from a call's rows; `None` for a call that
+    /// failed or was not made, which shows the latest rows of a view of
+    /// running totals and none of a LastValue view (see `Reading::finish`).
+    fn data(&self, observed: Option<Observed>, end: SystemTime) -> ViewData {
+        let observed = match observed {
+            Some(observed) => Some(observed),
+            None if self.shape.is_cumulative() => self.last.lock().clone(),
+            None => None,
+        };
+        let (rows, folded) = observed.map_or((Vec::new(), 0), |o| (o.rows, o.folded));
+        let mut data = ViewData::new(self.view().clone(), self.shape.start(), end, rows);
+        data.folded = folded;
+        data
+    }
+
     pub(crate) fn is_overdue(&self) -> bool {
         // Relaxed: a view marked overdue a moment late is called once more
         // than needed, which the budget bounds like any call.
@@ -76,6 +91,9 @@ impl CallbackView {
 pub(crate) struct Callbacks {
     runner: Runner,
     budget: Mutex<Duration>,
+    /// Set once shutdown has taken its final snapshot: no callback is
+    /// called after that.
+    closed: AtomicBool,
     panics: AtomicU64,
     timeouts: AtomicU64,
     rejected: AtomicU64,
@@ -86,6 +104,9 @@ pub(crate) struct Reading<'c> {
     callbacks: &'c Callbacks,
     /// `None` when there is no callback view: no round, no hand-over.
     started: Option<Started<'c>>,
+    /// Views not called (the manager shut down, or the snapshot is taken
+    /// inside a callback): they show what a call that failed shows.
+    uncalled: Vec<Arc<CallbackView>>,
     budget: Duration,
 }
 
@@ -94,6 +115,7 @@ impl Callbacks {
         Callbacks {
             runner: Runner::new(),
             budget: Mutex::new(DEFAULT_CALLBACK_BUDGET),
+            closed: AtomicBool::new(false),
             panics: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -101,14 +123,39 @@ impl Callbacks {
     }
 
     /// Starts calling the callbacks of `views`; they run while the caller
-    /// snapshots the recorded views, and [`Reading::finish`] collects them.
-    pub(crate) fn start(&self, views: Vec<Arc<CallbackView>>) -> Reading<'_> {
-        let budget = *self.budget.lock();
+    /// snapshots the recorded views, and [`Reading::finish`] collects them,
+    /// waiting at most the budget, and never past `deadline` (shutdown's).
+    pub(crate) fn start(
+        &self,
+        views: Vec<Arc<CallbackView>>,
+        deadline: Option<Instant>,
+    ) -> Reading<'_> {
+        let mut budget = *self.budget.lock();
+        if let Some(deadline) = deadline {
+            budget = budget.min(deadline.saturating_duration_since(Instant::now()));
+        }
+        // Acquire: pairs with `close`, so a snapshot that sees the flag
+        // follows the final one.
+        if views.is_empty() || self.closed.load(Ordering::Acquire) || in_callback() {
+            return Reading {
+                callbacks: self,
+                started: None,
+                uncalled: views,
+                budget,
+            };
+        }
         Reading {
             callbacks: self,
-            started: (!views.is_empty()).then(|| self.runner.start(views, budget)),
+            started: Some(self.runner.start(views, budget)),
+            uncalled: Vec::new(),
             budget,
         }
+    }
+
+    /// No callback is called from now on: shutdown took its final snapshot.
+    pub(crate) fn close(&self) {
+        // Release: see `start`.
+        self.closed.store(true, Ordering::Release);
     }
 
     /// Relaxed, all three: statistics.
@@ -138,7 +185,11 @@ impl Reading<'_> {
     pub(crate) fn finish(self, end: SystemTime) -> Vec<ViewData> {
         let c = self.callbacks;
         let Some(started) = self.started else {
-            return Vec::new();
+            return self
+                .uncalled
+                .iter()
+                .map(|state| state.data(None, end))
+                .collect();
         };
         let outcomes = started.wait();
         let mut batch = Vec::with_capacity(outcomes.len());
@@ -186,15 +237,7 @@ impl Reading<'_> {
                     None
                 }
             };
-            let observed = match observed {
-                Some(observed) => Some(observed),
-                None if state.shape.is_cumulative() => state.last.lock().clone(),
-                None => None,
-            };
-            let (rows, folded) = observed.map_or((Vec::new(), 0), |o| (o.rows, o.folded));
-            let mut data = ViewData::new(state.view().clone(), state.shape.start(), end, rows);
-            data.folded = folded;
-            batch.push(data);
+            batch.push(state.data(observed, end));
         }
         batch
     }

@@ -19,6 +19,7 @@
 //! calls, so a slow callback delays the calls queued behind it by that
 //! eighth, not by its own length.
 
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -176,9 +177,22 @@ impl Runner {
     }
 }
 
+thread_local! {
+    /// Whether this thread is a runner: a callback runs here.
+    static RUNNER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the calling thread is running a callback: a snapshot it takes
+/// (a callback reading views, even its own) must not hand callbacks to the
+/// pool, which would start a thread per nesting until the budget ran out.
+pub(crate) fn in_callback() -> bool {
+    RUNNER.with(Cell::get)
+}
+
 /// A runner thread: works on rounds until idle for `IDLE_EXIT` or the
 /// manager is gone.
 fn serve(inbox: &Receiver<Arc<Round>>, idle: &AtomicUsize) {
+    RUNNER.with(|runner| runner.set(true));
     loop {
         // Relaxed: a hint; see `Runner::idle`.
         idle.fetch_add(1, Ordering::Relaxed);

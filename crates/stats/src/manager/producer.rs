@@ -3,6 +3,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 use census_core::{Producer, ViewData};
 
@@ -13,6 +14,16 @@ use crate::view::Audience;
 impl Inner {
     /// Every view's data, taken now, plus what exporters contribute.
     pub(crate) fn snapshot_all(&self, audience: Audience) -> Vec<ViewData> {
+        self.snapshot_until(audience, None)
+    }
+
+    /// [`snapshot_all`](Inner::snapshot_all), waiting for callbacks no
+    /// later than `deadline`.
+    pub(crate) fn snapshot_until(
+        &self,
+        audience: Audience,
+        deadline: Option<Instant>,
+    ) -> Vec<ViewData> {
         let (views, producers, callback_views) = {
             let reg = self.registry.lock();
             let callback_views = reg.callback_views().to_vec();
@@ -20,7 +31,7 @@ impl Inner {
         };
         // Callbacks run on their threads while the recorded views are
         // snapshotted here.
-        let reading = self.callbacks.start(callback_views);
+        let reading = self.callbacks.start(callback_views, deadline);
         let end = self.clock.system_time();
         let mut batch: Vec<ViewData> = views.iter().map(|v| v.snapshot(end, audience)).collect();
         batch.extend(reading.finish(end));

@@ -202,7 +202,7 @@ impl ViewManager {
         };
         // A callback view: its callback reports the rows, now.
         if let Some(callback) = callback {
-            let reading = self.inner.callbacks.start(vec![callback]);
+            let reading = self.inner.callbacks.start(vec![callback], None);
             if let Some(data) = reading.finish(self.inner.clock.system_time()).pop() {
                 return Ok(data);
             }
