@@ -81,10 +81,15 @@ fn render_shows_the_values_while_shutdown_drains_and_after() -> TestResult {
     assert_eq!(value(&during)?, Some(5.0), "during the drain:\n{during}");
     let after = exporter.render().1;
     assert_eq!(value(&after)?, Some(5.0), "after shutdown");
-    // The final batch's reading of the callback, and no reading since.
+    // The final batch's reading of the callback (the render during the
+    // drain may have called it once more, before or after the final
+    // snapshot), and no call once shutdown returned.
     let read = calls.load(Ordering::SeqCst);
     let depth = parse(&after, false)?.find("last_depth", &[]);
-    assert_eq!(depth, Some(read as f64), "{after}");
+    assert!(
+        depth.is_some_and(|d| d >= 1.0 && d <= read as f64),
+        "{depth:?} of {read} calls:\n{after}"
+    );
     exporter.render();
     assert_eq!(
         calls.load(Ordering::SeqCst),

@@ -1,7 +1,7 @@
 //! Callback views: views whose rows a function reports at each snapshot,
 //! instead of rows aggregated from records.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use crate::manager::ViewManager;
 use crate::observer::{Observed, Observer, Shape};
-use crate::runner::{in_callback, Outcome, Runner, Started};
+use crate::runner::{Outcome, Runner, Started};
 
 /// How long a snapshot waits for a callback view's callback, unless told
 /// otherwise; see [`ViewManager::set_callback_budget`].
@@ -91,9 +91,6 @@ impl CallbackView {
 pub(crate) struct Callbacks {
     runner: Runner,
     budget: Mutex<Duration>,
-    /// Set once shutdown has taken its final snapshot: no callback is
-    /// called after that.
-    closed: AtomicBool,
     panics: AtomicU64,
     timeouts: AtomicU64,
     rejected: AtomicU64,
@@ -115,7 +112,6 @@ impl Callbacks {
         Callbacks {
             runner: Runner::new(),
             budget: Mutex::new(DEFAULT_CALLBACK_BUDGET),
-            closed: AtomicBool::new(false),
             panics: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -134,9 +130,7 @@ impl Callbacks {
         if let Some(deadline) = deadline {
             budget = budget.min(deadline.saturating_duration_since(Instant::now()));
         }
-        // Acquire: pairs with `close`, so a snapshot that sees the flag
-        // follows the final one.
-        if views.is_empty() || self.closed.load(Ordering::Acquire) || in_callback() {
+        if views.is_empty() || self.runner.is_closed() || self.runner.is_current_thread() {
             return Reading {
                 callbacks: self,
                 started: None,
@@ -154,8 +148,7 @@ impl Callbacks {
 
     /// No callback is called from now on: shutdown took its final snapshot.
     pub(crate) fn close(&self) {
-        // Release: see `start`.
-        self.closed.store(true, Ordering::Release);
+        self.runner.close();
     }
 
     /// Relaxed, all three: statistics.
@@ -236,6 +229,8 @@ impl Reading<'_> {
                     c.timeouts.fetch_add(1, Ordering::Relaxed);
                     None
                 }
+                // Shutdown took its final snapshot: not a failure.
+                Outcome::Closed => None,
             };
             batch.push(state.data(observed, end));
         }

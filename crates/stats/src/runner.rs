@@ -21,7 +21,7 @@
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,9 @@ pub(crate) enum Outcome {
     /// An earlier call of this view is still running past its budget, so
     /// it was not called again.
     Busy,
+    /// The pool closed (shutdown took its final snapshot) before the call
+    /// began: not made, and no failure.
+    Closed,
 }
 
 /// The pool of runner threads of one manager.
@@ -61,12 +64,16 @@ pub(crate) struct Runner {
     /// over needs a new thread. A stale hint costs a spare thread or one
     /// recruiting step, never a lost round.
     idle: Arc<AtomicUsize>,
+    /// Set once no call may begin any more, even one already handed over.
+    closed: Arc<AtomicBool>,
 }
 
 /// One snapshot's calls, shared by the snapshotting thread and the
 /// runners working on it.
 struct Round {
     calls: Vec<Call>,
+    /// The pool's `closed`: checked before each call begins.
+    closed: Arc<AtomicBool>,
     /// Calls to make: those not `Busy` at the start.
     pending: usize,
     /// The next call a runner may take. Relaxed: it only hands out
@@ -94,6 +101,8 @@ enum State {
     Busy,
     /// The snapshot stopped waiting for it.
     Abandoned,
+    /// Not begun: the pool closed first.
+    Closed,
 }
 
 /// A round handed over and not yet waited for.
@@ -111,7 +120,33 @@ impl Runner {
             jobs,
             inbox,
             idle: Arc::new(AtomicUsize::new(0)),
+            closed: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// No call begins from now on, not even one already handed over.
+    pub(crate) fn close(&self) {
+        // Release: pairs with the Acquire loads in `is_closed` and `work`.
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        // Acquire: see `close`.
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Whether the calling thread is one of this pool's, running a
+    /// callback: a snapshot it takes (a callback reading views of its own
+    /// manager, even its own view) must not hand callbacks to this pool,
+    /// which would start a thread per nesting until the budget ran out.
+    /// A callback reading another manager's views is no such nesting.
+    pub(crate) fn is_current_thread(&self) -> bool {
+        RUNNER.with(Cell::get) == self.id()
+    }
+
+    /// Tells this pool from other managers' while it lives.
+    fn id(&self) -> usize {
+        Arc::as_ptr(&self.closed) as usize
     }
 
     /// Hands the calls of `views` to the pool, to run within `budget` from
@@ -135,6 +170,7 @@ impl Runner {
         }
         let round = Arc::new(Round {
             calls,
+            closed: Arc::clone(&self.closed),
             pending,
             next: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
@@ -166,9 +202,10 @@ impl Runner {
     fn spawn(&self) {
         let inbox = self.inbox.clone();
         let idle = Arc::clone(&self.idle);
+        let id = self.id();
         let spawned = std::thread::Builder::new()
             .name("census-callback".into())
-            .spawn(move || serve(&inbox, &idle));
+            .spawn(move || serve(&inbox, &idle, id));
         if let Err(err) = spawned {
             // The round waits for a runner that is busy, or times out and
             // is counted; either way no snapshot waits past its budget.
@@ -178,21 +215,14 @@ impl Runner {
 }
 
 thread_local! {
-    /// Whether this thread is a runner: a callback runs here.
-    static RUNNER: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether the calling thread is running a callback: a snapshot it takes
-/// (a callback reading views, even its own) must not hand callbacks to the
-/// pool, which would start a thread per nesting until the budget ran out.
-pub(crate) fn in_callback() -> bool {
-    RUNNER.with(Cell::get)
+    /// The pool this thread runs callbacks for (its id), 0 for none.
+    static RUNNER: Cell<usize> = const { Cell::new(0) };
 }
 
 /// A runner thread: works on rounds until idle for `IDLE_EXIT` or the
 /// manager is gone.
-fn serve(inbox: &Receiver<Arc<Round>>, idle: &AtomicUsize) {
-    RUNNER.with(|runner| runner.set(true));
+fn serve(inbox: &Receiver<Arc<Round>>, idle: &AtomicUsize, pool: usize) {
+    RUNNER.with(|runner| runner.set(pool));
     loop {
         // Relaxed: a hint; see `Runner::idle`.
         idle.fetch_add(1, Ordering::Relaxed);
@@ -220,6 +250,14 @@ impl Round {
                     // Busy, or abandoned before it began.
                     continue;
                 }
+                // Acquire: see `Runner::close`. A call handed over before
+                // shutdown's final snapshot does not begin after it.
+                if self.closed.load(Ordering::Acquire) {
+                    *state = State::Closed;
+                    drop(state);
+                    self.finish_one();
+                    continue;
+                }
                 *state = State::Running;
             }
             // The lock is not held while the callback runs: the snapshot
@@ -237,10 +275,15 @@ impl Round {
                 call.view.returned_late(began.elapsed());
                 continue;
             }
-            if self.finished.fetch_add(1, Ordering::Relaxed) + 1 == self.pending {
-                // Capacity one and one last call: this always fits.
-                let _ = self.done.try_send(());
-            }
+            self.finish_one();
+        }
+    }
+
+    /// Counts one call done in time, signalling the last.
+    fn finish_one(&self) {
+        if self.finished.fetch_add(1, Ordering::Relaxed) + 1 == self.pending {
+            // Capacity one and one last call: this always fits.
+            let _ = self.done.try_send(());
         }
     }
 }
@@ -296,6 +339,7 @@ impl Started<'_> {
                     Outcome::Overran { started: true }
                 }
                 State::Busy => Outcome::Busy,
+                State::Closed => Outcome::Closed,
                 State::Waiting | State::Abandoned => Outcome::Overran { started: false },
             };
             drop(state);

@@ -13,8 +13,8 @@ use crate::manager::{Inner, ShutdownReport, DEFAULT_SHUTDOWN_TIMEOUT};
 enum Command {
     /// A new period, and when it was set (on the manager's clock).
     Period(Duration, Instant),
-    /// The final export, to finish by this deadline (`None`: no limit).
-    Shutdown(Option<Instant>),
+    /// The final export, giving exporters this long once it is taken.
+    Shutdown(Duration),
 }
 
 /// Handle to a running worker thread.
@@ -42,11 +42,11 @@ impl Worker {
         let _ = self.commands.send(Command::Period(period, at));
     }
 
-    /// Asks for the final export and waits for it, to be done by
-    /// `deadline`; `None` if the thread had panicked, and so made no final
-    /// export (the caller makes it).
-    pub(crate) fn stop(self, deadline: Option<Instant>) -> Option<ShutdownReport> {
-        let _ = self.commands.send(Command::Shutdown(deadline));
+    /// Asks for the final export and waits for it, giving exporters at most
+    /// `timeout` to finish; `None` if the thread had panicked, and so made
+    /// no final export (the caller makes it).
+    pub(crate) fn stop(self, timeout: Duration) -> Option<ShutdownReport> {
+        let _ = self.commands.send(Command::Shutdown(timeout));
         self.thread.join().ok()
     }
 }
@@ -63,9 +63,9 @@ fn run(
                 period = p;
                 next = after(at, period);
             }
-            Ok(Command::Shutdown(deadline)) => return inner.final_export(deadline),
+            Ok(Command::Shutdown(timeout)) => return inner.final_export(timeout),
             Err(RecvTimeoutError::Disconnected) => {
-                return inner.final_export(Instant::now().checked_add(DEFAULT_SHUTDOWN_TIMEOUT))
+                return inner.final_export(DEFAULT_SHUTDOWN_TIMEOUT)
             }
             Err(RecvTimeoutError::Timeout) => {
                 // Keep to the period's grid, but after a stall (a suspended

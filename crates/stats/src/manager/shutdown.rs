@@ -87,20 +87,16 @@ impl ViewManager {
             return self.inner.report.lock().clone().unwrap_or_default();
         }
         let timeout = *self.inner.shutdown_timeout.lock();
-        // From the call on: the final snapshot's wait for callbacks and the
-        // exporters' time both count. A timeout past what `Instant` can
-        // hold (`Duration::MAX`) means waiting as long as exporters take.
-        let deadline = Instant::now().checked_add(timeout);
         let worker = self.inner.worker.lock().take();
-        let report = match worker.map(|w| w.stop(deadline)) {
+        let report = match worker.map(|w| w.stop(timeout)) {
             Some(Some(report)) => report,
             Some(None) => {
                 // A bug of ours, not an exporter's (their panics are caught
                 // on their own threads): the drain must still happen.
                 log::error!("census: the export thread panicked; exporting from this thread");
-                self.inner.final_export(deadline)
+                self.inner.final_export(timeout)
             }
-            None => self.inner.final_export(deadline),
+            None => self.inner.final_export(timeout),
         };
         for name in &report.unfinished {
             log::warn!(
@@ -132,26 +128,34 @@ impl ViewManager {
     }
 }
 
+/// The least a final snapshot waits for callbacks, whatever the shutdown
+/// timeout: quick readings (a gauge of a queue's length) still make the
+/// final batch when the timeout is zero.
+const FINAL_CALLBACK_FLOOR: Duration = Duration::from_millis(20);
+
 impl Inner {
     /// The drain: one last batch to every exporter, then each exporter's
-    /// shutdown, all done by `deadline`. The final snapshot waits for
-    /// callbacks at most half the time left (and at most the budget), so
-    /// that a stuck callback leaves the exporters the other half.
-    pub(crate) fn final_export(&self, deadline: Option<Instant>) -> ShutdownReport {
+    /// shutdown, waiting at most `timeout` for all of them together. The
+    /// final snapshot waits for callbacks at most half the timeout (at
+    /// least `FINAL_CALLBACK_FLOOR`, at most the budget): a stuck callback
+    /// used to hold it for the whole budget, up to a day.
+    pub(crate) fn final_export(&self, timeout: Duration) -> ShutdownReport {
         let deliveries = self.deliveries();
         if deliveries.is_empty() {
             // Nobody to export to: nothing to snapshot, nothing to wait for.
             self.callbacks.close();
             return ShutdownReport::default();
         }
-        let now = Instant::now();
-        let callbacks_by = deadline.map(|d| now + d.saturating_duration_since(now) / 2);
+        let callbacks_by = Instant::now().checked_add((timeout / 2).max(FINAL_CALLBACK_FLOOR));
         let batch: Batch = self
             .snapshot_until(Audience::Exporters, callbacks_by)
             .into();
         // Pulls show this batch from now on, and no callback runs again.
         *self.last_batch.lock() = Some(Arc::clone(&batch));
         self.callbacks.close();
+        // A timeout past what `Instant` can hold (`Duration::MAX`) means
+        // waiting as long as the exporters take.
+        let deadline = Instant::now().checked_add(timeout);
         for delivery in &deliveries {
             delivery.finish(Arc::clone(&batch), &self.counters);
         }
