@@ -583,10 +583,19 @@ impl DistributionShare {
                     let ssd = dsq - dsum * offset;
                     // `dsum` saturated: the spread is past f64's range.
                     let beyond = dsq.is_infinite() || !ssd.is_finite();
+                    // With `dsum` saturated the shifted mean is off (values
+                    // on both sides of f64's range from the first one: the
+                    // mean of f64::MAX and -f64::MAX read f64::MAX / 2);
+                    // the plain sum, unsaturated, still gives it.
+                    let (base, offset) = if dsum.abs() == f64::MAX && sum.abs() < f64::MAX {
+                        (0.0, sum / count as f64)
+                    } else {
+                        (shift, offset)
+                    };
                     break Moments {
                         count,
                         sum,
-                        base: shift,
+                        base,
                         offset,
                         min,
                         max,
@@ -1112,6 +1121,20 @@ mod tests {
             let d = distribution(&[1e200, -1e200], &[0.0], split);
             assert_eq!(d.sum_of_squared_deviation, f64::INFINITY, "split {split}");
             assert_eq!((d.count, d.min, d.max), (2, -1e200, 1e200));
+        }
+    }
+
+    // Values on both sides of f64's range from the first one saturate the
+    // shifted sum; the mean still comes out (it read f64::MAX / 2 for the
+    // mean of f64::MAX and -f64::MAX, a QA pass found).
+    #[test]
+    fn the_mean_of_values_spanning_f64s_range_is_right() {
+        for split in [0, 1, 2] {
+            let d = distribution(&[f64::MAX, -f64::MAX], &[0.0], split);
+            assert_eq!((d.count, d.sum, d.mean), (2, 0.0, 0.0), "split {split}");
+            assert_eq!(d.sum_of_squared_deviation, f64::INFINITY, "split {split}");
+            let d = distribution(&[-f64::MAX, f64::MAX, 0.5], &[0.0], split);
+            assert!(d.mean.abs() <= 1.0, "split {split}: {}", d.mean);
         }
     }
 
