@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 
 use crate::builder::{invalid, Config, HttpExporterBuilder};
 use crate::delivery_stats::{DeliveryStats, HttpExporterMetrics};
-use crate::format::{Encoder, HttpFormat, Omissions};
+use crate::format::{Encoder, HttpFormat, Omissions, OVERFLOW_ATTRIBUTE};
 use crate::queue::{Batch, Queue};
 use crate::retry::random_u64;
 use crate::self_metrics::SelfMetrics;
@@ -441,6 +441,25 @@ impl Exporter for HttpExporter {
     /// or a metric or sample name that a registered view already uses.
     /// Every other format accepts every view.
     fn check_view(&self, view: &View, registered: &[View]) -> Result<(), ExportError> {
+        if matches!(
+            self.shared.config.format,
+            HttpFormat::OtlpJson | HttpFormat::OtlpProtobuf
+        ) {
+            // OTLP wants an attribute once per point; the overflow row
+            // carries this one (a constant tag a pipeline adds would
+            // repeat it there).
+            if view
+                .tag_keys()
+                .iter()
+                .any(|k| k.name() == OVERFLOW_ATTRIBUTE)
+            {
+                return Err(ExportError::from(format!(
+                    "its tag key {OVERFLOW_ATTRIBUTE:?} is the attribute OTLP marks the overflow \
+                     row with; rename the key"
+                )));
+            }
+            return Ok(());
+        }
         if self.shared.config.format != HttpFormat::PrometheusRemoteWrite {
             return Ok(());
         }

@@ -29,10 +29,18 @@ pub enum StdoutFormat {
 ///
 /// Meant for development, debugging and log-based pipelines. Each batch is
 /// written and flushed whole; a write error fails that export (census logs
-/// and counts it) and the next period tries again.
+/// and counts it) and the next period tries again, on a new line: a batch
+/// never continues the half line a failed write left.
 pub struct StdoutExporter {
     format: StdoutFormat,
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Mutex<Output>,
+}
+
+/// The writer, and whether a write failed since the last that worked (it
+/// may have left a line half written).
+struct Output {
+    writer: Box<dyn Write + Send>,
+    broken: bool,
 }
 
 impl StdoutExporter {
@@ -75,13 +83,19 @@ impl Exporter for StdoutExporter {
             })?;
         }
         let mut out = self.out.lock();
-        out.write_all(&text)?;
-        out.flush()?;
+        let Output { writer, broken } = &mut *out;
+        if *broken {
+            text.insert(0, b'\n');
+        }
+        *broken = true;
+        writer.write_all(&text)?;
+        writer.flush()?;
+        *broken = false;
         Ok(())
     }
 
     fn shutdown(&self) -> Result<(), ExportError> {
-        self.out.lock().flush()?;
+        self.out.lock().writer.flush()?;
         Ok(())
     }
 
@@ -114,7 +128,10 @@ impl StdoutExporterBuilder {
     pub fn build(self) -> StdoutExporter {
         StdoutExporter {
             format: self.format,
-            out: Mutex::new(self.out.unwrap_or_else(|| Box::new(std::io::stdout()))),
+            out: Mutex::new(Output {
+                writer: self.out.unwrap_or_else(|| Box::new(std::io::stdout())),
+                broken: false,
+            }),
         }
     }
 }

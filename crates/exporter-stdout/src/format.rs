@@ -8,9 +8,11 @@ use census_core::{unix_nanos, Aggregation, AggregationData, Number, Row, ViewDat
 use serde::{Serialize, Serializer};
 
 /// `view{key="value",…} value` per row; absent tags left out, the overflow
-/// row marked `{overflow}` with the number of values folded into it.
+/// row marked `{overflow}` with the number of values folded into it. A
+/// view name or key holding a character of that syntax (`{}",=\`) is
+/// written quoted, as values are, so that two series never print alike.
 pub(crate) fn text(out: &mut Vec<u8>, data: &ViewData) -> io::Result<()> {
-    let name = data.view.name();
+    let name = quoted_if_needed(data.view.name());
     // Sorted for people reading it; rows arrive in storage order.
     let mut rows: Vec<&Row> = data.rows.iter().collect();
     rows.sort_by(|a, b| (a.overflow, &a.tags).cmp(&(b.overflow, &b.tags)));
@@ -22,6 +24,7 @@ pub(crate) fn text(out: &mut Vec<u8>, data: &ViewData) -> io::Result<()> {
             let mut sep = "{";
             for (key, value) in data.view.tag_keys().iter().zip(&row.tags) {
                 if let Some(value) = value {
+                    let key = quoted_if_needed(key.name());
                     write!(out, "{sep}{key}={:?}", value.as_str())?;
                     sep = ",";
                 }
@@ -35,6 +38,16 @@ pub(crate) fn text(out: &mut Vec<u8>, data: &ViewData) -> io::Result<()> {
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// `text` as is, or quoted and escaped if it holds a character of the line
+/// syntax.
+fn quoted_if_needed(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(['{', '}', '"', ',', '=', '\\']) {
+        format!("{text:?}").into()
+    } else {
+        text.into()
+    }
 }
 
 fn value(out: &mut Vec<u8>, data: &AggregationData) -> io::Result<()> {
@@ -93,6 +106,22 @@ fn unix_nanos_str<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Er
 
 /// One JSON object per row.
 pub(crate) fn json_lines(out: &mut Vec<u8>, data: &ViewData) -> io::Result<()> {
+    let mut lines = Vec::new();
+    if rows_as_lines(&mut lines, data).is_err() {
+        // Rows pushed after `ViewData::new` (hand-made batches) do not
+        // know their view's keys, which their JSON names tags by; a copy
+        // made through `ViewData::new` does.
+        lines.clear();
+        let mut keyed = ViewData::new(data.view.clone(), data.start, data.end, data.rows.clone());
+        keyed.folded = data.folded;
+        keyed.temporality = data.temporality;
+        rows_as_lines(&mut lines, &keyed)?;
+    }
+    out.extend_from_slice(&lines);
+    Ok(())
+}
+
+fn rows_as_lines(out: &mut Vec<u8>, data: &ViewData) -> io::Result<()> {
     let bounds = match data.view.aggregation() {
         Aggregation::Distribution(bounds) => Some(bounds.as_slice()),
         _ => None,

@@ -12,6 +12,7 @@ mod remote_write_messages;
 
 use census_core::{ExportError, ViewData};
 
+pub(crate) use otlp_mapping::OVERFLOW_ATTRIBUTE;
 #[cfg(test)]
 pub(crate) use otlp_messages::ExportMetricsPartialSuccess;
 pub(crate) use otlp_messages::ExportMetricsServiceResponse;

@@ -6,7 +6,7 @@ use census_core::{Aggregation, AggregationData, DistributionData, Row, Temporali
 /// The attribute OpenTelemetry SDKs put on the data point that collects
 /// measurements past a cardinality limit: the same meaning as census's
 /// overflow row.
-pub(super) const OVERFLOW_ATTRIBUTE: &str = "otel.metric.overflow";
+pub(crate) const OVERFLOW_ATTRIBUTE: &str = "otel.metric.overflow";
 
 /// The instrumentation scope every body names.
 pub(super) const SCOPE_NAME: &str = "census";
