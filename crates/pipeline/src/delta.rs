@@ -74,14 +74,16 @@ use parking_lot::Mutex;
 /// ```
 #[derive(Debug, Default)]
 pub struct Delta {
-    views: Mutex<HashMap<String, ViewState>>,
+    /// By view name and start: views of one name with different starts
+    /// are different views (every HTTP exporter's self-metrics are named
+    /// alike), and a view registered again starts afresh.
+    views: Mutex<HashMap<(String, SystemTime), ViewState>>,
 }
 
 /// What was passed on last for one view.
 #[derive(Debug)]
 struct ViewState {
     view: View,
-    start: SystemTime,
     /// The previous export's end and folded count; `None` before the
     /// first export.
     previous: Option<(SystemTime, u64)>,
@@ -105,7 +107,6 @@ impl ViewState {
     fn new(data: &ViewData) -> ViewState {
         ViewState {
             view: data.view.clone(),
-            start: data.start,
             previous: None,
             rows: HashMap::new(),
             overflow: None,
@@ -130,17 +131,19 @@ impl Delta {
         self.views.lock().values().map(ViewState::len).sum()
     }
 
-    fn convert(views: &mut HashMap<String, ViewState>, mut data: ViewData) -> ViewData {
-        // A new start means the view was registered again; a new
-        // definition under the same start can only come from hand-made
+    fn convert(
+        views: &mut HashMap<(String, SystemTime), ViewState>,
+        mut data: ViewData,
+    ) -> ViewData {
+        // A new start means the view was registered again (a new key); a
+        // new definition under the same start can only come from hand-made
         // data, and its old values mean nothing for the new one.
-        let known = views
-            .get(data.view.name())
-            .is_some_and(|state| state.start == data.start && state.view == data.view);
+        let key = (data.view.name().to_owned(), data.start);
+        let known = views.get(&key).is_some_and(|state| state.view == data.view);
         if !known {
-            views.insert(data.view.name().to_owned(), ViewState::new(&data));
+            views.insert(key.clone(), ViewState::new(&data));
         }
-        let Some(state) = views.get_mut(data.view.name()) else {
+        let Some(state) = views.get_mut(&key) else {
             // Unreachable: inserted just above when missing.
             return data;
         };
@@ -308,19 +311,19 @@ fn subtract_distribution(
 impl Processor for Delta {
     fn process(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
         let mut views = self.views.lock();
-        let mut seen: HashSet<String> = HashSet::with_capacity(batch.len());
+        let mut seen: HashSet<(String, SystemTime)> = HashSet::with_capacity(batch.len());
         let out = batch
             .into_iter()
             .map(|data| {
                 if data.temporality == Temporality::Delta {
                     return data;
                 }
-                seen.insert(data.view.name().to_owned());
+                seen.insert((data.view.name().to_owned(), data.start));
                 Delta::convert(&mut views, data)
             })
             .collect();
         // Bounded memory: views that left the batch leave the state.
-        views.retain(|name, _| seen.contains(name));
+        views.retain(|key, _| seen.contains(key));
         out
     }
 

@@ -227,7 +227,7 @@ impl Serialize for Exemplars<'_> {
 struct ExemplarJson<'a>(&'a Exemplar);
 
 /// Whether `value` is a valid OTLP id of `len` hex digits: not all zero.
-fn is_id(value: &str, len: usize) -> bool {
+pub(super) fn is_id(value: &str, len: usize) -> bool {
     value.len() == len
         && value.bytes().all(|b| b.is_ascii_hexdigit())
         && value.bytes().any(|b| b != b'0')
