@@ -111,8 +111,8 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub use census_core::{
-    merge_batches, merge_batches_keeping, unix_nanos, Aggregation, AggregationData, Bounds,
-    DeliveryReport, DistributionData, Error, ExportError, Exporter, InvalidReason, Measure,
+    keep_lost, merge_batches, merge_batches_keeping, unix_nanos, Aggregation, AggregationData,
+    Bounds, DeliveryReport, DistributionData, Error, ExportError, Exporter, InvalidReason, Measure,
     MeasureF64, MeasureI64, MeasureType, Mismatch, Moments, Number, Producer, Row, TagKey, TagMap,
     TagValue, Temporality, TypedMeasure, View, ViewBuilder, ViewData, DEFAULT_ROW_LIMIT,
     MAX_BOUNDS,

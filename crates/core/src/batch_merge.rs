@@ -53,10 +53,7 @@ use crate::view_data::{Row, Temporality, ViewData};
 /// # Ok(()) }
 /// ```
 pub fn merge_batches(earlier: &mut Vec<ViewData>, later: Vec<ViewData>) -> u64 {
-    merge_batches_keeping(earlier, later)
-        .iter()
-        .map(|d| d.rows.len() as u64)
-        .sum()
+    rows(&merge_batches_keeping(earlier, later))
 }
 
 /// [`merge_batches`], returning the data of the rows it could not carry
@@ -132,6 +129,44 @@ pub fn merge_batches_keeping(earlier: &mut Vec<ViewData>, later: Vec<ViewData>) 
         }
     }
     uncarried
+}
+
+/// Adds `batch`, delta data that will never arrive, to `lost`, a store of
+/// such data (as [`DeliveryReport::lost`](crate::DeliveryReport::lost)
+/// holds): merged into it, one entry per view definition, so nothing in
+/// it is dropped; returns the rows `batch` holds, for `lost_rows`.
+///
+/// ```
+/// use std::time::UNIX_EPOCH;
+/// use census_core::{
+///     keep_lost, Aggregation, AggregationData, MeasureI64, Row, Temporality, View, ViewData,
+/// };
+///
+/// # fn main() -> Result<(), census_core::Error> {
+/// let m = MeasureI64::new("m", "", "1")?;
+/// let view = View::builder("v", &m).aggregation(Aggregation::Count).build()?;
+/// let delta = |n| {
+///     let row = Row::new(vec![], AggregationData::Count(n), UNIX_EPOCH);
+///     let mut data = ViewData::new(view.clone(), UNIX_EPOCH, UNIX_EPOCH, vec![row]);
+///     data.temporality = Temporality::Delta;
+///     data
+/// };
+/// let mut lost = Vec::new();
+/// assert_eq!(keep_lost(&mut lost, vec![delta(3)]), 1);
+/// assert_eq!(keep_lost(&mut lost, vec![delta(4)]), 1);
+/// assert_eq!(lost[0].rows[0].data, AggregationData::Count(7));
+/// # Ok(()) }
+/// ```
+pub fn keep_lost(lost: &mut Vec<ViewData>, batch: Vec<ViewData>) -> u64 {
+    let rows = rows(&batch);
+    let apart = merge_batches_keeping(lost, batch);
+    lost.extend(apart);
+    rows
+}
+
+/// How many rows `batch` holds.
+fn rows(batch: &[ViewData]) -> u64 {
+    batch.iter().map(|d| d.rows.len() as u64).sum()
 }
 
 /// Folds the rows of `later` into `into`, both delta data of one view;

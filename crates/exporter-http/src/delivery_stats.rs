@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use census_core::{merge_batches_keeping, ViewData};
+use census_core::{keep_lost, ViewData};
 use parking_lot::Mutex;
 
 /// A snapshot of an [`HttpExporter`](crate::HttpExporter)'s delivery
@@ -126,13 +126,8 @@ impl DeliveryStats {
     /// Counts the rows of a batch of delta data that will never arrive,
     /// and keeps its data with what was lost before.
     pub(crate) fn lose(&self, batch: &[ViewData]) {
-        let rows: usize = batch.iter().map(|d| d.rows.len()).sum();
-        DeliveryStats::add(&self.lost_rows, rows as u64);
-        let mut details = self.details.lock();
-        // What cannot merge with what was lost before (a view registered
-        // anew in between) stays beside it, values and all.
-        let apart = merge_batches_keeping(&mut details.lost, batch.to_vec());
-        details.lost.extend(apart);
+        let rows = keep_lost(&mut self.details.lock().lost, batch.to_vec());
+        DeliveryStats::add(&self.lost_rows, rows);
     }
 
     /// The delta data that never arrived, merged.

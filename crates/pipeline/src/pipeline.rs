@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use census_core::{
-    merge_batches_keeping, DeliveryReport, ExportError, Exporter, Processor, Producer, Temporality,
-    View, ViewData,
+    keep_lost, merge_batches_keeping, DeliveryReport, ExportError, Exporter, Processor, Producer,
+    Temporality, View, ViewData,
 };
 use parking_lot::Mutex;
 
@@ -229,10 +229,8 @@ impl<E: Exporter> Exporter for Pipeline<E> {
         }
         let report_of = report.get_or_insert_with(DeliveryReport::new);
         let mut add_lost = |data: &[ViewData]| {
-            let rows: usize = data.iter().map(|d| d.rows.len()).sum();
-            report_of.lost_rows = report_of.lost_rows.saturating_add(rows as u64);
-            let apart = merge_batches_keeping(&mut report_of.lost, data.to_vec());
-            report_of.lost.extend(apart);
+            let rows = keep_lost(&mut report_of.lost, data.to_vec());
+            report_of.lost_rows = report_of.lost_rows.saturating_add(rows);
         };
         add_lost(&lost);
         if self.shut_down.load(Ordering::Acquire) {
@@ -292,16 +290,13 @@ impl<E: Exporter> Pipeline<E> {
             let mut merged = std::mem::take(&mut *carry);
             let uncarried = merge_batches_keeping(&mut merged, batch);
             if !uncarried.is_empty() {
-                let rows: usize = uncarried.iter().map(|d| d.rows.len()).sum();
+                let rows = keep_lost(&mut self.lost.lock(), uncarried);
                 log::warn!(
                     "census: pipeline of exporter {}: {rows} rows of refused delta data \
                      could not be merged into the next batch and are lost (see its \
                      delivery report)",
                     self.exporter.name()
                 );
-                let mut lost = self.lost.lock();
-                let apart = merge_batches_keeping(&mut lost, uncarried);
-                lost.extend(apart);
             }
             merged
         };
