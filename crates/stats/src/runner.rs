@@ -144,9 +144,11 @@ impl Runner {
         RUNNER.with(Cell::get) == self.id()
     }
 
-    /// Tells this pool from other managers' while it lives.
+    /// Tells this pool from other managers': the address of its `closed`,
+    /// which each of its threads holds, so no other pool gets it while
+    /// one of them runs.
     fn id(&self) -> usize {
-        Arc::as_ptr(&self.closed) as usize
+        pool_id(&self.closed)
     }
 
     /// Hands the calls of `views` to the pool, to run within `budget` from
@@ -202,10 +204,10 @@ impl Runner {
     fn spawn(&self) {
         let inbox = self.inbox.clone();
         let idle = Arc::clone(&self.idle);
-        let id = self.id();
+        let pool = Arc::clone(&self.closed);
         let spawned = std::thread::Builder::new()
             .name("census-callback".into())
-            .spawn(move || serve(&inbox, &idle, id));
+            .spawn(move || serve(&inbox, &idle, &pool));
         if let Err(err) = spawned {
             // The round waits for a runner that is busy, or times out and
             // is counted; either way no snapshot waits past its budget.
@@ -219,10 +221,14 @@ thread_local! {
     static RUNNER: Cell<usize> = const { Cell::new(0) };
 }
 
+fn pool_id(closed: &Arc<AtomicBool>) -> usize {
+    Arc::as_ptr(closed) as usize
+}
+
 /// A runner thread: works on rounds until idle for `IDLE_EXIT` or the
-/// manager is gone.
-fn serve(inbox: &Receiver<Arc<Round>>, idle: &AtomicUsize, pool: usize) {
-    RUNNER.with(|runner| runner.set(pool));
+/// manager is gone. Holds `pool` (its pool's `closed`) while it runs.
+fn serve(inbox: &Receiver<Arc<Round>>, idle: &AtomicUsize, pool: &Arc<AtomicBool>) {
+    RUNNER.with(|runner| runner.set(pool_id(pool)));
     loop {
         // Relaxed: a hint; see `Runner::idle`.
         idle.fetch_add(1, Ordering::Relaxed);
