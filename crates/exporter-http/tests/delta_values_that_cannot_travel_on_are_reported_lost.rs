@@ -13,25 +13,12 @@ mod support;
 
 use std::time::Duration;
 
-use census_core::{Aggregation, AggregationData, MeasureI64, Number, TagMap, View};
+use census_core::{Aggregation, MeasureI64, TagMap, View};
 use census_exporter_http::{HttpExporter, HttpFormat};
 use census_pipeline::{Delta, Pipeline};
-use census_stats::{MeasurementMap, ShutdownReport, ViewManager};
+use census_stats::{MeasurementMap, ViewManager};
+use census_testkit::lost_int_sum;
 use support::{closed_port, wait_until, Reply, TestServer};
-
-/// The sum of every Sum row the exporter's final report says was lost.
-fn lost_sum(report: &ShutdownReport) -> i64 {
-    report
-        .undelivered
-        .iter()
-        .flat_map(|(_, delivery)| &delivery.lost)
-        .flat_map(|data| &data.rows)
-        .map(|row| match row.data {
-            AggregationData::Sum(Number::Int(n)) => n,
-            ref other => panic!("{other:?}"),
-        })
-        .sum()
-}
 
 fn sum_view(description: &str, m: &MeasureI64) -> Result<View, census_core::Error> {
     View::builder("jobs", m)
@@ -79,7 +66,7 @@ fn a_view_registered_anew_while_its_deltas_wait_keeps_them_in_the_report(
     assert!(!why.contains("not delivered: ;"), "an empty clause: {why}");
     assert!(why.contains("rows of delta data lost"), "{why}");
     assert!(http.metrics().merged > 0, "the queue merged batches");
-    assert_eq!(lost_sum(&report), recorded, "{report:#?}");
+    assert_eq!(lost_int_sum(&report), recorded, "{report:#?}");
     Ok(())
 }
 
@@ -100,6 +87,6 @@ fn remote_write_behind_a_delta_reports_what_it_cannot_carry(
     let report = vm.shutdown();
     assert!(!report.is_complete(), "{report:?}");
     assert!(http.metrics().omitted_views >= 1);
-    assert_eq!(lost_sum(&report), 42, "{report:#?}");
+    assert_eq!(lost_int_sum(&report), 42, "{report:#?}");
     Ok(())
 }

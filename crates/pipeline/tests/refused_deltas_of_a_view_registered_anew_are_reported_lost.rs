@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use census_core::{Aggregation, AggregationData, MeasureI64, Number, TagMap, View};
+use census_core::{Aggregation, MeasureI64, TagMap, View};
 use census_pipeline::{Delta, Pipeline};
 use census_stats::MeasurementMap;
 use census_testkit::*;
@@ -47,16 +47,7 @@ fn the_shutdown_report_holds_refused_deltas_of_both_definitions() -> Result<(), 
     }
     let report = vm.shutdown();
     assert!(!report.is_complete());
-    let lost: i64 = report
-        .undelivered
-        .iter()
-        .flat_map(|(_, delivery)| &delivery.lost)
-        .flat_map(|data| &data.rows)
-        .map(|row| match row.data {
-            AggregationData::Sum(Number::Int(n)) => n,
-            ref other => panic!("{other:?}"),
-        })
-        .sum();
+    let lost = lost_int_sum(&report);
     assert_eq!(lost, recorded, "{report:#?}");
     Ok(())
 }

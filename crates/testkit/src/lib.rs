@@ -67,7 +67,8 @@ pub use faulty::{
     SlowExporter,
 };
 pub use read::{
-    as_dist, assert_same_distribution, close, count, find_view, int_sum, row_in, rows_of, view_in,
+    as_dist, assert_same_distribution, close, count, find_view, int_sum, lost_int_sum, row_in,
+    rows_of, view_in,
 };
 pub use service::record_sample_service;
 pub use setup::{clocked_manager, record, sum_of, sum_view};

@@ -58,6 +58,19 @@ pub fn int_sum(data: &AggregationData) -> i64 {
     }
 }
 
+/// The sum of every integer Sum row that a shutdown report says never
+/// arrived (`undelivered`, each exporter's lost delta data); panics on
+/// rows of another aggregation.
+pub fn lost_int_sum(report: &census_stats::ShutdownReport) -> i64 {
+    report
+        .undelivered
+        .iter()
+        .flat_map(|(_, delivery)| &delivery.lost)
+        .flat_map(|data| &data.rows)
+        .map(|row| int_sum(&row.data))
+        .sum()
+}
+
 /// The value of a Count; panics on anything else.
 pub fn count(data: &AggregationData) -> u64 {
     match data {
