@@ -186,6 +186,28 @@ struct PipelineGuide;
 #[doc = include_str!("../docs/testing.md")]
 struct TestingGuide;
 
+// Runs the examples of the exporter guides as doc tests: the ones that
+// would bind a port or reach an endpoint are compiled only (`no_run`).
+#[cfg(all(doctest, feature = "prometheus"))]
+#[doc = include_str!("../docs/exporters.md")]
+struct ExportersGuide;
+
+#[cfg(all(doctest, feature = "http"))]
+#[doc = include_str!("../docs/http-exporter.md")]
+struct HttpExporterGuide;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/writing-an-exporter.md")]
+struct WritingAnExporterGuide;
+
+#[cfg(all(doctest, feature = "tower", feature = "prometheus"))]
+#[doc = include_str!("../docs/async.md")]
+struct AsyncGuide;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/semantics.md")]
+struct SemanticsGuide;
+
 // Runs README.md's examples as doc tests: they are what crates.io shows.
 #[cfg(all(doctest, feature = "stdout"))]
 #[doc = include_str!("../README.md")]
