@@ -111,11 +111,11 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub use census_core::{
-    keep_lost, merge_batches, merge_batches_keeping, unix_nanos, Aggregation, AggregationData,
-    Bounds, DeliveryReport, DistributionData, Error, ExportError, Exporter, InvalidReason, Measure,
-    MeasureF64, MeasureI64, MeasureType, Mismatch, Moments, Number, Producer, Row, TagKey, TagMap,
-    TagValue, Temporality, TypedMeasure, View, ViewBuilder, ViewData, DEFAULT_ROW_LIMIT,
-    MAX_BOUNDS,
+    join_same_views, keep_lost, merge_batches, merge_batches_keeping, unix_nanos, Aggregation,
+    AggregationData, Bounds, DeliveryReport, DistributionData, Error, ExportError, Exporter,
+    InvalidReason, Measure, MeasureF64, MeasureI64, MeasureType, Mismatch, Moments, Number,
+    Producer, Row, TagKey, TagMap, TagValue, Temporality, TypedMeasure, View, ViewBuilder,
+    ViewData, DEFAULT_ROW_LIMIT, MAX_BOUNDS,
 };
 pub use census_stats::{
     shutdown, shutdown_async, shutdown_guard, view_manager, BoundMeasure, ExporterHealth, Health,

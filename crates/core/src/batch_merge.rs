@@ -164,12 +164,76 @@ pub fn keep_lost(lost: &mut Vec<ViewData>, batch: Vec<ViewData>) -> u64 {
     rows
 }
 
+/// Joins the views of `batch` that share a name, a definition and a
+/// temporality into the first of them.
+///
+/// Exporters of one kind contribute self-metrics views of the same names:
+/// two HTTP exporters each report `census/http/sent`, their rows told apart
+/// by an `endpoint` tag. Every format wants one view per name (Prometheus
+/// would keep only the first as a clash), so a manager joins them: the
+/// rows of both, rows with the same tags combined as [`merge_batches`]
+/// combines them (counts and sums add); the view spans both starts and
+/// ends; `folded` adds. Two rows with the same tags whose values cannot
+/// combine (only hand-made rows do not fit their view) stay side by side,
+/// for each exporter to judge, as views of one name whose definitions
+/// differ stay apart.
+///
+/// ```
+/// use std::time::UNIX_EPOCH;
+/// use census_core::{
+///     join_same_views, Aggregation, AggregationData, MeasureI64, Number, Row, TagKey, TagValue,
+///     View, ViewData,
+/// };
+///
+/// # fn main() -> Result<(), census_core::Error> {
+/// let m = MeasureI64::new("census/http/sent", "", "1")?;
+/// let endpoint = TagKey::new("endpoint")?;
+/// let view = View::builder("census/http/sent", &m)
+///     .tag_keys([endpoint.clone()])
+///     .aggregation(Aggregation::Sum)
+///     .build()?;
+/// let sent = |host, n| {
+///     let data = AggregationData::Sum(Number::Int(n));
+///     let row = Row::new(vec![Some(TagValue::new(host)?)], data, UNIX_EPOCH);
+///     Ok::<_, census_core::Error>(ViewData::new(view.clone(), UNIX_EPOCH, UNIX_EPOCH, vec![row]))
+/// };
+/// let mut batch = vec![sent("a", 3)?, sent("b", 4)?];
+/// join_same_views(&mut batch);
+/// assert_eq!(batch.len(), 1);
+/// assert_eq!(batch[0].rows.len(), 2);
+/// # Ok(()) }
+/// ```
+pub fn join_same_views(batch: &mut Vec<ViewData>) {
+    let mut first: HashMap<String, usize> = HashMap::new();
+    let mut joined: Vec<ViewData> = Vec::with_capacity(batch.len());
+    for data in batch.drain(..) {
+        let into = first
+            .get(data.view.name())
+            .and_then(|&i| joined.get_mut(i))
+            .filter(|into| into.view == data.view && into.temporality == data.temporality);
+        match into {
+            Some(into) => {
+                let apart = merge_view(into, data);
+                into.rows.extend(apart);
+            }
+            None => {
+                first
+                    .entry(data.view.name().to_owned())
+                    .or_insert(joined.len());
+                joined.push(data);
+            }
+        }
+    }
+    *batch = joined;
+}
+
 /// How many rows `batch` holds.
 fn rows(batch: &[ViewData]) -> u64 {
     batch.iter().map(|d| d.rows.len() as u64).sum()
 }
 
-/// Folds the rows of `later` into `into`, both delta data of one view;
+/// Folds the rows of `later` into `into`, both data of one view (delta
+/// data of two intervals, or two producers' parts of one view);
 /// returns `into`'s rows that `later`'s replaced, their values unable to
 /// combine.
 fn merge_view(into: &mut ViewData, later: ViewData) -> Vec<Row> {
@@ -298,6 +362,69 @@ mod tests {
         // The cumulative view is simply the later snapshot.
         assert_eq!(earlier[2].rows[0].data, AggregationData::Count(12));
         assert_eq!(earlier[2].end, at(20));
+    }
+
+    #[test]
+    fn views_of_one_name_and_definition_join_and_others_stay_apart() {
+        let sent = view("sent", Aggregation::Sum);
+        let other_definition = view("sent", Aggregation::Count);
+        let int = |v| AggregationData::Sum(Number::Int(v));
+        let cumulative = |from, to, rows| ViewData::new(sent.clone(), at(from), at(to), rows);
+        let mut batch = vec![
+            cumulative(5, 20, vec![row("a", int(3), 5), row("both", int(1), 5)]),
+            ViewData::new(
+                view("other", Aggregation::Sum),
+                at(0),
+                at(20),
+                vec![row("a", int(7), 0)],
+            ),
+            cumulative(2, 21, vec![row("b", int(4), 2), row("both", int(10), 2)]),
+            // Hand-made: a row whose value does not fit the view stays apart.
+            cumulative(2, 21, vec![row("a", AggregationData::Count(1), 2)]),
+            ViewData::new(
+                other_definition.clone(),
+                at(0),
+                at(20),
+                vec![row("a", AggregationData::Count(2), 0)],
+            ),
+            delta(&sent, 0, 20, vec![row("a", int(9), 0)]),
+        ];
+        join_same_views(&mut batch);
+        let names: Vec<(&str, Temporality)> = batch
+            .iter()
+            .map(|d| (d.view.name(), d.temporality))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("sent", Temporality::Cumulative),
+                ("other", Temporality::Cumulative),
+                ("sent", Temporality::Cumulative),
+                ("sent", Temporality::Delta),
+            ]
+        );
+        assert_eq!(batch[2].view, other_definition);
+        let joined = &batch[0];
+        // Rows are in no particular order.
+        let mut rows: Vec<(&str, String)> = joined
+            .rows
+            .iter()
+            .map(|r| {
+                let tag = r.tags[0].as_ref().map_or("", |v| v.as_str());
+                (tag, format!("{:?}", r.data))
+            })
+            .collect();
+        rows.sort();
+        let expected = [
+            ("a", AggregationData::Count(1)),
+            ("a", int(3)),
+            ("b", int(4)),
+            ("both", int(11)),
+        ]
+        .map(|(tag, data)| (tag, format!("{data:?}")));
+        assert_eq!(rows, expected);
+        assert_eq!((joined.start, joined.end), (at(2), at(21)));
+        assert_eq!(batch[3].rows[0].data, int(9));
     }
 
     #[test]

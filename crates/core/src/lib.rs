@@ -57,7 +57,7 @@ mod view;
 mod view_data;
 
 pub use aggregation::{Aggregation, Bounds, MAX_BOUNDS};
-pub use batch_merge::{keep_lost, merge_batches, merge_batches_keeping};
+pub use batch_merge::{join_same_views, keep_lost, merge_batches, merge_batches_keeping};
 pub use delivery::DeliveryReport;
 pub use error::{Error, ExportError, InvalidReason};
 pub use exemplar::Exemplar;

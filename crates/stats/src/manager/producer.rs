@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use census_core::{Producer, ViewData};
+use census_core::{join_same_views, Producer, ViewData};
 
 use super::Inner;
 use crate::delivery::{Batch, Delivery};
@@ -35,12 +35,17 @@ impl Inner {
         let end = self.clock.system_time();
         let mut batch: Vec<ViewData> = views.iter().map(|v| v.snapshot(end, audience)).collect();
         batch.extend(reading.finish(end));
+        let mut own = Vec::new();
         for producer in producers {
             match catch_unwind(AssertUnwindSafe(|| producer.produce())) {
-                Ok(data) => batch.extend(data),
+                Ok(data) => own.extend(data),
                 Err(_) => log::warn!("census: an exporter's self-metrics producer panicked"),
             }
         }
+        // Exporters of one kind report under the same view names (each HTTP
+        // exporter's rows under its own `endpoint` tag): one view each.
+        join_same_views(&mut own);
+        batch.extend(own);
         batch
     }
 
