@@ -27,7 +27,9 @@ pub enum StdoutFormat {
 
 /// Writes each batch to stdout or any `Write`, one line per row.
 ///
-/// Meant for development, debugging and log-based pipelines. Each batch is
+/// Meant for development, debugging and log-based pipelines. In either
+/// format a view's rows come sorted by their tags, the overflow row last,
+/// so the same data prints the same lines. Each batch is
 /// written and flushed whole; a write error fails that export (census logs
 /// and counts it) and the next period tries again, on a new line: a batch
 /// never continues the half line a failed write left.

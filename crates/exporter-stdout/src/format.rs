@@ -13,10 +13,7 @@ use serde::{Serialize, Serializer};
 /// written quoted, as values are, so that two series never print alike.
 pub(crate) fn text(out: &mut Vec<u8>, data: &ViewData) -> io::Result<()> {
     let name = quoted_if_needed(data.view.name());
-    // Sorted for people reading it; rows arrive in storage order.
-    let mut rows: Vec<&Row> = data.rows.iter().collect();
-    rows.sort_by(|a, b| (a.overflow, &a.tags).cmp(&(b.overflow, &b.tags)));
-    for row in rows {
+    for row in sorted(data) {
         out.write_all(name.as_bytes())?;
         if row.overflow {
             write!(out, "{{overflow folded={}}}", data.folded)?;
@@ -38,6 +35,15 @@ pub(crate) fn text(out: &mut Vec<u8>, data: &ViewData) -> io::Result<()> {
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// The rows by their tags, the overflow row last: they arrive in storage
+/// order, which differs between runs, and the same data should print the
+/// same lines.
+fn sorted(data: &ViewData) -> Vec<&Row> {
+    let mut rows: Vec<&Row> = data.rows.iter().collect();
+    rows.sort_by(|a, b| (a.overflow, &a.tags).cmp(&(b.overflow, &b.tags)));
+    rows
 }
 
 /// `text` as is, or quoted and escaped if it holds a character of the line
@@ -126,7 +132,7 @@ fn rows_as_lines(out: &mut Vec<u8>, data: &ViewData) -> io::Result<()> {
         Aggregation::Distribution(bounds) => Some(bounds.as_slice()),
         _ => None,
     };
-    for row in &data.rows {
+    for row in sorted(data) {
         let line = Line {
             view: data.view.name(),
             end_unix_nano: data.end,
