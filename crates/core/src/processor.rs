@@ -36,6 +36,12 @@ use crate::view_data::ViewData;
 ///   on to the exporter, the panic is logged (through the `log` crate) and
 ///   counted, and the next period runs the chain again from the start.
 ///   Other exporters are not affected.
+/// - **Pulls.** A pull exporter behind the chain (a Prometheus exporter
+///   serving a scrape) takes snapshots between periods; each passes
+///   through the chain by [`pull`](Processor::pull), from the thread that
+///   asked, perhaps while `process` runs. By default a pull is processed
+///   like a period; a processor that keeps state between periods
+///   overrides it, so that a pull leaves that state alone.
 /// - **Views.** A processor that changes what a view looks like downstream
 ///   (its name, its tag keys) or drops whole views says so in
 ///   [`map_view`](Processor::map_view), so that a view is checked at
@@ -73,6 +79,17 @@ pub trait Processor: Send + Sync + 'static {
         Ok(Some(view.clone()))
     }
 
+    /// Turns a pull's snapshot (a pull exporter serving a scrape between
+    /// periods) into what the exporter serves. It must treat every view
+    /// the way `map_view` says, as `process` does, and leave the state
+    /// kept between periods as it was: a pull is not a period, and may run
+    /// at the same time as `process`. The default calls `process`, which
+    /// suits a processor without such state; a delta processor returns the
+    /// snapshot's cumulative data unchanged instead.
+    fn pull(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
+        self.process(batch)
+    }
+
     /// A name for logs. The default is the type's name.
     fn name(&self) -> &str {
         std::any::type_name::<Self>()
@@ -84,6 +101,10 @@ pub trait Processor: Send + Sync + 'static {
 impl<P: Processor> Processor for Arc<P> {
     fn process(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
         (**self).process(batch)
+    }
+
+    fn pull(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
+        (**self).pull(batch)
     }
 
     fn map_view(&self, view: &View) -> Result<Option<View>, ExportError> {
@@ -98,6 +119,10 @@ impl<P: Processor> Processor for Arc<P> {
 impl Processor for Box<dyn Processor> {
     fn process(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
         (**self).process(batch)
+    }
+
+    fn pull(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
+        (**self).pull(batch)
     }
 
     fn map_view(&self, view: &View) -> Result<Option<View>, ExportError> {

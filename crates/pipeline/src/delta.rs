@@ -327,6 +327,13 @@ impl Processor for Delta {
         out
     }
 
+    /// A pull passes unchanged: its cumulative data is what a pull
+    /// exporter serves (Prometheus leaves delta counters out), and the
+    /// previous values stay those of the latest period.
+    fn pull(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
+        batch
+    }
+
     fn name(&self) -> &str {
         "Delta"
     }

@@ -96,7 +96,7 @@ struct ViewMemory {
 }
 
 /// What a merged row was made of at the latest batch.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Merged {
     start: SystemTime,
     /// Each row merged into it, with its value then.
@@ -142,7 +142,7 @@ impl DropTags {
         self.keys.iter().any(|d| d == key.name())
     }
 
-    fn reduce(&self, mut data: ViewData) -> ViewData {
+    fn reduce(&self, mut data: ViewData, memory: Memory) -> ViewData {
         let Some(kept) = self.kept(&data.view) else {
             return data;
         };
@@ -195,23 +195,31 @@ impl DropTags {
             }
         }
         if remember {
-            self.keep_what_left(&data, &mut groups);
+            self.keep_what_left(&data, &mut groups, memory);
         }
         data.rows = groups.into_iter().map(|g| g.row).collect();
         data
     }
 
     /// Adds into each merged row what its rows that left had recorded, and
-    /// remembers this batch's rows for the next.
-    fn keep_what_left(&self, data: &ViewData, groups: &mut [Group]) {
+    /// (on [`Memory::Advance`]) remembers this batch's rows for the next.
+    fn keep_what_left(&self, data: &ViewData, groups: &mut [Group], mode: Memory) {
         let mut memory = self.memory.lock();
-        let view = memory
-            .entry(data.view.name().to_owned())
-            .or_insert_with(|| ViewMemory {
-                start: data.start,
-                rows: HashMap::new(),
-            });
+        let mut unknown = ViewMemory {
+            start: data.start,
+            rows: HashMap::new(),
+        };
+        let view = match (mode, memory.get_mut(data.view.name())) {
+            (_, Some(view)) => view,
+            (Memory::Read, None) => &mut unknown,
+            (Memory::Advance, None) => memory.entry(data.view.name().to_owned()).or_insert(unknown),
+        };
         if view.start != data.start {
+            if mode == Memory::Read {
+                // Registered anew since the latest period: nothing of the
+                // rows remembered belongs to this view.
+                return;
+            }
             view.start = data.start;
             view.rows.clear();
         }
@@ -226,7 +234,11 @@ impl DropTags {
             // A merged row none of whose rows is left from the batch before
             // starts afresh: they all expired (perhaps in a read between two
             // exports), as the row of a view without the dropped keys did.
-            let mut merged = match view.rows.remove(&group.key) {
+            let remembered = match mode {
+                Memory::Advance => view.rows.remove(&group.key),
+                Memory::Read => view.rows.get(&group.key).cloned(),
+            };
+            let mut merged = match remembered {
                 Some(merged) if merged.parts.keys().any(|p| parts.contains_key(p)) => merged,
                 _ => Merged {
                     start: group.row.start,
@@ -259,7 +271,9 @@ impl DropTags {
         }
         // A merged row missing from this batch lost its last row: it is
         // forgotten, and starts afresh if it comes back.
-        view.rows = rows;
+        if mode == Memory::Advance {
+            view.rows = rows;
+        }
     }
 
     /// Forgets the views a batch no longer has (unregistered).
@@ -270,6 +284,14 @@ impl DropTags {
             memory.retain(|name, _| names.contains(name.as_str()));
         }
     }
+}
+
+/// Whether a batch moves the memory of views with expiry on (a period) or
+/// only reads it (a pull).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Memory {
+    Advance,
+    Read,
 }
 
 /// The rows merged into one so far.
@@ -313,7 +335,20 @@ impl Group {
 impl Processor for DropTags {
     fn process(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
         self.forget_views_not_in(&batch);
-        batch.into_iter().map(|data| self.reduce(data)).collect()
+        batch
+            .into_iter()
+            .map(|data| self.reduce(data, Memory::Advance))
+            .collect()
+    }
+
+    /// Merges as `process` does, adding in what the rows that left had
+    /// recorded as of the latest period, and remembers nothing: the next
+    /// period's batch is compared with the period before, not with a pull.
+    fn pull(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
+        batch
+            .into_iter()
+            .map(|data| self.reduce(data, Memory::Read))
+            .collect()
     }
 
     fn map_view(&self, view: &View) -> Result<Option<View>, ExportError> {

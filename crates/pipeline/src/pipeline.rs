@@ -61,11 +61,17 @@ use parking_lot::Mutex;
 ///   kept at shutdown is reported lost in `delivery`, as is, at once, kept
 ///   data that cannot travel with the next batch (its view was registered
 ///   anew in between).
-/// - `attach`, `self_metrics`, `shutdown`, `delivery` and `name` go to the
-///   wrapped exporter (`delivery` with the kept data added). The producer passed to `attach` is the manager's:
-///   a pull exporter's on-demand snapshots do **not** pass through the
-///   chain (a pull is not a period, and running stateful processors such
-///   as [`Delta`](crate::Delta) on it would corrupt their state).
+/// - `attach` hands the wrapped exporter a producer whose snapshots pass
+///   through the chain as pulls ([`Processor::pull`]): a pull exporter
+///   (Prometheus) serves each scrape the views as `check_view` approved
+///   them, renamed, filtered and enriched like the pushed batches. A pull
+///   is not a period: [`Delta`](crate::Delta) passes it on cumulative and
+///   keeps its previous values, and [`DropTags`](crate::DropTags) merges
+///   without remembering. A processor that panics on a pull makes that
+///   pull empty (logged at `error`, counted in
+///   [`PipelineStats::processor_panics`]).
+/// - `self_metrics`, `shutdown`, `delivery` and `name` go to the wrapped
+///   exporter (`delivery` with the kept data added).
 ///
 /// # Panics in processors
 ///
@@ -79,9 +85,11 @@ use parking_lot::Mutex;
 /// `Arc<Pipeline<_>>` and keep a clone.
 pub struct Pipeline<E> {
     exporter: E,
-    processors: Vec<Box<dyn Processor>>,
+    /// Shared with the producer `attach` hands out, which runs pulls
+    /// through them.
+    processors: Vec<Arc<dyn Processor>>,
     exported: AtomicU64,
-    panics: AtomicU64,
+    panics: Arc<AtomicU64>,
     /// Delta data the wrapped exporter refused (its `export` returned an
     /// error), merged, to go out with the next batch: a stateful processor
     /// such as `Delta` has already moved on, so nothing else carries it.
@@ -111,7 +119,7 @@ impl<E: Exporter> Pipeline<E> {
             exporter,
             processors: Vec::new(),
             exported: AtomicU64::new(0),
-            panics: AtomicU64::new(0),
+            panics: Arc::new(AtomicU64::new(0)),
             carry: Mutex::new(Vec::new()),
             lost: Mutex::new(Vec::new()),
             shut_down: AtomicBool::new(false),
@@ -122,7 +130,7 @@ impl<E: Exporter> Pipeline<E> {
     /// added before it return.
     #[must_use = "with() returns the extended pipeline"]
     pub fn with(mut self, processor: impl Processor) -> Pipeline<E> {
-        self.processors.push(Box::new(processor));
+        self.processors.push(Arc::new(processor));
         self
     }
 
@@ -164,6 +172,40 @@ impl<E: Exporter> Pipeline<E> {
             }
         }
         Ok(Some(view))
+    }
+}
+
+/// The manager's snapshots for a pull exporter, passed through the chain.
+struct Pulled {
+    producer: Arc<dyn Producer>,
+    processors: Vec<Arc<dyn Processor>>,
+    panics: Arc<AtomicU64>,
+    /// The wrapped exporter's name, for logs.
+    exporter: String,
+}
+
+impl Producer for Pulled {
+    fn produce(&self) -> Vec<ViewData> {
+        let mut batch = self.producer.produce();
+        for processor in &self.processors {
+            match catch_unwind(AssertUnwindSafe(|| processor.pull(batch))) {
+                Ok(next) => batch = next.into_iter().map(rekeyed).collect(),
+                Err(_) => {
+                    // Relaxed: a statistic.
+                    self.panics.fetch_add(1, Ordering::Relaxed);
+                    // Empty rather than unprocessed: the exporter approved
+                    // the views as the chain makes them.
+                    log::error!(
+                        "census: processor {} panicked on a pull in the pipeline of exporter \
+                         {}; the pull got no views",
+                        processor.name(),
+                        self.exporter
+                    );
+                    return Vec::new();
+                }
+            }
+        }
+        batch
     }
 }
 
@@ -211,6 +253,18 @@ impl<E: Exporter> Exporter for Pipeline<E> {
         self.deliver(owned)
     }
 
+    fn attach(&self, producer: Arc<dyn Producer>) {
+        if self.processors.is_empty() {
+            return self.exporter.attach(producer);
+        }
+        self.exporter.attach(Arc::new(Pulled {
+            producer,
+            processors: self.processors.clone(),
+            panics: Arc::clone(&self.panics),
+            exporter: self.exporter.name().to_owned(),
+        }))
+    }
+
     fn shutdown(&self) -> Result<(), ExportError> {
         // Release: pairs with the Acquire in `delivery`, which then sees
         // the carry as it was at the final export.
@@ -239,10 +293,6 @@ impl<E: Exporter> Exporter for Pipeline<E> {
             report_of.pending = report_of.pending.saturating_add(1);
         }
         report
-    }
-
-    fn attach(&self, producer: Arc<dyn Producer>) {
-        self.exporter.attach(producer)
     }
 
     fn check_view(&self, view: &View, registered: &[View]) -> Result<(), ExportError> {
