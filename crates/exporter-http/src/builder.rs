@@ -254,7 +254,8 @@ impl HttpExporterBuilder {
     ///   has no host, or it is `https` and the crate was built without its
     ///   `tls` feature;
     /// - `header`: a name is not an HTTP token, is one the exporter sets
-    ///   itself, or a value holds a control character;
+    ///   itself, or a value holds a control character or a byte past
+    ///   ASCII;
     /// - `queue_capacity`, `timeout`, `max_attempts` or `backoff_base` is
     ///   zero, or `backoff_cap` is below `backoff_base`;
     /// - `timeout`, `backoff_base`, `backoff_cap` or `shutdown_deadline` is
@@ -526,7 +527,11 @@ fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Er
             "the exporter sets this header itself; leave it out",
         ));
     }
-    let value = HeaderValue::from_str(value).map_err(|_| {
+    // `HeaderValue` takes bytes past ASCII as opaque, but servers and
+    // proxies disagree on them (some close the connection): refused here,
+    // as the message says, rather than failing every batch later.
+    let ascii = value.is_ascii().then_some(value).ok_or(());
+    let value = ascii.and_then(|v| HeaderValue::from_str(v).map_err(|_| ())).map_err(|()| {
         invalid(
             "header value",
             value,
@@ -601,6 +606,11 @@ mod tests {
         );
         assert_eq!(
             what(b("http://h/").header("X-A", "line\nbreak").check()),
+            "header value"
+        );
+        // Sent as raw UTF-8, some servers dropped the connection.
+        assert_eq!(
+            what(b("http://h/").header("X-A", "café").check()),
             "header value"
         );
     }

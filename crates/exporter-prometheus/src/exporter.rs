@@ -137,8 +137,10 @@ impl Shared {
         }
         if omitted.rows > 0 {
             log::warn!(
-                "{} rows were left out of a Prometheus scrape because their data did not fit \
-                 their view; this is a bug in the producer",
+                "{} rows were left out of a Prometheus scrape: a gauge row whose labels repeat \
+                 another row's (Prometheus reads an empty tag value as an absent tag, so the \
+                 two are one series and only the row without the tag is served), or a row whose \
+                 data does not fit its view (a bug in the producer)",
                 omitted.rows
             );
         }
