@@ -20,7 +20,9 @@ use crate::view::Audience;
 /// [`DeliveryReport`] counts a batch it failed to deliver, dropped or
 /// abandoned, or rows of delta data it lost. An exporter that has no
 /// destination to confirm (its [`Exporter::delivery`](census_core::Exporter::delivery) is `None`, like
-/// stdout's) is judged by its exports alone.
+/// stdout's) is judged by its exports alone. Rows a destination's format
+/// cannot hold (in Prometheus formats, a gauge row repeating another's
+/// labels) are counted by the exporter that leaves them out, not here.
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ShutdownReport {
