@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 
 use crate::builder::{invalid, Config, HttpExporterBuilder};
 use crate::delivery_stats::{DeliveryStats, HttpExporterMetrics};
+use crate::expired_rows::ExpiredRows;
 use crate::format::{Encoder, HttpFormat, Omissions, OVERFLOW_ATTRIBUTE};
 use crate::queue::{Batch, Queue};
 use crate::retry::random_u64;
@@ -51,6 +52,9 @@ struct Shared {
     encoder: Encoder,
     queue: Arc<Queue>,
     stats: Arc<DeliveryStats>,
+    /// Rows of views with expiry whose last value no delivered batch
+    /// carried yet.
+    expired: Arc<ExpiredRows>,
     /// A random prefix making batch ids unique across exporters and
     /// restarts, so a receiver's duplicate check never mistakes a new
     /// batch for an old one.
@@ -124,10 +128,12 @@ impl HttpExporter {
         let queue = Arc::new(Queue::new(config.queue_capacity, Arc::clone(&stats)));
         let (control_tx, control_rx) = crossbeam_channel::bounded(1);
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        let expired = Arc::new(ExpiredRows::default());
         let sender = SenderThread::new(
             Arc::clone(&config),
             Arc::clone(&queue),
             Arc::clone(&stats),
+            Arc::clone(&expired),
             control_rx,
             done_tx,
         );
@@ -157,6 +163,7 @@ impl HttpExporter {
                 config,
                 queue,
                 stats,
+                expired,
                 instance: format!("{:016x}", random_u64()),
                 next_seq: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
@@ -299,6 +306,10 @@ impl Exporter for HttpExporter {
                 batch.len()
             )));
         }
+        // Relaxed: the counter only has to hand out distinct numbers.
+        let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
+        let carried = shared.expired.carry(seq, batch);
+        let batch: &[ViewData] = carried.as_deref().unwrap_or(batch);
         let (body, omitted) = shared.encoder.encode(batch)?;
         // Delta data the format cannot carry (remote write) never arrives:
         // lost now, values kept for the report, and not queued to be lost
@@ -316,8 +327,6 @@ impl Exporter for HttpExporter {
             .any(|d| d.temporality == Temporality::Delta && !never(&d))
             .then(|| Arc::new(batch.iter().filter(|d| !never(d)).cloned().collect()));
         shared.count_omissions(omitted);
-        // Relaxed: the counter only has to hand out distinct numbers.
-        let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
         let batch = Batch {
             seq,
             id: format!("{}-{seq}", shared.instance),

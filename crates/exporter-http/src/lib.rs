@@ -71,6 +71,7 @@ struct ReadmeDoctests;
 mod builder;
 mod delivery_stats;
 mod env;
+mod expired_rows;
 mod exporter;
 mod format;
 mod queue;

@@ -9,6 +9,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender, TryRecvError
 
 use crate::builder::Config;
 use crate::delivery_stats::DeliveryStats;
+use crate::expired_rows::ExpiredRows;
 use crate::format::{ExportMetricsServiceResponse, HttpFormat};
 use crate::queue::{Batch, Queue};
 use crate::retry::{parse_retry_after, status_is_retryable, Jitter};
@@ -47,6 +48,8 @@ pub(crate) struct SenderThread {
     config: Arc<Config>,
     queue: Arc<Queue>,
     stats: Arc<DeliveryStats>,
+    /// Told of every batch delivered.
+    expired: Arc<ExpiredRows>,
     /// Receives the shutdown deadline. Disconnected when every exporter
     /// handle was dropped without a shutdown: then the thread drains
     /// within the configured deadline and ends, like a shutdown.
@@ -63,6 +66,7 @@ impl SenderThread {
         config: Arc<Config>,
         queue: Arc<Queue>,
         stats: Arc<DeliveryStats>,
+        expired: Arc<ExpiredRows>,
         control: Receiver<Instant>,
         done: Sender<()>,
     ) -> SenderThread {
@@ -81,6 +85,7 @@ impl SenderThread {
             config,
             queue,
             stats,
+            expired,
             control,
             done,
             jitter: Jitter::new(),
@@ -151,6 +156,9 @@ impl SenderThread {
         // counted this batch as abandoned (and its data as lost).
         if !self.queue.finish(seq) {
             return;
+        }
+        if matches!(end, End::Sent) {
+            self.expired.delivered(seq);
         }
         let counter = match end {
             End::Sent => &self.stats.sent,

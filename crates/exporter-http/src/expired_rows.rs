@@ -1,0 +1,230 @@
+//! The last values of rows that expired before a batch carrying them was
+//! delivered, carried in every later batch until one is.
+//!
+//! A full queue drops its oldest batch of cumulative data because the next
+//! batch carries everything it did. A row of a view with `expire_after`
+//! breaks that: once it expires it is in no later batch, so if the batches
+//! that held its last value are dropped, fail or are abandoned, that value
+//! never arrives. The exporter therefore remembers the rows of such views
+//! from the batch before, and a row missing from the next batch that no
+//! delivered batch carried rides along in each batch until one is
+//! delivered: the receiver sees its final value, as it would have had the
+//! earlier batch arrived.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use census_core::{Row, TagValue, Temporality, View, ViewData};
+use parking_lot::Mutex;
+
+/// A view as one registration: a view registered anew has another start.
+type ViewKey = (String, SystemTime);
+
+/// A row as one incarnation: a row that expired and came back has another
+/// start.
+type RowKey = (Vec<Option<TagValue>>, bool, SystemTime);
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub(crate) struct ExpiredRows {
+    /// The highest batch number delivered, plus one (0: none yet). Batches
+    /// are sent in order, so a batch numbered below it either arrived or
+    /// will never be sent.
+    delivered: AtomicU64,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The batch number of `latest`.
+    latest_seq: u64,
+    /// The rows of views with expiry in the latest batch.
+    latest: HashMap<ViewKey, (View, HashMap<RowKey, Row>)>,
+    /// Rows that expired before a batch carrying them was delivered, with
+    /// the number of the first batch that carried them.
+    carried: HashMap<ViewKey, (View, Vec<(Row, u64)>)>,
+}
+
+impl ExpiredRows {
+    /// Records that batch `seq` was delivered.
+    pub(crate) fn delivered(&self, seq: u64) {
+        // Relaxed: read under the state lock by the next export; a late
+        // view of it only carries a row once more.
+        self.delivered.fetch_max(seq + 1, Ordering::Relaxed);
+    }
+
+    /// `batch`, about to go out as batch number `seq`, with the rows it
+    /// must carry added; `None` when it carries none (the usual case: no
+    /// view with expiry, or nothing expired undelivered).
+    pub(crate) fn carry(&self, seq: u64, batch: &[ViewData]) -> Option<Vec<ViewData>> {
+        let expiring = |d: &&ViewData| {
+            d.temporality == Temporality::Cumulative && d.view.expire_after().is_some()
+        };
+        let mut state = self.state.lock();
+        if state.latest.is_empty()
+            && state.carried.is_empty()
+            && !batch.iter().any(|d| expiring(&d))
+        {
+            return None;
+        }
+        let delivered = self.delivered.load(Ordering::Relaxed);
+        let now: HashMap<ViewKey, (View, HashMap<RowKey, Row>)> = batch
+            .iter()
+            .filter(expiring)
+            .map(|d| {
+                let rows = d.rows.iter().map(|r| (row_key(r), r.clone())).collect();
+                ((d.view.name().to_owned(), d.start), (d.view.clone(), rows))
+            })
+            .collect();
+        let latest_seq = state.latest_seq;
+        let latest = std::mem::take(&mut state.latest);
+        let carried = &mut state.carried;
+        // Rows of the batch before that this one lacks expired in between;
+        // unless that batch arrived, their last value is in no batch that
+        // will.
+        if latest_seq >= delivered {
+            for (key, (view, rows)) in latest {
+                let Some((_, live)) = now.get(&key) else {
+                    continue;
+                };
+                for (row_key, row) in rows {
+                    if !live.contains_key(&row_key) {
+                        let entry = carried
+                            .entry(key.clone())
+                            .or_insert_with(|| (view.clone(), Vec::new()));
+                        entry.1.push((row, latest_seq));
+                    }
+                }
+            }
+        }
+        // A carried row stays until a batch carrying it arrives, while its
+        // view is registered, and until it comes back: a new incarnation
+        // has the same tags, the receiver cannot hold both, and the new
+        // one wins.
+        carried.retain(|key, (view, rows)| {
+            let Some((_, live)) = now.get(key) else {
+                return false;
+            };
+            let live: HashSet<(&[Option<TagValue>], bool)> = live
+                .keys()
+                .map(|(tags, overflow, _)| (&tags[..], *overflow))
+                .collect();
+            rows.retain(|(row, first)| {
+                *first >= delivered && !live.contains(&(&row.tags[..], row.overflow))
+            });
+            // Bounded as the view is: at most its row limit, the latest.
+            let excess = rows.len().saturating_sub(view.row_limit());
+            rows.drain(..excess);
+            !rows.is_empty()
+        });
+        state.latest = now;
+        state.latest_seq = seq;
+        if state.carried.is_empty() {
+            return None;
+        }
+        let mut out = batch.to_vec();
+        for data in out.iter_mut().filter(|d| expiring(&&**d)) {
+            let key = (data.view.name().to_owned(), data.start);
+            let Some((_, rows)) = state.carried.get(&key) else {
+                continue;
+            };
+            let mut all = std::mem::take(&mut data.rows);
+            all.extend(rows.iter().map(|(row, _)| row.clone()));
+            let (folded, temporality) = (data.folded, data.temporality);
+            *data = ViewData::new(data.view.clone(), data.start, data.end, all);
+            data.folded = folded;
+            data.temporality = temporality;
+        }
+        Some(out)
+    }
+}
+
+fn row_key(row: &Row) -> RowKey {
+    (row.tags.clone(), row.overflow, row.start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use census_core::{Aggregation, AggregationData, MeasureI64, Number, TagKey};
+    use census_testkit::{at, row};
+    use std::time::Duration;
+
+    fn view(name: &str, row_limit: usize) -> View {
+        let m = MeasureI64::new("m", "", "1").expect("measure");
+        View::builder(name, &m)
+            .tag_keys([TagKey::new("k").expect("key")])
+            .aggregation(Aggregation::Sum)
+            .expire_after(Duration::from_secs(1))
+            .row_limit(row_limit)
+            .build()
+            .expect("view")
+    }
+
+    fn data(view: &View, rows: &[(&str, i64, u64)]) -> ViewData {
+        let rows = rows
+            .iter()
+            .map(|(k, n, start)| {
+                row(
+                    &[Some(k)],
+                    AggregationData::Sum(Number::Int(*n)),
+                    at(*start),
+                )
+            })
+            .collect();
+        ViewData::new(view.clone(), at(0), at(100), rows)
+    }
+
+    fn tags(batch: &Option<Vec<ViewData>>) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = batch
+            .iter()
+            .flatten()
+            .flat_map(|d| &d.rows)
+            .map(|r| {
+                let k = r.tags[0].as_ref().map(|v| v.as_str().to_owned());
+                let start = r.start.duration_since(at(0)).map_or(0, |d| d.as_secs());
+                (k.unwrap_or_default(), start)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_row_back_as_a_new_incarnation_is_not_carried_beside_it() {
+        let v = view("v", 100);
+        let rows = ExpiredRows::default();
+        assert!(rows
+            .carry(0, &[data(&v, &[("a", 1, 0), ("b", 1, 0)])])
+            .is_none());
+        // `a` expired; nothing delivered: carried.
+        let out = rows.carry(1, &[data(&v, &[("b", 2, 0)])]);
+        assert_eq!(tags(&out), [("a".to_owned(), 0), ("b".to_owned(), 0)]);
+        // `a` came back with a new start: the batch goes out as it is, and
+        // the old `a` is forgotten.
+        assert!(rows
+            .carry(2, &[data(&v, &[("a", 1, 50), ("b", 3, 0)])])
+            .is_none());
+        // When the new `a` expires, it alone is carried.
+        let out = rows.carry(3, &[data(&v, &[("b", 4, 0)])]);
+        assert_eq!(tags(&out), [("a".to_owned(), 50), ("b".to_owned(), 0)]);
+    }
+
+    #[test]
+    fn carried_rows_go_with_their_view_or_past_its_row_limit() {
+        let v = view("v", 2);
+        let rows = ExpiredRows::default();
+        let _ = rows.carry(0, &[data(&v, &[("a", 1, 0), ("b", 1, 0), ("c", 1, 0)])]);
+        let out = rows.carry(1, &[data(&v, &[])]);
+        // Three expired, two kept: the view's row limit.
+        assert_eq!(tags(&out).len(), 2);
+        // Unregistered (not in the batch): forgotten.
+        let w = view("w", 2);
+        assert!(rows.carry(2, &[data(&w, &[])]).is_none());
+        // A delivered batch that held the last values: nothing to carry.
+        let _ = rows.carry(3, &[data(&w, &[("x", 1, 0)])]);
+        rows.delivered(3);
+        assert!(rows.carry(4, &[data(&w, &[])]).is_none());
+    }
+}
