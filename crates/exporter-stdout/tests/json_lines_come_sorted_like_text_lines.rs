@@ -2,29 +2,13 @@
 //! overflow row last), not in storage order, which differs between runs:
 //! the same data gives the same lines, so outputs can be compared.
 
-use std::io::Write;
-use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use census_core::{
     Aggregation, AggregationData, Exporter, MeasureI64, Row, TagKey, TagValue, View, ViewData,
 };
 use census_exporter_stdout::{StdoutExporter, StdoutFormat};
-use parking_lot::Mutex;
-
-#[derive(Clone, Default)]
-struct Kept(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Kept {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use census_testkit::SharedBuffer;
 
 #[test]
 fn rows_are_written_by_their_tags_and_the_overflow_row_last(
@@ -49,21 +33,21 @@ fn rows_are_written_by_their_tags_and_the_overflow_row_last(
         Row::new(vec![None], sum(0), UNIX_EPOCH),
         row("/b", 2)?,
     ];
-    let out = Kept::default();
+    let out = SharedBuffer::default();
     let exporter = StdoutExporter::builder()
         .format(StdoutFormat::JsonLines)
         .writer(out.clone())
         .build();
     exporter.export(&[ViewData::new(view, UNIX_EPOCH, UNIX_EPOCH, rows)])?;
-    let text = String::from_utf8(out.0.lock().clone())?;
-    let sums: Vec<String> = text
-        .lines()
+    let lines = out.lines();
+    let sums: Vec<String> = lines
+        .iter()
         .map(|line| serde_json::from_str::<serde_json::Value>(line).map(|v| v["sum"].to_string()))
         .collect::<Result<_, _>>()?;
     assert_eq!(
         sums,
         ["\"0\"", "\"1\"", "\"2\"", "\"3\"", "\"9\""],
-        "{text}"
+        "{lines:?}"
     );
     Ok(())
 }

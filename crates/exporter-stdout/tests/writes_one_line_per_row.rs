@@ -1,37 +1,10 @@
 //! The stdout exporter writes one line per row, readable or JSON, with
 //! absent tags left out and the overflow row marked.
 
-use std::io::Write;
-use std::sync::Arc;
-
 use census_core::{Aggregation, TagMap, View};
 use census_exporter_stdout::{StdoutExporter, StdoutFormat};
 use census_stats::{MeasurementMap, ViewManager};
-use census_testkit::{float_measure, int_measure, key, view};
-use parking_lot::Mutex;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock())
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-}
+use census_testkit::{float_measure, int_measure, key, view, SharedBuffer};
 
 fn run(format: StdoutFormat) -> Result<Vec<String>, census_core::Error> {
     let latency = float_measure("latency");
@@ -52,7 +25,7 @@ fn run(format: StdoutFormat) -> Result<Vec<String>, census_core::Error> {
             .row_limit(2)
             .build()?,
     )?;
-    let out = Buffer::default();
+    let out = SharedBuffer::default();
     vm.register_exporter(
         StdoutExporter::builder()
             .format(format)

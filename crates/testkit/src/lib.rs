@@ -29,6 +29,7 @@
 //! - [`FailingExporter`], [`PanickingExporter`], [`HangingExporter`],
 //!   [`SlowExporter`], [`PanickingProcessor`]: misbehaviour on purpose.
 //!   [`FakeProducer`]: view data a test sets, for pull exporters.
+//!   [`SharedBuffer`]: an in-memory `Write` for exporters that write.
 //! - Hand-made view data: [`key`], [`value`], [`at`], [`int_measure`],
 //!   [`float_measure`], [`view`], [`int_view`], [`float_view`], [`row`],
 //!   [`distribution`], [`histogram`].
@@ -50,6 +51,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod buffer;
 mod capture;
 mod data;
 mod faulty;
@@ -57,6 +59,7 @@ mod read;
 mod service;
 mod setup;
 
+pub use buffer::SharedBuffer;
 pub use capture::{Call, Captured, CapturingExporter, PATIENCE};
 pub use data::{
     at, distribution, float_measure, float_view, histogram, int_measure, int_view, key, row, value,
