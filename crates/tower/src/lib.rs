@@ -37,8 +37,10 @@
 //! The tag keys are `http.request.method` (the nine standard methods, any
 //! other as `_OTHER`), `http.route` (the route template, never the raw
 //! path) and `http.response.status_code`. Body sizes are recorded when
-//! the body says its exact length (a `Content-Length`, or a body known in
-//! full), so their counts may be lower than the request count. Responses
+//! the length is known: a body that knows its exact length (one held in
+//! full, or an incoming body with a `Content-Length`) or, for a streamed
+//! body, the `Content-Length` header the message declares; so their
+//! counts may be lower than the request count. Responses
 //! to HEAD, and 204 and 304 responses, carry no body whatever the service
 //! returned: they count 0 bytes.
 //!
@@ -46,7 +48,10 @@
 //! services may; axum's never do) is counted without a status code. A
 //! request whose future is dropped before its response is ready (the
 //! client went away, a timeout further out fired) is not counted; it only
-//! leaves the in-flight count.
+//! leaves the in-flight count. Turning recording off
+//! (`ViewManager::set_enabled(false)`) while requests are in flight drops
+//! the −1 of those that end meanwhile, and the in-flight count stays that
+//! much too high (docs/semantics.md, "Turning recording off and on").
 //!
 //! # Routes
 //!

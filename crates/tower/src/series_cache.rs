@@ -75,6 +75,8 @@ pub(crate) struct Done {
 struct RouteTable {
     /// As the source gave them, to their ids.
     ids: StdHashMap<Box<str>, RouteId>,
+    /// Whether the table has filled and said so: once, not per request.
+    warned_full: bool,
     /// By id, as the source gave them; made valid tag values (any
     /// character outside printable ASCII becomes `_`) when maps are built.
     texts: Vec<Box<str>>,
@@ -104,6 +106,7 @@ impl SeriesCache {
             measures,
             routes: Mutex::new(RouteTable {
                 ids: StdHashMap::new(),
+                warned_full: false,
                 texts: vec![unmatched.into(), OTHER_ROUTE.into()],
             }),
             local: ThreadLocal::new(),
@@ -285,6 +288,9 @@ impl SeriesCache {
             return *id;
         }
         if table.texts.len() >= MAX_ROUTES + 2 {
+            if std::mem::replace(&mut table.warned_full, true) {
+                return RouteId::OTHER;
+            }
             drop(table);
             log::warn!(
                 "census-tower: more than {MAX_ROUTES} distinct routes; route {text:?} and \

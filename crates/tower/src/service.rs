@@ -60,7 +60,11 @@ where
         let shared = &self.shared;
         let method = MethodIndex::of(request.method());
         let route = route_of(&request, shared.route_fn.as_ref());
-        let request_size = request.body().size_hint().exact();
+        let request_size = request
+            .body()
+            .size_hint()
+            .exact()
+            .or_else(|| declared_length(request.headers()));
         let in_flight = InFlight::enter(Arc::clone(shared), route, method, request_size);
         ResponseFuture {
             inner: self.inner.call(request),
@@ -104,7 +108,11 @@ where
                     let size = if in_flight.sends_no_body(response.status()) {
                         Some(0)
                     } else {
-                        response.body().size_hint().exact()
+                        response
+                            .body()
+                            .size_hint()
+                            .exact()
+                            .or_else(|| declared_length(response.headers()))
                     };
                     in_flight.finish(Some(response.status()), size)
                 }
@@ -114,6 +122,19 @@ where
         }
         Poll::Ready(output)
     }
+}
+
+/// The length a message's `Content-Length` header declares: what a
+/// streamed body the handler announced will carry, which the body itself
+/// does not know.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// A request being served: counted in the in-flight view from `enter`
