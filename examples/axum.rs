@@ -18,8 +18,9 @@
 //!
 //! - `GET /hello`: `hello`; `?delay_ms=N` waits N ms first (at most 5000),
 //!   to move the latency buckets;
-//! - `GET /users/{id}`: user ids 1 to 999 exist; other numbers answer 404,
-//!   id 0 a simulated store failure (500), a non-number 400;
+//! - `GET /users/{id}`: user ids 1 to 999 exist; id 0 is a simulated
+//!   store failure (500), 1000 to 4294967295 answer 404, anything else
+//!   (not a whole number, negative, or past 32 bits) 400;
 //! - `POST /echo`: answers with the request body.
 //!
 //! Paths outside these share the route value `unmatched`, so a scanner

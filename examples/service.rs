@@ -31,7 +31,13 @@ struct Stats {
 }
 
 fn main() -> Result<(), census::Error> {
-    let seconds = seconds_from_args().unwrap_or(3);
+    let seconds = match seconds_from_args() {
+        Ok(seconds) => seconds.unwrap_or(3),
+        Err(usage) => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    };
     let vm = census::view_manager();
     let _census = census::shutdown_guard(); // drains even if main returns early with an error
     let in_flight = MeasureI64::new("service/in_flight", "requests being served", "1")?;
@@ -166,8 +172,15 @@ fn serve(stats: &Stats, id: u64, queue: &Receiver<u64>) -> Result<u64, census::E
     }
 }
 
-fn seconds_from_args() -> Option<u64> {
-    let args: Vec<String> = std::env::args().collect();
-    let at = args.iter().position(|a| a == "--seconds")?;
-    args.get(at + 1)?.parse().ok()
+/// `--seconds N`, if given.
+fn seconds_from_args() -> Result<Option<u64>, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => Ok(None),
+        [flag, n] if flag == "--seconds" => n
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("--seconds needs a whole number, not {n:?}")),
+        _ => Err("usage: service [--seconds N]".into()),
+    }
 }

@@ -37,8 +37,7 @@ fn main() {
 
 fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let seconds = flag(&args, "--seconds").unwrap_or(30);
-    let check = args.iter().any(|a| a == "--check");
+    let (seconds, check) = parse_args(&args)?;
     let run_for = Duration::from_secs(seconds);
     let warm_up = (run_for / 5).max(Duration::from_secs(2));
 
@@ -375,7 +374,24 @@ fn pushed_total(body: &str) -> u64 {
         .sum()
 }
 
-fn flag(args: &[String], name: &str) -> Option<u64> {
-    let at = args.iter().position(|a| a == name)?;
-    args.get(at + 1)?.parse().ok()
+/// `--seconds N` (default 30) and `--check`, in any order.
+fn parse_args(args: &[String]) -> Result<(u64, bool), String> {
+    let usage = "usage: soak [--seconds N] [--check]";
+    let (mut seconds, mut check) = (30, false);
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--check" => check = true,
+            "--seconds" => {
+                let n = rest
+                    .next()
+                    .ok_or(format!("--seconds needs a value; {usage}"))?;
+                seconds = n
+                    .parse()
+                    .map_err(|_| format!("--seconds needs a whole number, not {n:?}"))?;
+            }
+            other => return Err(format!("unknown argument {other:?}; {usage}")),
+        }
+    }
+    Ok((seconds, check))
 }
