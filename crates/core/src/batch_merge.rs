@@ -1,7 +1,7 @@
 //! Folding one batch into another, so that delta data an exporter could not
 //! deliver travels in a later batch instead of being lost.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::tag::TagValue;
 use crate::view_data::{Row, Temporality, ViewData};
@@ -165,18 +165,20 @@ pub fn keep_lost(lost: &mut Vec<ViewData>, batch: Vec<ViewData>) -> u64 {
 }
 
 /// Joins the views of `batch` that share a name, a definition and a
-/// temporality into the first of them.
+/// temporality, and whose rows have different tags, into the first of
+/// them.
 ///
 /// Exporters of one kind contribute self-metrics views of the same names:
-/// two HTTP exporters each report `census/http/sent`, their rows told apart
-/// by an `endpoint` tag. Every format wants one view per name (Prometheus
-/// would keep only the first as a clash), so a manager joins them: the
-/// rows of both, rows with the same tags combined as [`merge_batches`]
-/// combines them (counts and sums add); the view spans both starts and
-/// ends; `folded` adds. Two rows with the same tags whose values cannot
-/// combine (only hand-made rows do not fit their view) stay side by side,
-/// for each exporter to judge, as views of one name whose definitions
-/// differ stay apart.
+/// two HTTP exporters each report `census/http_exporter/sent`, their rows
+/// told apart by an `endpoint` tag. Every format wants one view per name
+/// (Prometheus would keep only the first as a clash), so a manager joins
+/// them: one view with the rows of both. The joined view keeps the first
+/// view's start, whichever views join it later (each row keeps its own),
+/// so a delta processor sees one view throughout; its end is the latest
+/// and `folded` adds. Views whose rows share tags (two Prometheus
+/// exporters' scrape counts, which no tag tells apart) stay apart rather
+/// than mix two sources' values in one row, as do views of one name whose
+/// definitions differ: each exporter judges those as before.
 ///
 /// ```
 /// use std::time::UNIX_EPOCH;
@@ -186,10 +188,9 @@ pub fn keep_lost(lost: &mut Vec<ViewData>, batch: Vec<ViewData>) -> u64 {
 /// };
 ///
 /// # fn main() -> Result<(), census_core::Error> {
-/// let m = MeasureI64::new("census/http/sent", "", "1")?;
-/// let endpoint = TagKey::new("endpoint")?;
-/// let view = View::builder("census/http/sent", &m)
-///     .tag_keys([endpoint.clone()])
+/// let m = MeasureI64::new("census/http_exporter/sent", "", "1")?;
+/// let view = View::builder("census/http_exporter/sent", &m)
+///     .tag_keys([TagKey::new("endpoint")?])
 ///     .aggregation(Aggregation::Sum)
 ///     .build()?;
 /// let sent = |host, n| {
@@ -197,29 +198,40 @@ pub fn keep_lost(lost: &mut Vec<ViewData>, batch: Vec<ViewData>) -> u64 {
 ///     let row = Row::new(vec![Some(TagValue::new(host)?)], data, UNIX_EPOCH);
 ///     Ok::<_, census_core::Error>(ViewData::new(view.clone(), UNIX_EPOCH, UNIX_EPOCH, vec![row]))
 /// };
-/// let mut batch = vec![sent("a", 3)?, sent("b", 4)?];
+/// let mut batch = vec![sent("a", 3)?, sent("b", 4)?, sent("b", 5)?];
 /// join_same_views(&mut batch);
-/// assert_eq!(batch.len(), 1);
-/// assert_eq!(batch[0].rows.len(), 2);
+/// // `a` and the first `b` joined; the second `b` stays apart.
+/// assert_eq!(batch.iter().map(|d| d.rows.len()).collect::<Vec<_>>(), [2, 1]);
 /// # Ok(()) }
 /// ```
 pub fn join_same_views(batch: &mut Vec<ViewData>) {
-    let mut first: HashMap<String, usize> = HashMap::new();
+    // By name, every view kept so far, with the tags of its rows.
+    type Tags = HashSet<(Vec<Option<TagValue>>, bool)>;
+    let mut kept: HashMap<String, Vec<(usize, Tags)>> = HashMap::new();
     let mut joined: Vec<ViewData> = Vec::with_capacity(batch.len());
     for data in batch.drain(..) {
-        let into = first
-            .get(data.view.name())
-            .and_then(|&i| joined.get_mut(i))
-            .filter(|into| into.view == data.view && into.temporality == data.temporality);
-        match into {
-            Some(into) => {
-                let apart = merge_view(into, data);
-                into.rows.extend(apart);
+        let tags: Tags = data
+            .rows
+            .iter()
+            .map(|r| (r.tags.clone(), r.overflow))
+            .collect();
+        let named = kept.entry(data.view.name().to_owned()).or_default();
+        let into = named.iter_mut().find(|(i, taken)| {
+            joined.get(*i).is_some_and(|into| {
+                into.view == data.view
+                    && into.temporality == data.temporality
+                    && taken.is_disjoint(&tags)
+            })
+        });
+        match into.and_then(|(i, taken)| Some((joined.get_mut(*i)?, taken))) {
+            Some((into, taken)) => {
+                taken.extend(tags);
+                into.end = into.end.max(data.end);
+                into.folded = into.folded.saturating_add(data.folded);
+                into.rows.extend(data.rows);
             }
             None => {
-                first
-                    .entry(data.view.name().to_owned())
-                    .or_insert(joined.len());
+                named.push((joined.len(), tags));
                 joined.push(data);
             }
         }
@@ -232,8 +244,7 @@ fn rows(batch: &[ViewData]) -> u64 {
     batch.iter().map(|d| d.rows.len() as u64).sum()
 }
 
-/// Folds the rows of `later` into `into`, both data of one view (delta
-/// data of two intervals, or two producers' parts of one view);
+/// Folds the rows of `later` into `into`, both delta data of one view;
 /// returns `into`'s rows that `later`'s replaced, their values unable to
 /// combine.
 fn merge_view(into: &mut ViewData, later: ViewData) -> Vec<Row> {
@@ -370,61 +381,63 @@ mod tests {
         let other_definition = view("sent", Aggregation::Count);
         let int = |v| AggregationData::Sum(Number::Int(v));
         let cumulative = |from, to, rows| ViewData::new(sent.clone(), at(from), at(to), rows);
+        let count = |rows| ViewData::new(other_definition.clone(), at(0), at(20), rows);
         let mut batch = vec![
-            cumulative(5, 20, vec![row("a", int(3), 5), row("both", int(1), 5)]),
+            count(vec![row("a", AggregationData::Count(2), 0)]),
+            cumulative(5, 20, vec![row("a", int(3), 5)]),
             ViewData::new(
                 view("other", Aggregation::Sum),
                 at(0),
                 at(20),
                 vec![row("a", int(7), 0)],
             ),
-            cumulative(2, 21, vec![row("b", int(4), 2), row("both", int(10), 2)]),
-            // Hand-made: a row whose value does not fit the view stays apart.
-            cumulative(2, 21, vec![row("a", AggregationData::Count(1), 2)]),
-            ViewData::new(
-                other_definition.clone(),
-                at(0),
-                at(20),
-                vec![row("a", AggregationData::Count(2), 0)],
-            ),
-            delta(&sent, 0, 20, vec![row("a", int(9), 0)]),
+            // Another source under the same name: joins, the start stays.
+            cumulative(2, 21, vec![row("b", int(4), 2)]),
+            // Its row has tags already taken: apart, values unmixed.
+            cumulative(2, 21, vec![row("a", int(10), 2)]),
+            delta(&sent, 0, 20, vec![row("c", int(9), 0)]),
+            count(vec![row("b", AggregationData::Count(1), 0)]),
         ];
         join_same_views(&mut batch);
-        let names: Vec<(&str, Temporality)> = batch
+        type Described<'a> = (&'a str, Temporality, u64, Vec<(String, AggregationData)>);
+        let described: Vec<Described<'_>> = batch
             .iter()
-            .map(|d| (d.view.name(), d.temporality))
-            .collect();
-        assert_eq!(
-            names,
-            [
-                ("sent", Temporality::Cumulative),
-                ("other", Temporality::Cumulative),
-                ("sent", Temporality::Cumulative),
-                ("sent", Temporality::Delta),
-            ]
-        );
-        assert_eq!(batch[2].view, other_definition);
-        let joined = &batch[0];
-        // Rows are in no particular order.
-        let mut rows: Vec<(&str, String)> = joined
-            .rows
-            .iter()
-            .map(|r| {
-                let tag = r.tags[0].as_ref().map_or("", |v| v.as_str());
-                (tag, format!("{:?}", r.data))
+            .map(|d| {
+                let start = d.start.duration_since(at(0)).map_or(0, |s| s.as_secs());
+                let rows = d
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        let tag = r.tags[0].as_ref().map_or("", |v| v.as_str());
+                        (tag.to_owned(), r.data.clone())
+                    })
+                    .collect();
+                (d.view.name(), d.temporality, start, rows)
             })
             .collect();
-        rows.sort();
-        let expected = [
-            ("a", AggregationData::Count(1)),
-            ("a", int(3)),
-            ("b", int(4)),
-            ("both", int(11)),
-        ]
-        .map(|(tag, data)| (tag, format!("{data:?}")));
-        assert_eq!(rows, expected);
-        assert_eq!((joined.start, joined.end), (at(2), at(21)));
-        assert_eq!(batch[3].rows[0].data, int(9));
+        let cumulative = Temporality::Cumulative;
+        let rows = |r: &[(&str, AggregationData)]| -> Vec<(String, AggregationData)> {
+            r.iter().map(|(t, d)| (t.to_string(), d.clone())).collect()
+        };
+        assert_eq!(
+            described,
+            [
+                (
+                    "sent",
+                    cumulative,
+                    0,
+                    rows(&[
+                        ("a", AggregationData::Count(2)),
+                        ("b", AggregationData::Count(1))
+                    ])
+                ),
+                ("sent", cumulative, 5, rows(&[("a", int(3)), ("b", int(4))])),
+                ("other", cumulative, 0, rows(&[("a", int(7))])),
+                ("sent", cumulative, 2, rows(&[("a", int(10))])),
+                ("sent", Temporality::Delta, 0, rows(&[("c", int(9))])),
+            ]
+        );
+        assert_eq!(batch[1].end, at(21));
     }
 
     #[test]
