@@ -46,6 +46,9 @@ pub struct HttpExporterMetrics {
     /// failed for good (a status that is not retried) or were abandoned at
     /// the shutdown deadline. Their data, merged, is in
     /// [`Exporter::delivery`](census_core::Exporter::delivery)'s report.
+    /// Also the expired rows of a view given up on while no batch carrying
+    /// their last values arrived, past the view's row limit of them
+    /// (counted only; see the crate docs on dropped batches).
     pub lost_rows: u64,
     /// Data points an OTLP receiver accepted the batch without, as its
     /// `partial_success.rejected_data_points` said (JSON and protobuf).

@@ -56,8 +56,16 @@ impl ExpiredRows {
 
     /// `batch`, about to go out as batch number `seq`, with the rows it
     /// must carry added; `None` when it carries none (the usual case: no
-    /// view with expiry, or nothing expired undelivered).
-    pub(crate) fn carry(&self, seq: u64, batch: &[ViewData]) -> Option<Vec<ViewData>> {
+    /// view with expiry, or nothing expired undelivered). Also how many
+    /// carried rows were given up on, past a view's row limit of them:
+    /// their last values will never arrive.
+    pub(crate) fn carry(&self, seq: u64, batch: &[ViewData]) -> (Option<Vec<ViewData>>, u64) {
+        let mut cut = 0;
+        let carried = self.carry_counting(seq, batch, &mut cut);
+        (carried, cut)
+    }
+
+    fn carry_counting(&self, seq: u64, batch: &[ViewData], cut: &mut u64) -> Option<Vec<ViewData>> {
         let expiring = |d: &&ViewData| {
             d.temporality == Temporality::Cumulative && d.view.expire_after().is_some()
         };
@@ -113,9 +121,11 @@ impl ExpiredRows {
             rows.retain(|(row, first)| {
                 *first >= delivered && !live.contains(&(&row.tags[..], row.overflow))
             });
-            // Bounded as the view is: at most its row limit, the latest.
+            // Bounded as the view is: at most its row limit, the latest
+            // (a batch holds at most twice the limit of the view's rows).
             let excess = rows.len().saturating_sub(view.row_limit());
             rows.drain(..excess);
+            *cut += excess as u64;
             !rows.is_empty()
         });
         state.latest = now;
@@ -195,19 +205,21 @@ mod tests {
     fn a_row_back_as_a_new_incarnation_is_not_carried_beside_it() {
         let v = view("v", 100);
         let rows = ExpiredRows::default();
-        assert!(rows
-            .carry(0, &[data(&v, &[("a", 1, 0), ("b", 1, 0)])])
-            .is_none());
+        assert_eq!(
+            rows.carry(0, &[data(&v, &[("a", 1, 0), ("b", 1, 0)])]),
+            (None, 0)
+        );
         // `a` expired; nothing delivered: carried.
-        let out = rows.carry(1, &[data(&v, &[("b", 2, 0)])]);
+        let (out, _) = rows.carry(1, &[data(&v, &[("b", 2, 0)])]);
         assert_eq!(tags(&out), [("a".to_owned(), 0), ("b".to_owned(), 0)]);
         // `a` came back with a new start: the batch goes out as it is, and
         // the old `a` is forgotten.
-        assert!(rows
-            .carry(2, &[data(&v, &[("a", 1, 50), ("b", 3, 0)])])
-            .is_none());
+        assert_eq!(
+            rows.carry(2, &[data(&v, &[("a", 1, 50), ("b", 3, 0)])]),
+            (None, 0)
+        );
         // When the new `a` expires, it alone is carried.
-        let out = rows.carry(3, &[data(&v, &[("b", 4, 0)])]);
+        let (out, _) = rows.carry(3, &[data(&v, &[("b", 4, 0)])]);
         assert_eq!(tags(&out), [("a".to_owned(), 50), ("b".to_owned(), 0)]);
     }
 
@@ -216,15 +228,15 @@ mod tests {
         let v = view("v", 2);
         let rows = ExpiredRows::default();
         let _ = rows.carry(0, &[data(&v, &[("a", 1, 0), ("b", 1, 0), ("c", 1, 0)])]);
-        let out = rows.carry(1, &[data(&v, &[])]);
-        // Three expired, two kept: the view's row limit.
-        assert_eq!(tags(&out).len(), 2);
+        let (out, cut) = rows.carry(1, &[data(&v, &[])]);
+        // Three expired, two kept (the view's row limit), one given up on.
+        assert_eq!((tags(&out).len(), cut), (2, 1));
         // Unregistered (not in the batch): forgotten.
         let w = view("w", 2);
-        assert!(rows.carry(2, &[data(&w, &[])]).is_none());
+        assert_eq!(rows.carry(2, &[data(&w, &[])]), (None, 0));
         // A delivered batch that held the last values: nothing to carry.
         let _ = rows.carry(3, &[data(&w, &[("x", 1, 0)])]);
         rows.delivered(3);
-        assert!(rows.carry(4, &[data(&w, &[])]).is_none());
+        assert_eq!(rows.carry(4, &[data(&w, &[])]), (None, 0));
     }
 }

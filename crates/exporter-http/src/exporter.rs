@@ -308,7 +308,16 @@ impl Exporter for HttpExporter {
         }
         // Relaxed: the counter only has to hand out distinct numbers.
         let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
-        let carried = shared.expired.carry(seq, batch);
+        let (carried, cut) = shared.expired.carry(seq, batch);
+        if cut > 0 {
+            DeliveryStats::add(&shared.stats.lost_rows, cut);
+            log::warn!(
+                "{}: {cut} rows of views with expire_after expired while no batch carrying \
+                 their last values was delivered, more than a view's row limit of them; \
+                 those values are lost",
+                shared.name
+            );
+        }
         let batch: &[ViewData] = carried.as_deref().unwrap_or(batch);
         let (body, omitted) = shared.encoder.encode(batch)?;
         // Delta data the format cannot carry (remote write) never arrives:
