@@ -87,9 +87,11 @@ impl ConstTags {
             .filter(move |(k, _)| !view.tag_keys().contains(k))
     }
 
-    fn enrich(&self, mut data: ViewData) -> ViewData {
+    /// `data` with the constants added; `counting` says whether a
+    /// conflict counts (a period) or not (a pull).
+    fn enrich(&self, mut data: ViewData, counting: bool) -> ViewData {
         let added: Vec<(TagKey, TagValue)> = self.missing(&data.view).cloned().collect();
-        if added.len() < self.tags.len() {
+        if counting && added.len() < self.tags.len() {
             let clashing: Vec<&str> = self
                 .tags
                 .iter()
@@ -117,8 +119,10 @@ impl ConstTags {
             Ok(view) => data.view = view,
             // Unreachable: the name is the view's own and no key repeats.
             Err(err) => {
-                self.conflicts
-                    .conflict(self.name(), data.view.name(), || err.to_string());
+                if counting {
+                    self.conflicts
+                        .conflict(self.name(), data.view.name(), || err.to_string());
+                }
                 return data;
             }
         }
@@ -132,7 +136,19 @@ impl ConstTags {
 impl Processor for ConstTags {
     fn process(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
         self.conflicts.retain_present(&batch);
-        batch.into_iter().map(|data| self.enrich(data)).collect()
+        batch
+            .into_iter()
+            .map(|data| self.enrich(data, true))
+            .collect()
+    }
+
+    /// As `process`, without counting conflicts again: they are counted
+    /// once per view per period, not per scrape.
+    fn pull(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
+        batch
+            .into_iter()
+            .map(|data| self.enrich(data, false))
+            .collect()
     }
 
     fn map_view(&self, view: &View) -> Result<Option<View>, ExportError> {

@@ -124,6 +124,27 @@ impl Rename {
         }
     }
 
+    /// Every view of `batch` renamed; `counting` says whether a refused
+    /// name counts (a period) or not (a pull).
+    fn rename_all(&self, batch: Vec<ViewData>, counting: bool) -> Vec<ViewData> {
+        batch
+            .into_iter()
+            .map(|mut data| {
+                match self.renamed(&data.view) {
+                    Ok(Some(view)) => data.view = view,
+                    Ok(None) => {}
+                    Err(err) if counting => {
+                        self.conflicts.conflict(self.name(), data.view.name(), || {
+                            format!("passed on under its own name: the new name is refused: {err}")
+                        })
+                    }
+                    Err(_) => {}
+                }
+                data
+            })
+            .collect()
+    }
+
     fn renamed(&self, view: &View) -> Result<Option<View>, Error> {
         match self.new_name(view.name()) {
             None => Ok(None),
@@ -135,19 +156,13 @@ impl Rename {
 impl Processor for Rename {
     fn process(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
         self.conflicts.retain_present(&batch);
-        batch
-            .into_iter()
-            .map(|mut data| {
-                match self.renamed(&data.view) {
-                    Ok(Some(view)) => data.view = view,
-                    Ok(None) => {}
-                    Err(err) => self.conflicts.conflict(self.name(), data.view.name(), || {
-                        format!("passed on under its own name: the new name is refused: {err}")
-                    }),
-                }
-                data
-            })
-            .collect()
+        self.rename_all(batch, true)
+    }
+
+    /// As `process`, without counting conflicts again: they are counted
+    /// once per view per period, not per scrape.
+    fn pull(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
+        self.rename_all(batch, false)
     }
 
     fn map_view(&self, view: &View) -> Result<Option<View>, ExportError> {
