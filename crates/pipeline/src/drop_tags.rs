@@ -1,6 +1,7 @@
 //! DropTags: remove tag keys from views, merging the rows that then
 //! coincide.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -46,8 +47,10 @@ use crate::view_shape::reshape;
 /// row that expired meanwhile, as from a `Delta` alone). The merged row
 /// keeps its start while any row in it goes on from the batch before; when
 /// none does (all expired, perhaps in a read between two exports), it
-/// starts afresh. This memory holds one entry per row of the latest batch,
-/// is kept only for views with `expire_after` (only their rows leave), and
+/// starts afresh. This memory holds one entry per row of the latest batch
+/// and of the one before (a pull taken before the latest period reads
+/// that one), is kept only for views with `expire_after` (only their rows
+/// leave), and
 /// goes with the view when it is unregistered. So one `DropTags` serves one
 /// exporter, like a [`Delta`]: do not share one between pipelines (not
 /// even as an `Arc`).
@@ -92,7 +95,14 @@ struct ViewMemory {
     /// The view's start: a new one (unregistered and registered again)
     /// means rows that start afresh.
     start: SystemTime,
+    /// The end of the batch `rows` was made from.
+    end: SystemTime,
     rows: HashMap<MergedKey, Merged>,
+    /// The generation before, with its batch's end: what a pull reads
+    /// whose snapshot was taken before `end` (it raced a period, which
+    /// moved the memory on meanwhile). Reading the newer one would add
+    /// in, as gone, rows the pull still holds.
+    previous: Option<(SystemTime, HashMap<MergedKey, Merged>)>,
 }
 
 /// What a merged row was made of at the latest batch.
@@ -205,24 +215,47 @@ impl DropTags {
     /// (on [`Memory::Advance`]) remembers this batch's rows for the next.
     fn keep_what_left(&self, data: &ViewData, groups: &mut [Group], mode: Memory) {
         let mut memory = self.memory.lock();
-        let mut unknown = ViewMemory {
-            start: data.start,
-            rows: HashMap::new(),
-        };
-        let view = match (mode, memory.get_mut(data.view.name())) {
-            (_, Some(view)) => view,
-            (Memory::Read, None) => &mut unknown,
-            (Memory::Advance, None) => memory.entry(data.view.name().to_owned()).or_insert(unknown),
-        };
-        if view.start != data.start {
-            if mode == Memory::Read {
-                // Registered anew since the latest period: nothing of the
-                // rows remembered belongs to this view.
-                return;
+        let name = data.view.name();
+        // What the batch before this one was made of, or, for a pull, the
+        // generation its snapshot follows.
+        let empty = HashMap::new();
+        let (view, before) = match (mode, memory.get_mut(name)) {
+            (Memory::Read, None) => return,
+            (Memory::Read, Some(view)) => {
+                if view.start != data.start {
+                    // Registered anew since the latest period: nothing of
+                    // the rows remembered belongs to this view.
+                    return;
+                }
+                let before = if data.end >= view.end {
+                    &view.rows
+                } else {
+                    match &view.previous {
+                        Some((end, rows)) if data.end >= *end => rows,
+                        _ => &empty,
+                    }
+                };
+                (None, Cow::Borrowed(before))
             }
-            view.start = data.start;
-            view.rows.clear();
-        }
+            (Memory::Advance, known) => {
+                let view = match known {
+                    Some(view) => view,
+                    None => memory.entry(name.to_owned()).or_insert(ViewMemory {
+                        start: data.start,
+                        end: data.end,
+                        rows: HashMap::new(),
+                        previous: None,
+                    }),
+                };
+                if view.start != data.start {
+                    view.start = data.start;
+                    view.rows.clear();
+                    view.previous = None;
+                }
+                let before = std::mem::take(&mut view.rows);
+                (Some(view), Cow::Owned(before))
+            }
+        };
         let mut rows = HashMap::with_capacity(groups.len());
         for group in groups.iter_mut() {
             let parts: HashMap<PartKey, AggregationData> =
@@ -234,11 +267,7 @@ impl DropTags {
             // A merged row none of whose rows is left from the batch before
             // starts afresh: they all expired (perhaps in a read between two
             // exports), as the row of a view without the dropped keys did.
-            let remembered = match mode {
-                Memory::Advance => view.rows.remove(&group.key),
-                Memory::Read => view.rows.get(&group.key).cloned(),
-            };
-            let mut merged = match remembered {
+            let mut merged = match before.get(&group.key).cloned() {
                 Some(merged) if merged.parts.keys().any(|p| parts.contains_key(p)) => merged,
                 _ => Merged {
                     start: group.row.start,
@@ -271,8 +300,10 @@ impl DropTags {
         }
         // A merged row missing from this batch lost its last row: it is
         // forgotten, and starts afresh if it comes back.
-        if mode == Memory::Advance {
+        if let Some(view) = view {
+            view.previous = Some((view.end, before.into_owned()));
             view.rows = rows;
+            view.end = data.end;
         }
     }
 
