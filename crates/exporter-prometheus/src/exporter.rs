@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use census_core::{Error, ExportError, Exporter, Producer, View, ViewData};
@@ -56,7 +56,10 @@ pub(crate) struct Shared {
     /// Whether `self_metrics` reaches the manager (and so the scrapes);
     /// counted either way.
     report_self_metrics: bool,
-    servers: Mutex<Vec<Weak<Server>>>,
+    /// Every endpoint started and not stopped: each serves until stopped
+    /// through its handle or by the exporter's shutdown, whether or not
+    /// its handle is kept.
+    servers: Mutex<Vec<Arc<Server>>>,
     // Views already reported as left out, so a clash is logged once, not on
     // every scrape (it is counted on every scrape).
     warned: Mutex<HashSet<String>>,
@@ -90,8 +93,8 @@ impl Shared {
 
     pub(crate) fn track(&self, server: &Arc<Server>) {
         let mut servers = self.servers.lock();
-        servers.retain(|s| s.strong_count() > 0);
-        servers.push(Arc::downgrade(server));
+        servers.retain(|s| !s.is_stopped());
+        servers.push(Arc::clone(server));
     }
 
     pub(crate) fn render(&self, format: PrometheusFormat) -> String {
@@ -196,8 +199,11 @@ impl PrometheusExporter {
         (format.content_type(), body)
     }
 
-    /// Serves `GET /metrics` on `addr` from threads of its own, until the
-    /// returned handle is dropped or stopped, or the exporter is shut down.
+    /// Serves `GET /metrics` on `addr` from threads of its own, until
+    /// the exporter is shut down (by its view manager's shutdown) or the
+    /// returned handle's [`stop`](PrometheusServerHandle::stop) is called.
+    /// Dropping the handle leaves the endpoint serving, so
+    /// `exporter.serve("127.0.0.1:9464")?;` as a statement is enough.
     ///
     /// `addr` is `host:port`; a bare port (`"9464"` or `":9464"`) listens on
     /// 127.0.0.1 only. Listening on every interface (`"0.0.0.0:9464"`) is
@@ -228,8 +234,8 @@ impl PrometheusExporter {
     }
 
     fn stop_servers(&self) {
-        let servers: Vec<Weak<Server>> = std::mem::take(&mut *self.shared.servers.lock());
-        for server in servers.iter().filter_map(Weak::upgrade) {
+        let servers: Vec<Arc<Server>> = std::mem::take(&mut *self.shared.servers.lock());
+        for server in servers {
             server.stop();
         }
     }

@@ -30,13 +30,12 @@ pub const METRICS_PATH: &str = "/metrics";
 /// A running `/metrics` endpoint, returned by
 /// [`PrometheusExporter::serve`](crate::PrometheusExporter::serve).
 ///
-/// The endpoint stops when the handle is dropped, when
-/// [`stop`](PrometheusServerHandle::stop) is called, or when the exporter is shut
-/// down by its view manager, whichever comes first. Stopping closes every
-/// connection and the port without waiting on any client; it waits only
-/// for renders in progress.
+/// The endpoint stops when [`stop`](PrometheusServerHandle::stop) is
+/// called or when the exporter is shut down by its view manager, whichever
+/// comes first; dropping the handle leaves it serving. Stopping closes
+/// every connection and the port without waiting on any client; it waits
+/// only for renders in progress.
 #[derive(Debug)]
-#[must_use = "the endpoint stops when its handle is dropped"]
 pub struct PrometheusServerHandle {
     server: Arc<Server>,
 }
@@ -56,12 +55,6 @@ impl PrometheusServerHandle {
     /// Stops the endpoint and waits for its threads. Stopping twice is
     /// harmless.
     pub fn stop(self) {
-        self.server.stop();
-    }
-}
-
-impl Drop for PrometheusServerHandle {
-    fn drop(&mut self) {
         self.server.stop();
     }
 }
@@ -90,6 +83,11 @@ impl Server {
     /// its way out) and the render threads, and waits for them. Bounded by
     /// the longest render in progress: no thread of the endpoint ever
     /// waits on a client.
+    /// Whether the endpoint was stopped.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.threads.lock().is_empty()
+    }
+
     pub(crate) fn stop(&self) {
         let threads = std::mem::take(&mut *self.threads.lock());
         if threads.is_empty() {
