@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::error::ExportError;
+use crate::error::{Error, ExportError};
 use crate::view::View;
 use crate::view_data::ViewData;
 
@@ -113,6 +113,63 @@ impl<P: Processor> Processor for Arc<P> {
 
     fn name(&self) -> &str {
         (**self).name()
+    }
+}
+
+/// A processor whose constructor failed (`Rename::prefix` and
+/// `ConstTags::new` return a `Result`) can be put in a pipeline as it is,
+/// without `?`, as issue #7's example writes `.with(Rename::prefix("shop/"))`:
+/// the error then surfaces at registration, where every view the pipeline
+/// is asked about is refused with the constructor's message, and the
+/// processor passes nothing on (no data leaves a chain that could not be
+/// built). With `Ok`, it is the processor inside.
+///
+/// ```
+/// use census_core::{Error, Processor, View, ViewData};
+///
+/// struct Keep;
+/// impl Processor for Keep {
+///     fn process(&self, batch: Vec<ViewData>) -> Vec<ViewData> { batch }
+/// }
+///
+/// # fn main() -> Result<(), Error> {
+/// let m = census_core::MeasureI64::new("m", "", "1")?;
+/// let view = View::builder("v", &m).aggregation(census_core::Aggregation::Count).build()?;
+/// let built: Result<Keep, Error> = Ok(Keep);
+/// assert!(built.map_view(&view).is_ok());
+/// let failed: Result<Keep, Error> = Err(Error::ShutDown);
+/// assert!(failed.map_view(&view).is_err());
+/// # Ok(()) }
+/// ```
+impl<P: Processor> Processor for Result<P, Error> {
+    fn process(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
+        match self {
+            Ok(processor) => processor.process(batch),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn pull(&self, batch: Vec<ViewData>) -> Vec<ViewData> {
+        match self {
+            Ok(processor) => processor.pull(batch),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn map_view(&self, view: &View) -> Result<Option<View>, ExportError> {
+        match self {
+            Ok(processor) => processor.map_view(view),
+            Err(err) => Err(ExportError::new(format!(
+                "the processor could not be built: {err}"
+            ))),
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Ok(processor) => processor.name(),
+            Err(_) => "(a processor that could not be built)",
+        }
     }
 }
 
