@@ -13,6 +13,8 @@
 //!   sender sits in a long backoff, so no I/O happens on the measured
 //!   thread or beside it; the small queue stays full, so every call also
 //!   drops (and frees) the oldest batch: the worst case.
+//!   `1000x10_expiring` is the same batch with `expire_after` on every
+//!   view, where the exporter also keeps each row of the batch before.
 //!
 //! Run: `cargo bench --features http --bench http -- --warm-up-time 1 --measurement-time 3`
 
@@ -30,7 +32,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 const ROWS: usize = 10;
 
-fn batch(views: usize) -> Result<Vec<ViewData>, census::Error> {
+fn batch(views: usize, expire: bool) -> Result<Vec<ViewData>, census::Error> {
     let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let end = SystemTime::now();
     let keys = [TagKey::new("method")?, TagKey::new("status")?];
@@ -45,10 +47,13 @@ fn batch(views: usize) -> Result<Vec<ViewData>, census::Error> {
             2 => (Aggregation::LastValue, floats.as_ref()),
             _ => (Aggregation::distribution(bounds)?, floats.as_ref()),
         };
-        let view = View::builder(format!("bench/view_{v}"), measure)
+        let mut view = View::builder(format!("bench/view_{v}"), measure)
             .tag_keys(keys.clone())
-            .aggregation(aggregation)
-            .build()?;
+            .aggregation(aggregation);
+        if expire {
+            view = view.expire_after(Duration::from_secs(300));
+        }
+        let view = view.build()?;
         let rows = (0..ROWS)
             .map(|r| -> Result<Row, census::Error> {
                 let tags = vec![
@@ -95,11 +100,17 @@ fn idle_exporter(format: HttpFormat) -> Result<HttpExporter, Box<dyn std::error:
 }
 
 fn benches(c: &mut Criterion) {
-    let big = match batch(1_000) {
+    let big = match batch(1_000, false) {
         Ok(b) => b,
         Err(e) => panic!("bench batch: {e}"),
     };
-    let small = match batch(10) {
+    let small = match batch(10, false) {
+        Ok(b) => b,
+        Err(e) => panic!("bench batch: {e}"),
+    };
+    // The same views with expire_after: the exporter keeps their rows of
+    // the batch before, to carry an expired row's last value on.
+    let expiring = match batch(1_000, true) {
         Ok(b) => b,
         Err(e) => panic!("bench batch: {e}"),
     };
@@ -130,6 +141,9 @@ fn benches(c: &mut Criterion) {
         });
         c.bench_function(&format!("http/export/{name}/1000x10"), |b| {
             b.iter(|| black_box(http.export(black_box(&big))))
+        });
+        c.bench_function(&format!("http/export/{name}/1000x10_expiring"), |b| {
+            b.iter(|| black_box(http.export(black_box(&expiring))))
         });
         c.bench_function(&format!("http/export/{name}/10x10"), |b| {
             b.iter(|| black_box(http.export(black_box(&small))))

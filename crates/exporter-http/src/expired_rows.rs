@@ -19,11 +19,14 @@ use census_core::{Row, TagValue, Temporality, View, ViewData};
 use parking_lot::Mutex;
 
 /// A view as one registration: a view registered anew has another start.
-type ViewKey = (String, SystemTime);
+type ViewKey<'a> = (&'a str, SystemTime);
 
 /// A row as one incarnation: a row that expired and came back has another
 /// start.
-type RowKey = (Vec<Option<TagValue>>, bool, SystemTime);
+type RowKey<'a> = (&'a [Option<TagValue>], bool, SystemTime);
+
+/// A view's carried rows, each with the first batch that carried it.
+type Carried = (View, Vec<(Row, u64)>);
 
 /// See the module documentation.
 #[derive(Debug, Default)]
@@ -39,11 +42,12 @@ pub(crate) struct ExpiredRows {
 struct State {
     /// The batch number of `latest`.
     latest_seq: u64,
-    /// The rows of views with expiry in the latest batch.
-    latest: HashMap<ViewKey, (View, HashMap<RowKey, Row>)>,
+    /// The views with expiry of the latest batch, as they were.
+    latest: Vec<ViewData>,
     /// Rows that expired before a batch carrying them was delivered, with
-    /// the number of the first batch that carried them.
-    carried: HashMap<ViewKey, (View, Vec<(Row, u64)>)>,
+    /// the number of the first batch that carried them, by view name and
+    /// start.
+    carried: HashMap<(String, SystemTime), Carried>,
 }
 
 impl ExpiredRows {
@@ -60,49 +64,47 @@ impl ExpiredRows {
     /// carried rows were given up on, past a view's row limit of them:
     /// their last values will never arrive.
     pub(crate) fn carry(&self, seq: u64, batch: &[ViewData]) -> (Option<Vec<ViewData>>, u64) {
-        let mut cut = 0;
-        let carried = self.carry_counting(seq, batch, &mut cut);
-        (carried, cut)
-    }
-
-    fn carry_counting(&self, seq: u64, batch: &[ViewData], cut: &mut u64) -> Option<Vec<ViewData>> {
         let expiring = |d: &&ViewData| {
             d.temporality == Temporality::Cumulative && d.view.expire_after().is_some()
         };
         let mut state = self.state.lock();
-        if state.latest.is_empty()
-            && state.carried.is_empty()
-            && !batch.iter().any(|d| expiring(&d))
-        {
-            return None;
+        let now: Vec<&ViewData> = batch.iter().filter(expiring).collect();
+        if state.latest.is_empty() && state.carried.is_empty() && now.is_empty() {
+            return (None, 0);
         }
         let delivered = self.delivered.load(Ordering::Relaxed);
-        let now: HashMap<ViewKey, (View, HashMap<RowKey, Row>)> = batch
-            .iter()
-            .filter(expiring)
-            .map(|d| {
-                let rows = d.rows.iter().map(|r| (row_key(r), r.clone())).collect();
-                ((d.view.name().to_owned(), d.start), (d.view.clone(), rows))
-            })
-            .collect();
+        let by_key: HashMap<ViewKey<'_>, &ViewData> =
+            now.iter().map(|d| ((d.view.name(), d.start), *d)).collect();
         let latest_seq = state.latest_seq;
         let latest = std::mem::take(&mut state.latest);
-        let carried = &mut state.carried;
         // Rows of the batch before that this one lacks expired in between;
         // unless that batch arrived, their last value is in no batch that
-        // will.
+        // will. (When it did arrive, the usual case, nothing is compared.)
         if latest_seq >= delivered {
-            for (key, (view, rows)) in latest {
-                let Some((_, live)) = now.get(&key) else {
+            for old in latest {
+                let Some(live) = by_key.get(&(old.view.name(), old.start)) else {
                     continue;
                 };
-                for (row_key, row) in rows {
-                    if !live.contains_key(&row_key) {
-                        let entry = carried
-                            .entry(key.clone())
-                            .or_insert_with(|| (view.clone(), Vec::new()));
-                        entry.1.push((row, latest_seq));
-                    }
+                let live: HashSet<RowKey<'_>> = live
+                    .rows
+                    .iter()
+                    .map(|r| (&r.tags[..], r.overflow, r.start))
+                    .collect();
+                let gone: Vec<Row> = old
+                    .rows
+                    .iter()
+                    .filter(|r| !live.contains(&(&r.tags[..], r.overflow, r.start)))
+                    .cloned()
+                    .collect();
+                if !gone.is_empty() {
+                    let key = (old.view.name().to_owned(), old.start);
+                    let entry = state
+                        .carried
+                        .entry(key)
+                        .or_insert_with(|| (old.view.clone(), Vec::new()));
+                    entry
+                        .1
+                        .extend(gone.into_iter().map(|row| (row, latest_seq)));
                 }
             }
         }
@@ -110,13 +112,15 @@ impl ExpiredRows {
         // view is registered, and until it comes back: a new incarnation
         // has the same tags, the receiver cannot hold both, and the new
         // one wins.
-        carried.retain(|key, (view, rows)| {
-            let Some((_, live)) = now.get(key) else {
+        let mut cut = 0;
+        state.carried.retain(|(name, start), (view, rows)| {
+            let Some(live) = by_key.get(&(name.as_str(), *start)) else {
                 return false;
             };
             let live: HashSet<(&[Option<TagValue>], bool)> = live
-                .keys()
-                .map(|(tags, overflow, _)| (&tags[..], *overflow))
+                .rows
+                .iter()
+                .map(|r| (&r.tags[..], r.overflow))
                 .collect();
             rows.retain(|(row, first)| {
                 *first >= delivered && !live.contains(&(&row.tags[..], row.overflow))
@@ -125,18 +129,20 @@ impl ExpiredRows {
             // (a batch holds at most twice the limit of the view's rows).
             let excess = rows.len().saturating_sub(view.row_limit());
             rows.drain(..excess);
-            *cut += excess as u64;
+            cut += excess as u64;
             !rows.is_empty()
         });
-        state.latest = now;
+        state.latest = now.iter().map(|d| (*d).clone()).collect();
         state.latest_seq = seq;
         if state.carried.is_empty() {
-            return None;
+            return (None, cut);
         }
         let mut out = batch.to_vec();
         for data in out.iter_mut().filter(|d| expiring(&&**d)) {
-            let key = (data.view.name().to_owned(), data.start);
-            let Some((_, rows)) = state.carried.get(&key) else {
+            let Some((_, rows)) = state
+                .carried
+                .get(&(data.view.name().to_owned(), data.start))
+            else {
                 continue;
             };
             let mut all = std::mem::take(&mut data.rows);
@@ -146,12 +152,8 @@ impl ExpiredRows {
             data.folded = folded;
             data.temporality = temporality;
         }
-        Some(out)
+        (Some(out), cut)
     }
-}
-
-fn row_key(row: &Row) -> RowKey {
-    (row.tags.clone(), row.overflow, row.start)
 }
 
 #[cfg(test)]
