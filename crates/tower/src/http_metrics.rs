@@ -124,11 +124,17 @@ pub struct HttpMetricsBuilder {
 }
 
 impl HttpMetricsBuilder {
-    /// Text put in front of every view and measure name, as given: end it
-    /// with a separator, as in `"shop."` (views `shop.http.server.requests`
-    /// and so on). Default: none.
+    /// Text put in front of every view and measure name: `"shop"` or
+    /// `"shop."` gives views `shop.http.server.requests` and so on. A
+    /// prefix that does not end in a separator (`.`, `/`, `_`, `:` or
+    /// `-`) gets a `.`, so the prefix stays a word of its own. Default:
+    /// none.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+        let mut prefix = prefix.into();
+        if !prefix.is_empty() && !prefix.ends_with(['.', '/', '_', ':', '-']) {
+            prefix.push('.');
+        }
+        self.prefix = prefix;
         self
     }
 
@@ -238,6 +244,26 @@ mod tests {
                 .register()?;
         }
         assert_eq!(vm.views().len(), 5);
+        Ok(())
+    }
+
+    #[test]
+    fn a_prefix_without_a_separator_gets_a_dot() -> Result<(), Error> {
+        for (prefix, view) in [
+            ("myapp", "myapp.http.server.requests"),
+            ("myapp.", "myapp.http.server.requests"),
+            ("myapp/", "myapp/http.server.requests"),
+            ("myapp_", "myapp_http.server.requests"),
+            ("", "http.server.requests"),
+        ] {
+            let vm = Arc::new(ViewManager::new());
+            HttpMetrics::builder()
+                .prefix(prefix)
+                .view_manager(Arc::clone(&vm))
+                .register()?;
+            let names: Vec<String> = vm.views().iter().map(|v| v.name().to_owned()).collect();
+            assert!(names.iter().any(|n| n == view), "{prefix:?}: {names:?}");
+        }
         Ok(())
     }
 }

@@ -24,7 +24,8 @@
 //!
 //! Names and tag keys follow OpenTelemetry's semantic conventions for HTTP
 //! servers, each view name after the prefix given to
-//! [`HttpMetrics::register`]:
+//! [`HttpMetrics::register`] (`"myapp"` gives `myapp.http.server.requests`;
+//! a prefix ending in `.`, `/`, `_`, `:` or `-` is used as it is):
 //!
 //! | view | aggregation | tag keys |
 //! |---|---|---|
