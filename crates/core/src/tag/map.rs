@@ -213,6 +213,21 @@ impl TagMap {
             .fold(TagMap::new(), |map, (k, v)| map.with_value(k, v.clone()))
     }
 
+    /// [`without`](TagMap::without) under OpenCensus' name for it, the
+    /// delete of its insert, update and delete.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), census_core::Error> {
+    /// use census_core::{TagKey, TagMap};
+    /// let method = TagKey::new("method")?;
+    /// let tags = TagMap::new().with(&method, "GET")?.delete(&method);
+    /// assert!(tags.get(&method).is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn delete(self, key: &TagKey) -> TagMap {
+        self.without(key)
+    }
+
     /// The value of `key`, if the map has one.
     #[inline]
     pub fn get(&self, key: &TagKey) -> Option<&TagValue> {
