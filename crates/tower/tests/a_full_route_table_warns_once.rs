@@ -3,15 +3,17 @@
 //! request (2,500 lines for 2,500 requests), which floods a service's log
 //! exactly when its routes are misconfigured.
 
-use std::future::{ready, Future, Ready};
-use std::pin::pin;
+mod support;
+
+use std::future::{ready, Ready};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
 use census_stats::ViewManager;
 use census_tower::HttpMetrics;
 use http::{Request, Response};
+use support::serve_once;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -34,12 +36,6 @@ impl log::Log for Counting {
 }
 
 static WARNINGS: Counting = Counting(AtomicUsize::new(0));
-
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
 
 struct Ok200;
 
@@ -76,12 +72,9 @@ fn requests_past_the_route_limit_warn_once() -> Result<(), Box<dyn std::error::E
         })
         .register()?;
     let mut service = metrics.layer(Ok200);
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
     for n in 0..1_200 {
         let request = Request::get(format!("/r{n}")).body(String::new())?;
-        let future = pin!(service.call(request));
-        assert!(matches!(future.poll(&mut cx), Poll::Ready(Ok(_))));
+        assert!(serve_once(&mut service, request).is_ok());
     }
     assert_eq!(WARNINGS.0.load(Ordering::SeqCst), 1);
     let requests = vm.retrieve_data("http.server.request.duration")?;

@@ -3,18 +3,21 @@
 //! buffer included), not for recording, not for its future. Counted by a
 //! global allocator, per thread, so tests running beside it do not count.
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use census_core::Row;
 use census_stats::ViewManager;
 use census_tower::HttpMetrics;
 use http::{Method, Request, Response, StatusCode};
+use support::noop_waker;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -63,12 +66,6 @@ fn allocations_in(f: impl FnOnce()) -> u64 {
     f();
     COUNTING.with(|on| on.set(false));
     ALLOCATIONS.with(Cell::get)
-}
-
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
 }
 
 /// Calls `service` with `request` and polls the answer once: every
@@ -177,7 +174,7 @@ fn a_request_through_the_layer_allocates_nothing() -> Result<(), Box<dyn std::er
         })
         .register()?;
     let mut service = metrics.layer(Nothing);
-    let waker = Waker::from(Arc::new(Noop));
+    let waker = noop_waker();
 
     // Every (method, route, status) the counted run sends, a few times,
     // so that its rows and this thread's maps exist.
@@ -225,7 +222,7 @@ fn the_layer_adds_no_allocation_to_an_axum_request() -> Result<(), Box<dyn std::
             }))
         }
     };
-    let waker = Waker::from(Arc::new(Noop));
+    let waker = noop_waker();
     let paths = [
         "/api/v1/organizations/7/repositories/census/pulls",
         "/api/v1/users/42/preferences/notifications",

@@ -2,23 +2,20 @@
 //! away) leaves the in-flight count and is not counted as served; one
 //! whose service fails is counted without a status code and leaves too.
 
+mod support;
+
 use std::future::{pending, ready, Future, Pending, Ready};
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
 use census_stats::ViewManager;
 use census_testkit::{count, rows_of};
 use census_tower::HttpMetrics;
 use http::{Request, Response};
+use support::noop_waker;
 use tower_layer::Layer;
 use tower_service::Service;
-
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
 
 /// Never answers.
 struct Hangs;
@@ -68,7 +65,7 @@ fn a_request_dropped_unfinished_leaves_and_is_not_counted() -> Result<(), Box<dy
 {
     let (vm, metrics) = setup()?;
     let mut service = metrics.layer(Hangs);
-    let waker = Waker::from(Arc::new(Noop));
+    let waker = noop_waker();
     let mut cx = Context::from_waker(&waker);
     {
         let mut future = pin!(service.call(Request::get("/slow").body(String::new())?));
@@ -88,7 +85,7 @@ fn a_request_dropped_unfinished_leaves_and_is_not_counted() -> Result<(), Box<dy
 fn a_failed_request_counts_without_a_status_and_leaves() -> Result<(), Box<dyn std::error::Error>> {
     let (vm, metrics) = setup()?;
     let mut service = metrics.layer(Fails);
-    let waker = Waker::from(Arc::new(Noop));
+    let waker = noop_waker();
     let mut cx = Context::from_waker(&waker);
     let future = pin!(service.call(Request::post("/elsewhere").body("abc".to_owned())?));
     assert!(matches!(future.poll(&mut cx), Poll::Ready(Err(_))));
