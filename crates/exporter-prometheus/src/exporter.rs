@@ -45,6 +45,20 @@ use crate::server::{self, PrometheusServerHandle, Server};
 #[derive(Debug, Clone)]
 pub struct PrometheusExporter {
     shared: Arc<Shared>,
+    /// Dropped with the last clone, and stops the endpoints then: their
+    /// threads hold `shared`, so without this an exporter nobody
+    /// registered or kept would serve until the process exits.
+    _owner: Arc<Owner>,
+}
+
+/// Stops the endpoints when the last clone of an exporter goes.
+#[derive(Debug)]
+struct Owner(Arc<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.stop_servers(false);
+    }
 }
 
 /// What the exporter's clones and its endpoint threads share.
@@ -57,9 +71,10 @@ pub(crate) struct Shared {
     /// counted either way.
     report_self_metrics: bool,
     /// Every endpoint started and not stopped: each serves until stopped
-    /// through its handle or by the exporter's shutdown, whether or not
-    /// its handle is kept.
-    servers: Mutex<Vec<Arc<Server>>>,
+    /// through its handle, by the exporter's shutdown or when its last
+    /// clone is dropped, whether or not its handle is kept. `None` once
+    /// the exporter has shut down: no endpoint starts after.
+    servers: Mutex<Option<Vec<Arc<Server>>>>,
     // Views already reported as left out, so a clash is logged once, not on
     // every scrape (it is counted on every scrape).
     warned: Mutex<HashSet<String>>,
@@ -77,7 +92,7 @@ impl std::fmt::Debug for Shared {
             .field("config", &self.config)
             .field("limits", &self.limits)
             .field("attached", &self.producer.read().is_some())
-            .field("servers", &self.servers.lock().len())
+            .field("servers", &self.servers.lock().as_ref().map(Vec::len))
             .finish_non_exhaustive()
     }
 }
@@ -91,10 +106,34 @@ impl Shared {
         &self.limits
     }
 
-    pub(crate) fn track(&self, server: &Arc<Server>) {
+    /// Keeps `server` to stop it at shutdown; stops it and refuses after
+    /// the exporter has shut down.
+    pub(crate) fn track(&self, server: &Arc<Server>) -> Result<(), Error> {
         let mut servers = self.servers.lock();
-        servers.retain(|s| !s.is_stopped());
-        servers.push(Arc::clone(server));
+        let Some(running) = servers.as_mut() else {
+            drop(servers);
+            server.stop();
+            return Err(Error::ShutDown);
+        };
+        running.retain(|s| !s.is_stopped());
+        running.push(Arc::clone(server));
+        Ok(())
+    }
+
+    /// Stops every endpoint; with `close`, for good (the exporter shut
+    /// down, and `serve` refuses from now on).
+    fn stop_servers(&self, close: bool) {
+        let servers = {
+            let mut servers = self.servers.lock();
+            if close {
+                servers.take()
+            } else {
+                servers.as_mut().map(std::mem::take)
+            }
+        };
+        for server in servers.into_iter().flatten() {
+            server.stop();
+        }
     }
 
     pub(crate) fn render(&self, format: PrometheusFormat) -> String {
@@ -200,10 +239,12 @@ impl PrometheusExporter {
     }
 
     /// Serves `GET /metrics` on `addr` from threads of its own, until
-    /// the exporter is shut down (by its view manager's shutdown) or the
-    /// returned handle's [`stop`](PrometheusServerHandle::stop) is called.
-    /// Dropping the handle leaves the endpoint serving, so
-    /// `exporter.serve("127.0.0.1:9464")?;` as a statement is enough.
+    /// the exporter is shut down (by its view manager's shutdown), the
+    /// returned handle's [`stop`](PrometheusServerHandle::stop) is called,
+    /// or the exporter's last clone is dropped (a registered exporter's
+    /// manager keeps one until it shuts down). Dropping the handle leaves
+    /// the endpoint serving, so `exporter.serve("127.0.0.1:9464")?;` as a
+    /// statement is enough.
     ///
     /// `addr` is `host:port`; a bare port (`"9464"` or `":9464"`) listens on
     /// 127.0.0.1 only. Listening on every interface (`"0.0.0.0:9464"`) is
@@ -228,16 +269,10 @@ impl PrometheusExporter {
     /// [`Error::InvalidConfig`] (`what` = `listen address`) when `addr`
     /// does not resolve or cannot be listened on (for example the port is
     /// taken), or the endpoint's threads cannot be started, with the
-    /// system's reason.
+    /// system's reason; [`Error::ShutDown`] once the exporter has shut
+    /// down.
     pub fn serve(&self, addr: &str) -> Result<PrometheusServerHandle, Error> {
         server::start(addr, Arc::clone(&self.shared))
-    }
-
-    fn stop_servers(&self) {
-        let servers: Vec<Arc<Server>> = std::mem::take(&mut *self.shared.servers.lock());
-        for server in servers {
-            server.stop();
-        }
     }
 }
 
@@ -252,7 +287,7 @@ impl Exporter for PrometheusExporter {
     /// and waits for its threads, which never wait on a client: this
     /// returns once renders in progress finish, whatever the clients do.
     fn shutdown(&self) -> Result<(), ExportError> {
-        self.stop_servers();
+        self.shared.stop_servers(true);
         Ok(())
     }
 
@@ -458,21 +493,23 @@ impl PrometheusExporterBuilder {
             });
         }
         self.limits.check()?;
+        let shared = Arc::new(Shared {
+            config: Config {
+                namespace: self.namespace,
+                const_labels: self.const_labels,
+            },
+            limits: self.limits,
+            producer: RwLock::new(None),
+            self_metrics: Arc::new(SelfMetrics::new()?),
+            report_self_metrics: self.self_metrics,
+            servers: Mutex::new(Some(Vec::new())),
+            warned: Mutex::new(HashSet::new()),
+            claims: Mutex::new(Claims::default()),
+            warned_attachments: AtomicBool::new(false),
+        });
         Ok(PrometheusExporter {
-            shared: Arc::new(Shared {
-                config: Config {
-                    namespace: self.namespace,
-                    const_labels: self.const_labels,
-                },
-                limits: self.limits,
-                producer: RwLock::new(None),
-                self_metrics: Arc::new(SelfMetrics::new()?),
-                report_self_metrics: self.self_metrics,
-                servers: Mutex::new(Vec::new()),
-                warned: Mutex::new(HashSet::new()),
-                claims: Mutex::new(Claims::default()),
-                warned_attachments: AtomicBool::new(false),
-            }),
+            _owner: Arc::new(Owner(Arc::clone(&shared))),
+            shared,
         })
     }
 }

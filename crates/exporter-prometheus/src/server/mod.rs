@@ -31,8 +31,9 @@ pub const METRICS_PATH: &str = "/metrics";
 /// [`PrometheusExporter::serve`](crate::PrometheusExporter::serve).
 ///
 /// The endpoint stops when [`stop`](PrometheusServerHandle::stop) is
-/// called or when the exporter is shut down by its view manager, whichever
-/// comes first; dropping the handle leaves it serving. Stopping closes
+/// called, when the exporter is shut down by its view manager, or when the
+/// exporter's last clone is dropped, whichever comes first; dropping the
+/// handle leaves it serving. Stopping closes
 /// every connection and the port without waiting on any client; it waits
 /// only for renders in progress.
 #[derive(Debug)]
@@ -59,8 +60,8 @@ impl PrometheusServerHandle {
     }
 }
 
-/// The shared state of one endpoint: the exporter keeps a weak reference to
-/// stop it on shutdown, the handle a strong one.
+/// The shared state of one endpoint, held by the exporter (which stops it
+/// on shutdown, or when its last clone is dropped) and by the handle.
 pub(crate) struct Server {
     addr: SocketAddr,
     stopping: Arc<AtomicBool>,
@@ -79,15 +80,15 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Stops the I/O thread (which closes the port and every connection on
-    /// its way out) and the render threads, and waits for them. Bounded by
-    /// the longest render in progress: no thread of the endpoint ever
-    /// waits on a client.
     /// Whether the endpoint was stopped.
     pub(crate) fn is_stopped(&self) -> bool {
         self.threads.lock().is_empty()
     }
 
+    /// Stops the I/O thread (which closes the port and every connection on
+    /// its way out) and the render threads, and waits for them. Bounded by
+    /// the longest render in progress: no thread of the endpoint ever
+    /// waits on a client.
     pub(crate) fn stop(&self) {
         let threads = std::mem::take(&mut *self.threads.lock());
         if threads.is_empty() {
@@ -199,7 +200,7 @@ pub(crate) fn start(addr: &str, shared: Arc<Shared>) -> Result<PrometheusServerH
         Ok(thread) => server.threads.lock().push(thread),
         Err(err) => return Err(cannot_spawn(&server, err)),
     }
-    shared.track(&server);
+    shared.track(&server)?;
     if local.ip().is_loopback() {
         log::info!("serving Prometheus metrics on http://{local}{METRICS_PATH}");
     } else {
