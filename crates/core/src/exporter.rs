@@ -75,6 +75,20 @@ pub trait Exporter: Send + Sync + 'static {
         let _ = producer;
     }
 
+    /// Asked once by `register_exporter`, before any view is checked,
+    /// whether this exporter can be registered at all. An `Err` makes the
+    /// registration fail with
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) (`what` =
+    /// `exporter`) carrying its message. The default accepts; a pipeline
+    /// refuses when one of its processors could not be built.
+    ///
+    /// # Errors
+    ///
+    /// An [`ExportError`] saying what keeps the exporter from working.
+    fn check_registration(&self) -> Result<(), ExportError> {
+        Ok(())
+    }
+
     /// Asked before a view is registered whether this exporter can export
     /// it alongside the views already registered (`registered`), and, when
     /// the exporter itself is registered, about every view registered
@@ -144,6 +158,10 @@ impl<E: Exporter> Exporter for Arc<E> {
 
     fn attach(&self, producer: Arc<dyn Producer>) {
         (**self).attach(producer)
+    }
+
+    fn check_registration(&self) -> Result<(), ExportError> {
+        (**self).check_registration()
     }
 
     fn check_view(&self, view: &View, registered: &[View]) -> Result<(), ExportError> {

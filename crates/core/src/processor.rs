@@ -90,6 +90,17 @@ pub trait Processor: Send + Sync + 'static {
         self.process(batch)
     }
 
+    /// Whether the processor can work at all, asked when its pipeline is
+    /// registered: an `Err` refuses that registration with its message.
+    /// The default accepts.
+    ///
+    /// # Errors
+    ///
+    /// An [`ExportError`] saying what keeps the processor from working.
+    fn check(&self) -> Result<(), ExportError> {
+        Ok(())
+    }
+
     /// A name for logs. The default is the type's name.
     fn name(&self) -> &str {
         std::any::type_name::<Self>()
@@ -111,6 +122,10 @@ impl<P: Processor> Processor for Arc<P> {
         (**self).map_view(view)
     }
 
+    fn check(&self) -> Result<(), ExportError> {
+        (**self).check()
+    }
+
     fn name(&self) -> &str {
         (**self).name()
     }
@@ -119,10 +134,11 @@ impl<P: Processor> Processor for Arc<P> {
 /// A processor whose constructor failed (`Rename::prefix` and
 /// `ConstTags::new` return a `Result`) can be put in a pipeline as it is,
 /// without `?`, as issue #7's example writes `.with(Rename::prefix("shop/"))`:
-/// the error then surfaces at registration, where every view the pipeline
-/// is asked about is refused with the constructor's message, and the
-/// processor passes nothing on (no data leaves a chain that could not be
-/// built). With `Ok`, it is the processor inside.
+/// the error then surfaces when the pipeline is registered, which fails
+/// with the constructor's message (and every view it would be asked about
+/// is refused the same way); the processor passes nothing on, so no data
+/// leaves a chain that could not be built. With `Ok`, it is the processor
+/// inside.
 ///
 /// ```
 /// use census_core::{Error, Processor, View, ViewData};
@@ -165,6 +181,15 @@ impl<P: Processor> Processor for Result<P, Error> {
         }
     }
 
+    fn check(&self) -> Result<(), ExportError> {
+        match self {
+            Ok(processor) => processor.check(),
+            Err(err) => Err(ExportError::new(format!(
+                "the processor could not be built: {err}"
+            ))),
+        }
+    }
+
     fn name(&self) -> &str {
         match self {
             Ok(processor) => processor.name(),
@@ -184,6 +209,10 @@ impl Processor for Box<dyn Processor> {
 
     fn map_view(&self, view: &View) -> Result<Option<View>, ExportError> {
         (**self).map_view(view)
+    }
+
+    fn check(&self) -> Result<(), ExportError> {
+        (**self).check()
     }
 
     fn name(&self) -> &str {

@@ -295,6 +295,29 @@ impl<E: Exporter> Exporter for Pipeline<E> {
         report
     }
 
+    /// Refuses when a processor cannot work (one whose constructor failed
+    /// went in without `?`), then asks the wrapped exporter.
+    fn check_registration(&self) -> Result<(), ExportError> {
+        for processor in &self.processors {
+            match catch_unwind(AssertUnwindSafe(|| processor.check())) {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    return Err(ExportError::new(format!(
+                        "processor {} cannot work: {err}",
+                        processor.name()
+                    )))
+                }
+                Err(_) => {
+                    return Err(ExportError::new(format!(
+                        "processor {} panicked while checking itself",
+                        processor.name()
+                    )))
+                }
+            }
+        }
+        self.exporter.check_registration()
+    }
+
     fn check_view(&self, view: &View, registered: &[View]) -> Result<(), ExportError> {
         let Some(mapped) = self.downstream(view)? else {
             return Ok(());

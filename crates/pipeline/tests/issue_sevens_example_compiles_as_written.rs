@@ -2,8 +2,8 @@
 //! `.with(Rename::prefix("shop/"))` and no `?` after it, though
 //! `Rename::prefix` returns a `Result` (a prefix may be invalid). A
 //! processor's `Result` is itself a processor, so the example compiles as
-//! written; an invalid prefix is refused at registration, with the
-//! constructor's message.
+//! written; a pipeline holding an invalid prefix is refused when it is
+//! registered, with the constructor's message.
 
 use census_core::{Aggregation, Error, MeasureI64, TagMap, View};
 use census_pipeline::{ConstTags, Delta, DropTags, FilterViews, Pipeline, Rename};
@@ -46,18 +46,21 @@ fn the_example_runs_as_the_issue_writes_it() -> Result<(), Error> {
 fn an_invalid_prefix_is_refused_at_registration() -> Result<(), Error> {
     let vm = ViewManager::new();
     let (exporter, _captured) = CapturingExporter::new();
-    vm.register_exporter(Pipeline::new(exporter).with(Rename::prefix("no spaces")))?;
+    // No view yet: the pipeline itself is refused, where the mistake is.
+    let refused = vm.register_exporter(Pipeline::new(exporter).with(Rename::prefix("no spaces")));
+    let Err(Error::InvalidConfig { what, reason, .. }) = refused else {
+        panic!("expected a refusal, got {refused:?}");
+    };
+    assert_eq!(what, "exporter");
+    assert!(reason.contains("could not be built"), "{reason}");
+    assert!(reason.contains("no spaces"), "{reason}");
+    // Nothing was registered: views register as usual.
     let m = MeasureI64::new("demo/requests", "requests", "1")?;
-    let refused = vm.register_view(
+    vm.register_view(
         View::builder("demo/requests", &m)
             .aggregation(Aggregation::Sum)
             .build()?,
-    );
-    let Err(Error::ViewRejected { reason, .. }) = refused else {
-        panic!("expected a refusal, got {refused:?}");
-    };
-    assert!(reason.contains("could not be built"), "{reason}");
-    assert!(reason.contains("no spaces"), "{reason}");
+    )?;
     vm.shutdown();
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use census_core::{Error, Exporter, Producer, View, ViewData};
+use census_core::{Error, ExportError, Exporter, Producer, View, ViewData};
 
 use super::producer::ManagerProducer;
 use super::{compatible, Registry, ViewManager, DEFAULT_REPORTING_PERIOD};
@@ -250,6 +250,10 @@ impl ViewManager {
     /// - [`Error::ViewRejected`] naming the first registered view the
     ///   exporter refuses, with its reason; the exporter is not registered;
     /// - [`Error::ShutDown`] after [`shutdown`](ViewManager::shutdown);
+    /// - [`Error::InvalidConfig`] (`what` = `exporter`) when the exporter
+    ///   refuses to be registered at all
+    ///   ([`Exporter::check_registration`]: a pipeline with a processor
+    ///   that could not be built), with its reason;
     /// - [`Error::InvalidConfig`] (`what` = `exporter thread`) when its
     ///   delivery thread cannot be started.
     ///
@@ -259,6 +263,15 @@ impl ViewManager {
     }
 
     fn register_shared_exporter(&self, exporter: Arc<dyn Exporter>) -> Result<(), Error> {
+        let ready = catch_unwind(AssertUnwindSafe(|| exporter.check_registration()))
+            .unwrap_or_else(|_| Err(ExportError::new("it panicked while checking itself")));
+        if let Err(err) = ready {
+            return Err(Error::InvalidConfig {
+                what: "exporter".to_owned(),
+                value: exporter.name().to_owned(),
+                reason: err.to_string(),
+            });
+        }
         let mut checked = self.check_registered(exporter.as_ref())?;
         let producer: Arc<dyn Producer> = Arc::new(ManagerProducer(Arc::downgrade(&self.inner)));
         exporter.attach(producer);
