@@ -165,19 +165,23 @@ pub fn keep_lost(lost: &mut Vec<ViewData>, batch: Vec<ViewData>) -> u64 {
 }
 
 /// Joins the views of `batch` that share a name, a definition and a
-/// temporality, and whose rows have different tags, into the first of
-/// them.
+/// temporality, and whose rows differ in their first tag, into the first
+/// of them.
 ///
 /// Exporters of one kind contribute self-metrics views of the same names:
 /// two HTTP exporters each report `census/http_exporter/sent`, their rows
 /// told apart by an `endpoint` tag. Every format wants one view per name
 /// (Prometheus would keep only the first as a clash), so a manager joins
-/// them: one view with the rows of both. The joined view keeps the first
-/// view's start, whichever views join it later (each row keeps its own),
-/// so a delta processor sees one view throughout; its end is the latest
-/// and `folded` adds. Views whose rows share tags (two Prometheus
-/// exporters' scrape counts, which no tag tells apart) stay apart rather
-/// than mix two sources' values in one row, as do views of one name whose
+/// them: one view with the rows of both. The first tag key is the one
+/// taken to tell the sources apart (as `endpoint` is the first key of
+/// every HTTP exporter view): views join only when no value of it is in
+/// both, so whether two sources join does not change as their other tags
+/// come and go. The joined view keeps the first view's start, whichever
+/// views join it later (each row keeps its own), so a delta processor
+/// sees one view throughout; its end is the latest and `folded` adds.
+/// Views whose first tags coincide (two Prometheus exporters' scrape
+/// counts, which no tag tells apart, or views without tags) stay apart
+/// rather than mix two sources' values, as do views of one name whose
 /// definitions differ: each exporter judges those as before.
 ///
 /// ```
@@ -200,20 +204,20 @@ pub fn keep_lost(lost: &mut Vec<ViewData>, batch: Vec<ViewData>) -> u64 {
 /// };
 /// let mut batch = vec![sent("a", 3)?, sent("b", 4)?, sent("b", 5)?];
 /// join_same_views(&mut batch);
-/// // `a` and the first `b` joined; the second `b` stays apart.
+/// // Endpoints `a` and the first `b` joined; the second `b` stays apart.
 /// assert_eq!(batch.iter().map(|d| d.rows.len()).collect::<Vec<_>>(), [2, 1]);
 /// # Ok(()) }
 /// ```
 pub fn join_same_views(batch: &mut Vec<ViewData>) {
-    // By name, every view kept so far, with the tags of its rows.
-    type Tags = HashSet<(Vec<Option<TagValue>>, bool)>;
-    let mut kept: HashMap<String, Vec<(usize, Tags)>> = HashMap::new();
+    // By name, every view kept so far, with the first tags of its rows.
+    type Sources = HashSet<Option<TagValue>>;
+    let mut kept: HashMap<String, Vec<(usize, Sources)>> = HashMap::new();
     let mut joined: Vec<ViewData> = Vec::with_capacity(batch.len());
     for data in batch.drain(..) {
-        let tags: Tags = data
+        let tags: Sources = data
             .rows
             .iter()
-            .map(|r| (r.tags.clone(), r.overflow))
+            .map(|r| r.tags.first().cloned().flatten())
             .collect();
         let named = kept.entry(data.view.name().to_owned()).or_default();
         let into = named.iter_mut().find(|(i, taken)| {
@@ -438,6 +442,37 @@ mod tests {
             ]
         );
         assert_eq!(batch[1].end, at(21));
+    }
+
+    // Whether two sources join is decided by their first tag alone: two
+    // sources sharing it stay apart even while their other tags differ,
+    // so they do not join one period and part the next (a review: the
+    // joined view's start then moved under Delta).
+    #[test]
+    fn sources_sharing_their_first_tag_stay_apart_whatever_the_rest() {
+        let m = MeasureI64::new("m", "", "1").expect("valid measure");
+        let keys = [TagKey::new("endpoint"), TagKey::new("status")].map(|k| k.expect("key"));
+        let responses = View::builder("responses", &m)
+            .tag_keys(keys)
+            .aggregation(Aggregation::Sum)
+            .build()
+            .expect("valid view");
+        let rows = |endpoint: &str, status: &str| {
+            let tags = [endpoint, status].map(|t| Some(TagValue::new(t).expect("valid")));
+            vec![Row::new(
+                tags.to_vec(),
+                AggregationData::Sum(Number::Int(1)),
+                at(0),
+            )]
+        };
+        let data = |rows| ViewData::new(responses.clone(), at(0), at(10), rows);
+        let mut same_endpoint = vec![data(rows("e", "200")), data(rows("e", "500"))];
+        join_same_views(&mut same_endpoint);
+        assert_eq!(same_endpoint.len(), 2);
+        let mut other_endpoints = vec![data(rows("e", "200")), data(rows("f", "200"))];
+        join_same_views(&mut other_endpoints);
+        assert_eq!(other_endpoints.len(), 1);
+        assert_eq!(other_endpoints[0].rows.len(), 2);
     }
 
     #[test]
