@@ -46,10 +46,12 @@ pub struct HttpExporterMetrics {
     /// failed for good (a status that is not retried) or were abandoned at
     /// the shutdown deadline. Their data, merged, is in
     /// [`Exporter::delivery`](census_core::Exporter::delivery)'s report.
-    /// Also the expired rows of a view given up on while no batch carrying
-    /// their last values arrived, past the view's row limit of them
-    /// (counted only; see the crate docs on dropped batches).
     pub lost_rows: u64,
+    /// Rows of views with `expire_after` whose last values were given up:
+    /// they expired while no batch carrying them arrived, past the view's
+    /// row limit of such rows (docs/http-exporter.md, "a full queue").
+    /// Counted only, and always beside batches dropped or failed.
+    pub expired_rows_lost: u64,
     /// Data points an OTLP receiver accepted the batch without, as its
     /// `partial_success.rejected_data_points` said (JSON and protobuf).
     /// The batch counts as sent.
@@ -84,6 +86,7 @@ pub(crate) struct DeliveryStats {
     pub(crate) merged: AtomicU64,
     pub(crate) abandoned: AtomicU64,
     pub(crate) lost_rows: AtomicU64,
+    pub(crate) expired_rows_lost: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) rejected_points: AtomicU64,
     pub(crate) omitted_views: AtomicU64,
@@ -155,6 +158,7 @@ impl DeliveryStats {
             abandoned: DeliveryStats::get(&self.abandoned),
             errors: DeliveryStats::get(&self.errors),
             lost_rows: DeliveryStats::get(&self.lost_rows),
+            expired_rows_lost: DeliveryStats::get(&self.expired_rows_lost),
             rejected_points: DeliveryStats::get(&self.rejected_points),
             omitted_views: DeliveryStats::get(&self.omitted_views),
             omitted_rows: DeliveryStats::get(&self.omitted_rows),

@@ -310,7 +310,7 @@ impl Exporter for HttpExporter {
         let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
         let (carried, cut) = shared.expired.carry(seq, batch);
         if cut > 0 {
-            DeliveryStats::add(&shared.stats.lost_rows, cut);
+            DeliveryStats::add(&shared.stats.expired_rows_lost, cut);
             log::warn!(
                 "{}: {cut} rows of views with expire_after expired while no batch carrying \
                  their last values was delivered, more than a view's row limit of them; \
@@ -428,6 +428,7 @@ impl Exporter for HttpExporter {
             ("abandoned".to_owned(), m.abandoned),
             ("errors".to_owned(), m.errors),
             ("lost_rows".to_owned(), m.lost_rows),
+            ("expired_rows_lost".to_owned(), m.expired_rows_lost),
             ("rejected_points".to_owned(), m.rejected_points),
             ("omitted_views".to_owned(), m.omitted_views),
             ("omitted_rows".to_owned(), m.omitted_rows),

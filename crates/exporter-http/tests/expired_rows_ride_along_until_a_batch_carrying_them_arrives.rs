@@ -19,6 +19,10 @@ use census_testkit::row;
 use support::{closed_port, wait_until, Received, Reply, TestServer};
 
 fn expiring_view() -> Result<View, census_core::Error> {
+    expiring_view_of(10_000)
+}
+
+fn expiring_view_of(row_limit: usize) -> Result<View, census_core::Error> {
     View::builder(
         "jobs/done",
         &MeasureI64::new("jobs/done", "jobs done", "1")?,
@@ -26,6 +30,7 @@ fn expiring_view() -> Result<View, census_core::Error> {
     .tag_keys([TagKey::new("queue")?])
     .aggregation(Aggregation::Sum)
     .expire_after(Duration::from_secs(15))
+    .row_limit(row_limit)
     .build()
 }
 
@@ -155,6 +160,23 @@ fn a_row_whose_batches_failed_rides_along_until_one_arrives(
             pairs(&[("jobs", "5")]),
         ]
     );
+    let _ = http.shutdown();
+    Ok(())
+}
+
+#[test]
+fn rows_past_the_views_row_limit_are_given_up_and_counted() -> Result<(), Box<dyn std::error::Error>>
+{
+    let view = expiring_view_of(2)?;
+    let start = SystemTime::now();
+    // Refused for good: nothing carried is ever delivered.
+    let server = TestServer::start(|_| Reply::Status(400));
+    let http = HttpExporter::builder(server.url()).build()?;
+    http.export(&batch(&view, start, &[("a", 1), ("b", 1), ("c", 1)]))?;
+    // All three expired: two ride along, the oldest past the limit goes.
+    http.export(&batch(&view, start, &[]))?;
+    let m = http.metrics();
+    assert_eq!((m.expired_rows_lost, m.lost_rows), (1, 0), "{m:?}");
     let _ = http.shutdown();
     Ok(())
 }
