@@ -49,8 +49,10 @@ use crate::view_shape::reshape;
 /// none does (all expired, perhaps in a read between two exports), it
 /// starts afresh. This memory holds one entry per row of the latest batch
 /// and of the one before (a pull taken before the latest period reads
-/// that one), is kept only for views with `expire_after` (only their rows
-/// leave), and
+/// that one; a pull that reaches `DropTags` more than a whole period after
+/// its snapshot finds neither, and its merged rows lack what rows that
+/// expired before it recorded), is kept only for views with
+/// `expire_after` (only their rows leave), and
 /// goes with the view when it is unregistered. So one `DropTags` serves one
 /// exporter, like a [`Delta`]: do not share one between pipelines (not
 /// even as an `Arc`).
