@@ -13,11 +13,15 @@
 //!
 //! One round is one hand-over, not one per call: a runner thread takes
 //! the round's calls one after another, so a snapshot of many quick
-//! callbacks costs one wake-up plus the calls. When no call has finished
-//! for an eighth of the budget while calls wait, the round recruits
-//! another runner (a new thread if none is idle) to take the waiting
-//! calls, so a slow callback delays the calls queued behind it by that
-//! eighth, not by its own length.
+//! callbacks costs one wake-up plus the calls. Whenever a sixteenth of
+//! the budget goes by with calls still waiting to begin, the round
+//! recruits another runner (a new thread if none is idle) to take them,
+//! so calls queued behind slow ones begin within that sixteenth, however
+//! many there are (fifty calls of a tenth of the budget each all return
+//! in time). Each round begins its calls at the view after the one the
+//! round before began with, so if the calls together still outlast the
+//! budget, the views left without a reading change from round to round
+//! rather than always being the last ones.
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -66,6 +70,9 @@ pub(crate) struct Runner {
     idle: Arc<AtomicUsize>,
     /// Set once no call may begin any more, even one already handed over.
     closed: Arc<AtomicBool>,
+    /// Rounds started: where the next round begins its calls. Relaxed:
+    /// only spreads the starting point.
+    rounds: AtomicUsize,
 }
 
 /// One snapshot's calls, shared by the snapshotting thread and the
@@ -76,11 +83,14 @@ struct Round {
     closed: Arc<AtomicBool>,
     /// Calls to make: those not `Busy` at the start.
     pending: usize,
-    /// The next call a runner may take. Relaxed: it only hands out
-    /// distinct indexes; each call's state travels through its mutex.
+    /// The next call a runner may take, counted from `first`. Relaxed: it
+    /// only hands out distinct indexes; each call's state travels through
+    /// its mutex.
     next: AtomicUsize,
-    /// Calls finished (returned or panicked) in time, for the progress
-    /// check. Relaxed: the waiting thread reads results under each call's
+    /// The call this round begins with.
+    first: usize,
+    /// Calls finished (returned or panicked) in time; the last signals
+    /// `done`. Relaxed: the waiting thread reads results under each call's
     /// mutex, not through this count.
     finished: AtomicUsize,
     /// Signalled once, by the runner that finishes the last call.
@@ -121,6 +131,7 @@ impl Runner {
             inbox,
             idle: Arc::new(AtomicUsize::new(0)),
             closed: Arc::new(AtomicBool::new(false)),
+            rounds: AtomicUsize::new(0),
         }
     }
 
@@ -170,11 +181,16 @@ impl Runner {
                 state: Mutex::new(state),
             });
         }
+        let first = match calls.len() {
+            0 => 0,
+            len => self.rounds.fetch_add(1, Ordering::Relaxed) % len,
+        };
         let round = Arc::new(Round {
             calls,
             closed: Arc::clone(&self.closed),
             pending,
             next: AtomicUsize::new(0),
+            first,
             finished: AtomicUsize::new(0),
             done,
             done_signal,
@@ -186,7 +202,7 @@ impl Runner {
             runner: self,
             round,
             deadline,
-            step: budget / 8,
+            step: budget / 16,
         }
     }
 
@@ -246,7 +262,10 @@ impl Round {
     fn work(&self) {
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(call) = self.calls.get(i) else {
+            if i >= self.calls.len() {
+                return;
+            }
+            let Some(call) = self.calls.get((self.first + i) % self.calls.len()) else {
                 return;
             };
             let began = Instant::now();
@@ -296,11 +315,10 @@ impl Round {
 
 impl Started<'_> {
     /// Blocks until the round's calls are all done or the deadline passed,
-    /// bringing in another runner whenever a step goes by without a call
-    /// finishing while calls still wait.
+    /// bringing in another runner whenever a step goes by while calls
+    /// still wait to begin.
     fn await_calls(&self) {
         let round = &self.round;
-        let mut seen = 0;
         loop {
             let now = Instant::now();
             if now >= self.deadline {
@@ -310,11 +328,9 @@ impl Started<'_> {
             match round.done_signal.recv_deadline(tick) {
                 Ok(()) => return,
                 Err(RecvTimeoutError::Timeout) => {
-                    let finished = round.finished.load(Ordering::Relaxed);
-                    if finished == seen && round.next.load(Ordering::Relaxed) < round.calls.len() {
+                    if round.next.load(Ordering::Relaxed) < round.calls.len() {
                         self.runner.hand_over(round);
                     }
-                    seen = finished;
                 }
                 // The round holds the sender; it cannot go.
                 Err(RecvTimeoutError::Disconnected) => return,
