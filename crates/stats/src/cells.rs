@@ -13,6 +13,7 @@
 
 use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use census_core::{
     Aggregation, AggregationData, Bounds, DistributionData, Exemplar, MeasureType, Moments, Number,
@@ -256,10 +257,10 @@ impl Share {
     /// (a Distribution share only). Called by the owner after a record
     /// that succeeded.
     #[inline(never)]
-    pub(crate) fn keep_exemplar(&self, v: f64, attachments: &[Attachment<'_>]) {
+    pub(crate) fn keep_exemplar(&self, v: f64, attachments: &[Attachment<'_>], at: SystemTime) {
         match self {
-            Share::Distribution(d) => d.keep_exemplar(v, attachments),
-            Share::Expiring(e) => e.cells.keep_exemplar(v, attachments),
+            Share::Distribution(d) => d.keep_exemplar(v, attachments, at),
+            Share::Expiring(e) => e.cells.keep_exemplar(v, attachments, at),
             _ => {}
         }
     }
@@ -485,7 +486,7 @@ impl DistributionShare {
     }
 
     /// See [`Share::keep_exemplar`].
-    fn keep_exemplar(&self, v: f64, attachments: &[Attachment<'_>]) {
+    fn keep_exemplar(&self, v: f64, attachments: &[Attachment<'_>], at: SystemTime) {
         let bucket = match &self.buckets {
             Buckets::Inline(_) => self.search.short_index(v),
             Buckets::Boxed(_) => self.search.bounds.bucket_index(v),
@@ -493,7 +494,7 @@ impl DistributionShare {
         let buckets = self.search.bounds.bucket_count();
         self.exemplars
             .get_or_init(|| Box::new(Exemplars::new(buckets)))
-            .keep(bucket, v, attachments);
+            .keep(bucket, v, attachments, at);
     }
 
     #[inline]

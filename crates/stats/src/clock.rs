@@ -16,10 +16,11 @@ use parking_lot::Mutex;
 /// and keep a clone. The manager then reads all its time from it: when the
 /// export thread's next period comes, how long a row has gone without a
 /// record ([`expire_after`](census_core::ViewBuilder::expire_after)), and
-/// the start and end times in its view data. [`advance`](ManualClock::advance)
+/// the times in its view data (starts, ends, exemplars). [`advance`](ManualClock::advance)
 /// moves it, and wakes the export thread if that brings a period's end.
 /// Exporters' own deadlines (the shutdown timeout, an HTTP exporter's
-/// retries), the callback budget and the times of exemplars stay on real
+/// retries), the callback budget, and the views exporters contribute
+/// about themselves (self-metrics, stamped by the exporter) stay on real
 /// time.
 ///
 /// It starts at the real time at which it was made, and clones share one

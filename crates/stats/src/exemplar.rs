@@ -32,6 +32,7 @@ impl Routes {
         value: Number,
         tags: &TagMap,
         attachments: &[Attachment<'_>],
+        at: SystemTime,
     ) {
         let (subscriptions, indexes) = self.parts();
         // The record refused what this refuses (it counted it there).
@@ -40,7 +41,7 @@ impl Routes {
         };
         for (view, slot, _) in &sub.views {
             if let (true, Some(index)) = (view.kind().is_distribution(), indexes.get(*slot)) {
-                view.keep_exemplar(index, tags, value.as_f64(), attachments);
+                view.keep_exemplar(index, tags, value.as_f64(), attachments, at);
             }
         }
     }
@@ -50,7 +51,14 @@ impl ViewState {
     /// Finds this thread's share of the row the value went to (its own
     /// row, or the overflow row when it was folded) and keeps the value as
     /// its bucket's exemplar.
-    fn keep_exemplar(&self, index: &Index, tags: &TagMap, v: f64, attachments: &[Attachment<'_>]) {
+    fn keep_exemplar(
+        &self,
+        index: &Index,
+        tags: &TagMap,
+        v: f64,
+        attachments: &[Attachment<'_>],
+        at: SystemTime,
+    ) {
         if !v.is_finite() {
             return;
         }
@@ -58,7 +66,7 @@ impl ViewState {
         let values = key.values();
         let share = index.find(self.hash(values), values).or(index.overflow());
         if let Some(share) = share {
-            share.keep_exemplar(v, attachments);
+            share.keep_exemplar(v, attachments, at);
         }
     }
 }
@@ -119,11 +127,16 @@ impl Exemplars {
         }
     }
 
-    /// Makes `value`, recorded now with `attachments` (within the limits:
-    /// see [`kept`]), the exemplar of `bucket`. Called by the share's owner
-    /// thread only.
-    pub(crate) fn keep(&self, bucket: usize, value: f64, attachments: &[Attachment<'_>]) {
-        let time = SystemTime::now();
+    /// Makes `value`, recorded at `time` with `attachments` (within the
+    /// limits: see [`kept`]), the exemplar of `bucket`. Called by the
+    /// share's owner thread only.
+    pub(crate) fn keep(
+        &self,
+        bucket: usize,
+        value: f64,
+        attachments: &[Attachment<'_>],
+        time: SystemTime,
+    ) {
         let mut slots = self.slots.lock();
         let Some(slot) = slots.get_mut(bucket) else {
             return;
@@ -210,8 +223,8 @@ mod tests {
         assert_eq!(std::mem::size_of::<Exemplars>(), 24);
         let e = Exemplars::new(2);
         let long = "v".repeat(MAX_ATTACHMENT_BYTES - 1);
-        e.keep(0, 1.0, &[("k", &long)]);
-        e.keep(0, 2.0, &[("k", "short")]);
+        e.keep(0, 1.0, &[("k", &long)], SystemTime::now());
+        e.keep(0, 2.0, &[("k", "short")], SystemTime::now());
         let capacity = e.slots.lock()[0].text.capacity();
         assert!(capacity <= MAX_ATTACHMENT_BYTES, "{capacity}");
     }
@@ -219,9 +232,14 @@ mod tests {
     #[test]
     fn a_slot_holds_the_latest_value_and_reuses_its_strings() {
         let e = Exemplars::new(3);
-        e.keep(1, 5.0, &[("trace_id", "aaaa"), ("span_id", "bb")]);
-        e.keep(1, 6.0, &[("trace_id", "cc")]);
-        e.keep(7, 1.0, &[("trace_id", "out of range")]);
+        e.keep(
+            1,
+            5.0,
+            &[("trace_id", "aaaa"), ("span_id", "bb")],
+            SystemTime::now(),
+        );
+        e.keep(1, 6.0, &[("trace_id", "cc")], SystemTime::now());
+        e.keep(7, 1.0, &[("trace_id", "out of range")], SystemTime::now());
         let mut acc = Vec::new();
         e.merge_into(&mut acc);
         assert_eq!(acc.len(), 3);
@@ -230,7 +248,7 @@ mod tests {
         assert_eq!(kept, Some((6.0, vec![("trace_id".into(), "cc".into())])));
         // A later exemplar from another share wins; an earlier one does not.
         let other = Exemplars::new(3);
-        other.keep(1, 7.0, &[("trace_id", "dd")]);
+        other.keep(1, 7.0, &[("trace_id", "dd")], SystemTime::now());
         let later = acc[1]
             .as_ref()
             .map(|x| x.time + std::time::Duration::from_secs(1));
