@@ -61,6 +61,9 @@ enum State {
 pub(crate) enum Next {
     /// Wait for the socket or a deadline.
     Wait,
+    /// It answered its share of requests for this turn with more perhaps
+    /// waiting: drive it again after the other connections had theirs.
+    Again,
     /// Queue a render in this format.
     Render(PrometheusFormat),
     /// Close the connection.
@@ -74,6 +77,10 @@ pub(crate) struct Context<'a> {
     /// Where lingering connections read the bytes they discard.
     pub(crate) scratch: &'a mut [u8],
     pub(crate) now: Instant,
+    /// Answers this connection may still finish in this turn: a client
+    /// that pipelines requests and reads every answer never lets its
+    /// socket run dry, and must not keep the I/O thread to itself.
+    pub(crate) answers_left: u32,
 }
 
 impl Connection {
@@ -169,6 +176,10 @@ impl Connection {
                     Ok(false) => return Next::Wait,
                     Ok(true) if response.keep_alive => {
                         self.state = State::Reading { since: cx.now };
+                        cx.answers_left = cx.answers_left.saturating_sub(1);
+                        if cx.answers_left == 0 {
+                            return Next::Again;
+                        }
                     }
                     Ok(true) => {
                         // FIN after the answer; the client's own close
