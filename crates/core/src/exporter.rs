@@ -110,6 +110,13 @@ pub trait Exporter: Send + Sync + 'static {
     /// what the producer returns to every batch and every pull, so those
     /// stats reach every exporter like recorded ones. The default
     /// contributes nothing.
+    ///
+    /// The producer is called on the manager's export thread at every
+    /// period, and on the thread of every pull, with no time limit (unlike
+    /// a callback view's callback): it must return at once, reading
+    /// counters it keeps, never waiting on I/O or on a lock held across
+    /// I/O. One that blocks holds up every exporter's batches and the
+    /// manager's shutdown. (A panic is caught and logged.)
     fn self_metrics(&self) -> Option<Arc<dyn Producer>> {
         None
     }
