@@ -1,7 +1,7 @@
 //! The exporter a service registers, and its builder.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,9 +75,6 @@ pub(crate) struct Shared {
     /// clone is dropped, whether or not its handle is kept. `None` once
     /// the exporter has shut down: no endpoint starts after.
     servers: Mutex<Option<Vec<Arc<Server>>>>,
-    /// Managers the exporter was registered with and that have not shut
-    /// it down: the endpoints stop when the last one does.
-    managers: AtomicUsize,
     // Views already reported as left out, so a clash is logged once, not on
     // every scrape (it is counted on every scrape).
     warned: Mutex<HashSet<String>>,
@@ -289,29 +286,14 @@ impl Exporter for PrometheusExporter {
     /// Stops every endpoint started with [`serve`](PrometheusExporter::serve)
     /// and waits for its threads, which never wait on a client: this
     /// returns once renders in progress finish, whatever the clients do.
-    /// An exporter registered with several managers serves the latest; the
-    /// endpoints stop when the last of them shuts down, not the first.
     fn shutdown(&self) -> Result<(), ExportError> {
-        // Relaxed: a count of registrations; the stop itself is ordered by
-        // the servers' lock.
-        let before = self
-            .shared
-            .managers
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_sub(1))
-            })
-            .unwrap_or(0);
-        if before <= 1 {
-            self.shared.stop_servers(true);
-        }
+        self.shared.stop_servers(true);
         Ok(())
     }
 
     /// Keeps the producer that every render asks for data. An exporter
     /// serves one manager: attaching a second replaces the first.
     fn attach(&self, producer: Arc<dyn Producer>) {
-        // Relaxed: see `shutdown`.
-        self.shared.managers.fetch_add(1, Ordering::Relaxed);
         if self.shared.producer.write().replace(producer).is_some() {
             log::warn!(
                 "a Prometheus exporter was registered with a second view manager; it now \
@@ -521,7 +503,6 @@ impl PrometheusExporterBuilder {
             self_metrics: Arc::new(SelfMetrics::new()?),
             report_self_metrics: self.self_metrics,
             servers: Mutex::new(Some(Vec::new())),
-            managers: AtomicUsize::new(0),
             warned: Mutex::new(HashSet::new()),
             claims: Mutex::new(Claims::default()),
             warned_attachments: AtomicBool::new(false),

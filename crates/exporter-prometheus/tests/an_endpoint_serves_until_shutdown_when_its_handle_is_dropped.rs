@@ -72,21 +72,3 @@ fn serve_after_shutdown_is_refused() -> Result<(), Box<dyn std::error::Error>> {
     assert!(matches!(refused, Err(Error::ShutDown)), "{refused:?}");
     Ok(())
 }
-
-// An exporter registered with a second manager serves that one; the
-// first manager's shutdown used to stop its endpoint all the same (a QA
-// pass). The endpoint stops when the last manager shuts down.
-#[test]
-fn the_first_managers_shutdown_leaves_the_endpoint_to_the_second(
-) -> Result<(), Box<dyn std::error::Error>> {
-    let (first, second) = (ViewManager::new(), ViewManager::new());
-    let exporter = PrometheusExporter::builder().build()?;
-    first.register_exporter(exporter.clone())?;
-    second.register_exporter(exporter.clone())?;
-    let url = exporter.serve("127.0.0.1:0")?.url();
-    first.shutdown();
-    assert_eq!(get(&url, None)?.status, 200, "still serving the second");
-    second.shutdown();
-    assert!(get(&url, None).is_err(), "stopped with the last manager");
-    Ok(())
-}
