@@ -186,27 +186,45 @@ struct Pulled {
 
 impl Producer for Pulled {
     fn produce(&self) -> Vec<ViewData> {
-        let mut batch = self.producer.produce();
-        for processor in &self.processors {
-            match catch_unwind(AssertUnwindSafe(|| processor.pull(batch))) {
-                Ok(next) => batch = next.into_iter().map(rekeyed).collect(),
-                Err(_) => {
-                    // Relaxed: a statistic.
-                    self.panics.fetch_add(1, Ordering::Relaxed);
-                    // Empty rather than unprocessed: the exporter approved
-                    // the views as the chain makes them.
-                    log::error!(
-                        "census: processor {} panicked on a pull in the pipeline of exporter \
-                         {}; the pull got no views",
-                        processor.name(),
-                        self.exporter
-                    );
-                    return Vec::new();
-                }
+        let pulled = run_chain(
+            &self.processors,
+            &self.panics,
+            self.producer.produce(),
+            |p, b| p.pull(b),
+        );
+        pulled.unwrap_or_else(|processor| {
+            // Empty rather than unprocessed: the exporter approved the
+            // views as the chain makes them.
+            log::error!(
+                "census: processor {processor} panicked on a pull in the pipeline of exporter \
+                 {}; the pull got no views",
+                self.exporter
+            );
+            Vec::new()
+        })
+    }
+}
+
+/// Passes `batch` through `processors` in turn by `step` (a period's
+/// `process` or a pull's `pull`), re-keying each output. A processor that
+/// panics ends the run: counted in `panics`, and its name returned.
+fn run_chain(
+    processors: &[Arc<dyn Processor>],
+    panics: &AtomicU64,
+    mut batch: Vec<ViewData>,
+    step: impl Fn(&dyn Processor, Vec<ViewData>) -> Vec<ViewData>,
+) -> Result<Vec<ViewData>, String> {
+    for processor in processors {
+        match catch_unwind(AssertUnwindSafe(|| step(processor.as_ref(), batch))) {
+            Ok(next) => batch = next.into_iter().map(rekeyed).collect(),
+            Err(_) => {
+                // Relaxed: a statistic.
+                panics.fetch_add(1, Ordering::Relaxed);
+                return Err(processor.name().to_owned());
             }
         }
-        batch
     }
+    Ok(batch)
 }
 
 /// The same data made anew, so that every row knows the keys of the view
@@ -229,26 +247,22 @@ impl<E: Exporter> Exporter for Pipeline<E> {
         }
         // The one copy of the period: processors own and reshape the batch,
         // while the manager's stays intact for the other exporters.
-        let mut owned = batch.to_vec();
-        for processor in &self.processors {
-            match catch_unwind(AssertUnwindSafe(|| processor.process(owned))) {
-                Ok(next) => owned = next.into_iter().map(rekeyed).collect(),
-                Err(_) => {
-                    // Relaxed: a statistic.
-                    self.panics.fetch_add(1, Ordering::Relaxed);
-                    log::error!(
-                        "census: processor {} panicked in the pipeline of exporter {}; \
-                         this period's batch was not exported",
-                        processor.name(),
-                        self.exporter.name()
-                    );
-                    return Err(ExportError::new(format!(
-                        "processor {} panicked; this period's batch was not exported",
-                        processor.name()
-                    )));
-                }
+        let processed = run_chain(&self.processors, &self.panics, batch.to_vec(), |p, b| {
+            p.process(b)
+        });
+        let owned = match processed {
+            Ok(owned) => owned,
+            Err(processor) => {
+                log::error!(
+                    "census: processor {processor} panicked in the pipeline of exporter {}; \
+                     this period's batch was not exported",
+                    self.exporter.name()
+                );
+                return Err(ExportError::new(format!(
+                    "processor {processor} panicked; this period's batch was not exported"
+                )));
             }
-        }
+        };
         self.exported.fetch_add(1, Ordering::Relaxed);
         self.deliver(owned)
     }
