@@ -209,6 +209,10 @@ pub fn keep_lost(lost: &mut Vec<ViewData>, batch: Vec<ViewData>) -> u64 {
 /// # Ok(()) }
 /// ```
 pub fn join_same_views(batch: &mut Vec<ViewData>) {
+    // Every snapshot comes here; most have one view of each name.
+    if batch.len() < 2 {
+        return;
+    }
     // By name, every view kept so far, with the first tags of its rows.
     type Sources = HashSet<Option<TagValue>>;
     let mut kept: HashMap<String, Vec<(usize, Sources)>> = HashMap::new();
