@@ -26,11 +26,16 @@ pub(crate) fn check_value(value: &str) -> Result<(), InvalidReason> {
 }
 
 fn check_chars(text: &str, lowest: char) -> Result<(), InvalidReason> {
-    if let Some((index, ch)) = text.char_indices().find(|&(_, ch)| ch < lowest || ch > '~') {
+    // Characters are looked at before the length, so a long text with a bad
+    // character among its first 256 reports the character, the more useful
+    // complaint; no further, so a hostile megabyte is refused at once.
+    if let Some((index, ch)) = text
+        .char_indices()
+        .take(MAX_LEN + 1)
+        .find(|&(_, ch)| ch < lowest || ch > '~')
+    {
         return Err(InvalidReason::BadChar { ch, index });
     }
-    // Checked after the characters, so a long text with a bad character
-    // reports the character, which is the more useful complaint.
     if text.len() > MAX_LEN {
         return Err(InvalidReason::TooLong { len: text.len() });
     }
@@ -80,5 +85,21 @@ mod tests {
             check_value(&"v".repeat(256)),
             Err(InvalidReason::TooLong { len: 256 })
         );
+    }
+
+    #[test]
+    fn a_long_text_is_judged_by_its_first_characters() {
+        let early = format!("{}\t{}", "v".repeat(255), "v".repeat(100));
+        assert_eq!(
+            check_value(&early),
+            Err(InvalidReason::BadChar {
+                ch: '\t',
+                index: 255
+            })
+        );
+        // A bad character past the first 256 is not looked for: the text
+        // is refused for its length without reading it all.
+        let late = format!("{}\t", "v".repeat(256));
+        assert_eq!(check_value(&late), Err(InvalidReason::TooLong { len: 257 }));
     }
 }
