@@ -58,17 +58,48 @@ pub enum Temporality {
 impl ViewData {
     /// Makes view data, with nothing folded. The rows learn the view's tag
     /// keys, so that [`Row::tag`] can name their values.
-    pub fn new(view: View, start: SystemTime, end: SystemTime, mut rows: Vec<Row>) -> ViewData {
-        for row in &mut rows {
-            row.keys = Some(Arc::clone(view.shared_tag_keys()));
-        }
-        ViewData {
+    pub fn new(view: View, start: SystemTime, end: SystemTime, rows: Vec<Row>) -> ViewData {
+        let mut data = ViewData {
             view,
             start,
             end,
             rows,
             folded: 0,
             temporality: Temporality::Cumulative,
+        };
+        data.rekey();
+        data
+    }
+
+    /// Teaches every row the view's tag keys, as [`ViewData::new`] does:
+    /// for rows pushed onto `rows` after it, or after `view` was replaced
+    /// by one with other keys, so that [`Row::tag`] (and every exporter
+    /// that names a row's tags by key) reads them by the view they are in
+    /// now.
+    ///
+    /// ```
+    /// use census_core::{Aggregation, AggregationData, MeasureI64, Row, TagKey, TagValue, View, ViewData};
+    /// use std::time::SystemTime;
+    /// # fn main() -> Result<(), census_core::Error> {
+    /// let requests = MeasureI64::new("demo/requests", "requests", "1")?;
+    /// let route = TagKey::new("route")?;
+    /// let view = View::builder("demo/requests_count", &requests)
+    ///     .tag_keys([route.clone()])
+    ///     .aggregation(Aggregation::Count)
+    ///     .build()?;
+    /// let now = SystemTime::now();
+    /// let mut data = ViewData::new(view, now, now, Vec::new());
+    /// data.rows.push(Row::new(vec![Some(TagValue::new("/")?)], AggregationData::Count(1), now));
+    /// assert_eq!(data.rows[0].tag(&route), None, "pushed after `new`");
+    /// data.rekey();
+    /// assert_eq!(data.rows[0].tag(&route).map(TagValue::as_str), Some("/"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn rekey(&mut self) {
+        let keys = self.view.shared_tag_keys();
+        for row in &mut self.rows {
+            row.keys = Some(Arc::clone(keys));
         }
     }
 
