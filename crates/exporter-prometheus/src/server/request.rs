@@ -86,9 +86,31 @@ pub(crate) fn parse(buf: &[u8], max: usize) -> Parsed {
         Ok(httparse::Status::Complete(_)) => Parsed::Refused(Refusal::HeadTooLarge),
         Ok(httparse::Status::Partial) if buf.len() < max => Parsed::Partial,
         Ok(httparse::Status::Partial) => Parsed::Refused(Refusal::HeadTooLarge),
-        Err(httparse::Error::Version) => Parsed::Refused(Refusal::VersionNotSupported),
+        Err(httparse::Error::Version) => Parsed::Refused(version_refusal(buf)),
         Err(httparse::Error::TooManyHeaders) => Parsed::Refused(Refusal::HeadTooLarge),
         Err(_) => Parsed::Refused(Refusal::BadRequest),
+    }
+}
+
+/// What a request line httparse found no HTTP/1.x version in deserves:
+/// `505` when it is a well-formed line naming another version
+/// (`GET /metrics HTTP/2.0`), `400` when the version's place holds
+/// something else, such as the rest of a target with a space in it
+/// (`GET /me trics HTTP/1.1`).
+fn version_refusal(buf: &[u8]) -> Refusal {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut parts = line.split(|&b| b == b' ');
+    let (method, target, version) = (parts.next(), parts.next(), parts.next());
+    let well_formed = parts.next().is_none()
+        && [method, target]
+            .iter()
+            .all(|p| p.is_some_and(|p| !p.is_empty()))
+        && version.is_some_and(|v| v.starts_with(b"HTTP/"));
+    if well_formed {
+        Refusal::VersionNotSupported
+    } else {
+        Refusal::BadRequest
     }
 }
 
@@ -254,6 +276,19 @@ mod tests {
         assert_eq!(
             refused(b"GET /metrics HTTP/1.1\r\nX: 123456", 30),
             Some(Refusal::HeadTooLarge)
+        );
+        for head in [
+            &b"GET /me trics HTTP/1.1\r\n\r\n"[..],
+            b"GET /me trics HT",
+            b"GET /metrics http/1.1\r\n\r\n",
+            b"GET /metrics FTP/1.1\r\n\r\n",
+        ] {
+            let shown = String::from_utf8_lossy(head);
+            assert_eq!(refused(head, 8192), Some(Refusal::BadRequest), "{shown}");
+        }
+        assert_eq!(
+            refused(b"GET /metrics HTTP/3\r\n", 8192),
+            Some(Refusal::VersionNotSupported)
         );
         let many = format!("GET / HTTP/1.1\r\n{}\r\n", "X: y\r\n".repeat(65));
         assert_eq!(refused(many.as_bytes(), 8192), Some(Refusal::HeadTooLarge));
