@@ -12,7 +12,7 @@ mod response;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::thread::{self, JoinHandle};
+use std::thread::{self, JoinHandle, ThreadId};
 
 use census_core::Error;
 use mio::{Interest, Poll, Waker};
@@ -53,8 +53,10 @@ impl PrometheusServerHandle {
         format!("http://{}{METRICS_PATH}", self.server.addr)
     }
 
-    /// Stops the endpoint and waits for its threads. Stopping twice is
-    /// harmless.
+    /// Stops the endpoint and waits for its threads: when it returns the
+    /// port is closed, also when the exporter's shutdown stops the
+    /// endpoint at the same time (whichever comes second waits for the
+    /// first). Stopping twice is harmless.
     pub fn stop(self) {
         self.server.stop();
     }
@@ -68,6 +70,13 @@ pub(crate) struct Server {
     waker: Arc<Waker>,
     queue: Arc<RenderQueue>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The endpoint's own threads, which never wait for a stop (a render
+    /// that shuts the exporter down runs on one of them).
+    own: Mutex<Vec<ThreadId>>,
+    /// Held for the whole of a stop, joins included, so that a second
+    /// `stop` (the handle's racing the manager's shutdown) returns only
+    /// once the endpoint's threads are gone and its port closed.
+    stopping_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Server {
@@ -88,8 +97,21 @@ impl Server {
     /// Stops the I/O thread (which closes the port and every connection on
     /// its way out) and the render threads, and waits for them. Bounded by
     /// the longest render in progress: no thread of the endpoint ever
-    /// waits on a client.
+    /// waits on a client. A stop that finds another in progress waits for
+    /// it to finish, unless it runs on one of the endpoint's own threads.
     pub(crate) fn stop(&self) {
+        let me = thread::current().id();
+        let _stopping = if self.own.lock().contains(&me) {
+            // A render thread stopping its own endpoint: if another thread
+            // is stopping it already, that one waits for this thread, so
+            // waiting here in turn would never end.
+            match self.stopping_lock.try_lock() {
+                Some(guard) => guard,
+                None => return,
+            }
+        } else {
+            self.stopping_lock.lock()
+        };
         let threads = std::mem::take(&mut *self.threads.lock());
         if threads.is_empty() {
             return;
@@ -102,7 +124,6 @@ impl Server {
             // The I/O thread still sees the flag within a second.
             log::warn!("could not wake the Prometheus endpoint's I/O thread: {err}");
         }
-        let me = thread::current().id();
         for thread in threads {
             // A render that shuts the exporter down cannot wait for
             // itself; its thread ends when the render returns.
@@ -172,14 +193,20 @@ pub(crate) fn start(addr: &str, shared: Arc<Shared>) -> Result<PrometheusServerH
         waker: Arc::clone(&waker),
         queue: Arc::clone(&queue),
         threads: Mutex::new(Vec::new()),
+        own: Mutex::new(Vec::new()),
+        stopping_lock: Mutex::new(()),
     });
+    let keep = |server: &Server, thread: JoinHandle<()>| {
+        server.own.lock().push(thread.thread().id());
+        server.threads.lock().push(thread);
+    };
     let cannot_spawn = |server: &Server, err: std::io::Error| {
         server.stop();
         cannot_listen(format!("cannot start a server thread: {err}"))
     };
     for index in 0..shared.limits().render_threads {
         match render_pool::start_thread(index, &queue, &shared, &done, &waker) {
-            Ok(thread) => server.threads.lock().push(thread),
+            Ok(thread) => keep(&server, thread),
             Err(err) => return Err(cannot_spawn(&server, err)),
         }
     }
@@ -197,7 +224,7 @@ pub(crate) fn start(addr: &str, shared: Arc<Shared>) -> Result<PrometheusServerH
         .name("census-prom-io".into())
         .spawn(move || event_loop.run());
     match io {
-        Ok(thread) => server.threads.lock().push(thread),
+        Ok(thread) => keep(&server, thread),
         Err(err) => return Err(cannot_spawn(&server, err)),
     }
     shared.track(&server)?;
