@@ -416,10 +416,13 @@ impl PrometheusExporterBuilder {
     /// The most connections the endpoint keeps open at once, idle or busy.
     /// A connection that finds it full makes room by closing the
     /// connection that has waited longest for a request (or lingered
-    /// longest after its last answer); when every connection is being
-    /// answered, the newcomer is closed at once. Each costs a file
-    /// descriptor and at most [`max_header_bytes`](Self::max_header_bytes)
-    /// of buffer while idle. At least 1. Default: 64.
+    /// longest after its last answer), once that one has been idle for
+    /// 100 ms; when every connection is being answered or new, newcomers
+    /// wait for a place, each at most
+    /// [`read_timeout`](Self::read_timeout). Each connection costs a file
+    /// descriptor, at most [`max_header_bytes`](Self::max_header_bytes)
+    /// of buffer while idle, and a rendered page while its answer is
+    /// written. At least 1. Default: 64.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.limits.max_connections = connections;
         self

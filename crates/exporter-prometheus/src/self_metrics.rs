@@ -35,7 +35,8 @@ pub(crate) enum Closed {
     WriteTimeout,
     /// Closed, idle, to make room for a new connection.
     Evicted,
-    /// Refused on arrival: the endpoint was full of busy connections.
+    /// A newcomer that waited `read_timeout` for a place while the
+    /// endpoint was full of busy connections.
     OverCapacity,
 }
 

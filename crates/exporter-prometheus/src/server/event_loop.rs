@@ -32,6 +32,12 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// wake-up were ever lost.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 
+/// How long a new or newly idle connection is safe from being closed to
+/// make room: a scraper sends its request as soon as it has connected, but
+/// in a burst of connections it may be accepted before its request
+/// arrives, and must not be taken for an idle one then.
+const EVICT_GRACE: Duration = Duration::from_millis(100);
+
 /// Bytes a lingering connection discards per read.
 const SCRATCH: usize = 16 * 1024;
 
@@ -59,6 +65,10 @@ pub(crate) struct EventLoop {
     next_sweep: Option<Instant>,
     /// Set while accepting is paused after a system error.
     accept_paused_until: Option<Instant>,
+    /// A connection accepted while the endpoint was full and nothing could
+    /// make room, since when: it gets the next place (the rest wait in the
+    /// listen backlog meanwhile), or is closed at `read_timeout`.
+    parked: Option<(TcpStream, Instant)>,
     /// Whether reaching `max_connections` was logged (once: after that it
     /// is only counted).
     warned_full: bool,
@@ -94,6 +104,7 @@ impl EventLoop {
             next_id: 0,
             next_sweep: None,
             accept_paused_until: None,
+            parked: None,
             warned_full: false,
             scratch: vec![0; SCRATCH],
             again: Vec::new(),
@@ -144,24 +155,52 @@ impl EventLoop {
             if self.next_sweep.is_some_and(|at| now >= at) {
                 self.sweep(now);
             }
+            if self.parked.is_some() {
+                // Places freed in this round, or graces that ended.
+                self.accept();
+            }
         }
     }
 
     fn sleep(&self, now: Instant) -> Duration {
-        [self.next_sweep, self.accept_paused_until]
+        [self.next_sweep, self.accept_paused_until, self.next_place()]
             .into_iter()
             .flatten()
             .map(|at| at.saturating_duration_since(now))
             .fold(MAX_SLEEP, Duration::min)
     }
 
+    /// While a newcomer is parked, when a place may free up without an
+    /// event: an idle connection's grace ends, or the newcomer's wait does.
+    fn next_place(&self) -> Option<Instant> {
+        let (_, since) = self.parked.as_ref()?;
+        let oldest_idle = self
+            .slots
+            .iter()
+            .flatten()
+            .filter_map(Connection::idle_since)
+            .min()
+            .map(|idle| idle + EVICT_GRACE);
+        let given_up = *since + self.limits.read_timeout;
+        Some(oldest_idle.map_or(given_up, |at| at.min(given_up)))
+    }
+
     fn accept(&mut self) {
         if self.accept_paused_until.is_some() {
             return;
         }
+        if let Some((stream, since)) = self.parked.take() {
+            if !self.place(stream, since) {
+                return;
+            }
+        }
         loop {
             match self.listener.accept() {
-                Ok((stream, _)) => self.admit(stream),
+                Ok((stream, _)) => {
+                    if !self.place(stream, Instant::now()) {
+                        return;
+                    }
+                }
                 Err(err) => match err.kind() {
                     io::ErrorKind::WouldBlock => return,
                     io::ErrorKind::Interrupted
@@ -181,44 +220,83 @@ impl EventLoop {
         }
     }
 
-    /// Takes a new connection in, making room by closing the longest idle
-    /// one when the endpoint is full. A scraper's request follows its
-    /// connection at once, so a flood of connections that send nothing
-    /// pushes out only its own kind.
-    fn admit(&mut self, mut stream: TcpStream) {
-        if self.open >= self.limits.max_connections {
-            if !self.warned_full {
-                self.warned_full = true;
-                log::warn!(
-                    "the Prometheus endpoint on {} holds its most connections ({}); it now \
-                     closes idle ones to admit new ones, or refuses newcomers while all are \
-                     busy (counted in census/prometheus/closed_connections)",
-                    self.addr,
-                    self.limits.max_connections
-                );
-            }
+    /// Admits `stream`, accepted at `since`, when there is room or room
+    /// can be made; otherwise parks it and returns false, and accepting
+    /// waits for a place. A newcomer parked past `read_timeout` is closed
+    /// and counted as over capacity.
+    fn place(&mut self, stream: TcpStream, since: Instant) -> bool {
+        let now = Instant::now();
+        if self.open < self.limits.max_connections || self.make_room(now) {
+            self.admit(stream);
+            return true;
+        }
+        if now >= since + self.limits.read_timeout {
+            self.shared.self_metrics().closed(Closed::OverCapacity);
+            log::debug!(
+                "the Prometheus endpoint on {} answered {} connections for {:?}; closed a \
+                 newcomer that waited for a place",
+                self.addr,
+                self.open,
+                self.limits.read_timeout
+            );
+            // Dropping closes it; with nothing read from it the client
+            // sees an orderly close. The next newcomer gets its turn.
+            drop(stream);
+            return true;
+        }
+        self.parked = Some((stream, since));
+        false
+    }
+
+    /// Makes room in a full endpoint by closing the connection that has
+    /// waited longest for a request (or lingered longest), once it has
+    /// been idle for `EVICT_GRACE`; each is first read, and one whose
+    /// request has arrived meanwhile is answered, not closed. A scraper's
+    /// request follows its connection at once, so a flood of connections
+    /// that send nothing pushes out only its own kind. False when every
+    /// connection is busy or within its grace.
+    fn make_room(&mut self, now: Instant) -> bool {
+        if !self.warned_full {
+            self.warned_full = true;
+            log::warn!(
+                "the Prometheus endpoint on {} holds its most connections ({}); it now closes \
+                 idle ones to admit new ones, and newcomers wait while all are busy (counted \
+                 in census/prometheus/closed_connections)",
+                self.addr,
+                self.limits.max_connections
+            );
+        }
+        // Each pass finds the longest idle connection past its grace; one
+        // whose request turns up when read is busy from then on, so the
+        // passes end (usually after the first).
+        while self.open >= self.limits.max_connections {
             let oldest = self
                 .slots
                 .iter()
                 .enumerate()
                 .filter_map(|(slot, c)| Some((c.as_ref()?.idle_since()?, slot)))
+                .filter(|(since, _)| *since + EVICT_GRACE <= now)
                 .min();
-            match oldest {
-                Some((_, slot)) => self.close(slot, Closed::Evicted),
-                None => {
-                    self.shared.self_metrics().closed(Closed::OverCapacity);
-                    log::debug!(
-                        "the Prometheus endpoint on {} is answering {} connections; refused \
-                         another",
-                        self.addr,
-                        self.open
-                    );
-                    // Dropping closes it; with nothing read from it yet
-                    // the client sees an orderly close.
-                    return;
-                }
+            let Some((since, slot)) = oldest else {
+                return false;
+            };
+            self.drive(slot);
+            let unchanged = self
+                .slots
+                .get(slot)
+                .and_then(Option::as_ref)
+                .and_then(Connection::idle_since)
+                == Some(since);
+            if unchanged {
+                self.close(slot, Closed::Evicted);
             }
         }
+        true
+    }
+
+    /// Takes a new connection in and reads the request it may already
+    /// have sent, so that it counts as busy from the start.
+    fn admit(&mut self, mut stream: TcpStream) {
         let slot = self.free.pop().unwrap_or(self.slots.len());
         if let Err(err) = self.poll.registry().register(
             &mut stream,
@@ -243,6 +321,7 @@ impl EventLoop {
             None => self.slots.push(Some(connection)),
         }
         self.open += 1;
+        self.drive(slot);
     }
 
     fn drive(&mut self, slot: usize) {
