@@ -1,5 +1,7 @@
 //! Reading one request head with httparse and deciding what it asks for.
 
+use std::borrow::Cow;
+
 use crate::format::PrometheusFormat;
 use crate::server::response::Status;
 use crate::server::METRICS_PATH;
@@ -120,14 +122,21 @@ fn interpret(head: &httparse::Request<'_, '_>) -> Request {
         "HEAD" => Method::Head,
         other => Method::Other(other.to_owned()),
     };
-    let mut accept = None;
+    // Several Accept lines are one list, as if joined by commas (RFC
+    // 9110, section 5.3): a scraper may split its preferences.
+    let mut accept: Option<Cow<'_, str>> = None;
     let mut close = head.version != Some(1);
     let mut body = false;
     for header in head.headers.iter() {
         let name = header.name;
         if name.eq_ignore_ascii_case("accept") {
-            // A non-UTF-8 Accept names no format we know: the default.
-            accept = std::str::from_utf8(header.value).ok();
+            // A non-UTF-8 Accept line names no format we know: skipped.
+            if let Ok(value) = std::str::from_utf8(header.value) {
+                accept = Some(match accept {
+                    None => Cow::Borrowed(value),
+                    Some(before) => Cow::Owned(format!("{before},{value}")),
+                });
+            }
         } else if name.eq_ignore_ascii_case("connection") {
             close |= header
                 .value
@@ -143,7 +152,7 @@ fn interpret(head: &httparse::Request<'_, '_>) -> Request {
     Request {
         metrics: path(head.path.unwrap_or_default()) == METRICS_PATH,
         method,
-        format: PrometheusFormat::from_accept(accept),
+        format: PrometheusFormat::from_accept(accept.as_deref()),
         keep_alive,
     }
 }
@@ -246,6 +255,11 @@ mod tests {
         assert_eq!(r.method, Method::Other("POST".into()));
         assert_eq!(r.format, PrometheusFormat::OpenMetrics);
         assert!(r.metrics);
+        let r = request(
+            "GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text\r\n\
+             Accept: text/plain;q=0.1\r\n\r\n",
+        );
+        assert_eq!(r.format, PrometheusFormat::OpenMetrics);
         let r = request(b"HEAD /other HTTP/1.1\r\nAccept: \xff\r\n\r\n");
         assert_eq!((r.method, r.metrics), (Method::Head, false));
         assert_eq!(r.format, PrometheusFormat::Text);
