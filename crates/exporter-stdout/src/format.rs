@@ -65,14 +65,18 @@ fn value(out: &mut Vec<u8>, data: &AggregationData) -> io::Result<()> {
             write!(
                 out,
                 "count={} sum={} mean={} min={} max={} buckets=[",
-                d.count, d.sum, d.mean, d.min, d.max
+                d.count,
+                Float(d.sum),
+                Float(d.mean),
+                Float(d.min),
+                Float(d.max)
             )?;
             for (i, count) in d.bucket_counts.iter().enumerate() {
                 let sep = if i == 0 { "" } else { " " };
                 match d.bounds.get(i) {
-                    Some(bound) => write!(out, "{sep}<={bound}:{count}")?,
+                    Some(bound) => write!(out, "{sep}<={}:{count}", Float(*bound))?,
                     None => match d.bounds.last() {
-                        Some(last) => write!(out, "{sep}>{last}:{count}")?,
+                        Some(last) => write!(out, "{sep}>{}:{count}", Float(*last))?,
                         None => write!(out, "{sep}all:{count}")?,
                     },
                 }
@@ -85,7 +89,26 @@ fn value(out: &mut Vec<u8>, data: &AggregationData) -> io::Result<()> {
 fn number(n: Number) -> String {
     match n {
         Number::Int(v) => v.to_string(),
-        Number::Float(v) => v.to_string(),
+        Number::Float(v) => Float(v).to_string(),
+    }
+}
+
+/// A float as a person reads it: integral values below 10^16 as integers
+/// (`25`, not `25.0`), others in the shortest form that reads back the same
+/// value, with an exponent when large or small (`0.5`, `1e300`, `5e-324`,
+/// not 300 digits), and `NaN`, `inf`, `-inf`.
+struct Float(f64);
+
+impl std::fmt::Display for Float {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e16 {
+            // Exact: every integer below 2^53 < 10^16 is, and the fraction
+            // is zero.
+            write!(f, "{v}")
+        } else {
+            write!(f, "{v:?}")
+        }
     }
 }
 
