@@ -138,12 +138,11 @@ pub(crate) fn json_lines(out: &mut Vec<u8>, data: &ViewData) -> io::Result<()> {
     let mut lines = Vec::new();
     if rows_as_lines(&mut lines, data).is_err() {
         // Rows pushed after `ViewData::new` (hand-made batches) do not
-        // know their view's keys, which their JSON names tags by; a copy
-        // made through `ViewData::new` does.
+        // know their view's keys, which their JSON names tags by; a
+        // rekeyed copy does.
         lines.clear();
-        let mut keyed = ViewData::new(data.view.clone(), data.start, data.end, data.rows.clone());
-        keyed.folded = data.folded;
-        keyed.temporality = data.temporality;
+        let mut keyed = data.clone();
+        keyed.rekey();
         rows_as_lines(&mut lines, &keyed)?;
     }
     out.extend_from_slice(&lines);
