@@ -144,6 +144,14 @@ pub enum Error {
         /// instead.
         reason: String,
     },
+    /// This exporter (the same value: the same `Arc`, or a handle whose
+    /// [`Exporter::instance`](crate::Exporter::instance) says so) is
+    /// already registered with this manager; a second registration would
+    /// have it export every batch twice.
+    ExporterAlreadyRegistered {
+        /// The exporter's [`name`](crate::Exporter::name).
+        exporter: String,
+    },
     /// The manager has been shut down and no longer accepts this operation.
     ShutDown,
     /// A configuration value an exporter or processor was built with is unusable.
@@ -247,6 +255,11 @@ impl fmt::Display for Error {
                     "view {view:?} cannot take its rows from a callback: {reason}"
                 )
             }
+            Error::ExporterAlreadyRegistered { exporter } => write!(
+                f,
+                "exporter {exporter} is already registered with this manager; register each \
+                 exporter once (a second registration would export every batch to it twice)"
+            ),
             Error::ShutDown => f.write_str("the view manager has been shut down"),
             Error::InvalidConfig {
                 what,

@@ -141,6 +141,21 @@ pub trait Exporter: Send + Sync + 'static {
     fn name(&self) -> &str {
         std::any::type_name::<Self>()
     }
+
+    /// Which exporter this is: a manager refuses to register an exporter
+    /// whose instance is already registered with it
+    /// ([`Error::ExporterAlreadyRegistered`](crate::Error::ExporterAlreadyRegistered)),
+    /// since it would get every batch twice. Only compared, never read
+    /// through.
+    ///
+    /// The default is the exporter's own address, and an `Arc<E>` answers
+    /// with its `E`'s, so the same `Arc` registered twice is one exporter.
+    /// A handle whose clones share one exporter's state (a queue, an
+    /// endpoint) should return the address of that state, so that every
+    /// clone counts as the same exporter.
+    fn instance(&self) -> *const () {
+        (self as *const Self).cast()
+    }
 }
 
 /// Snapshots every registered view on demand; handed to exporters through
@@ -185,5 +200,9 @@ impl<E: Exporter> Exporter for Arc<E> {
 
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn instance(&self) -> *const () {
+        (**self).instance()
     }
 }

@@ -65,6 +65,10 @@ pub(crate) struct Delivery {
     /// Disconnects when the thread exits.
     exited: Receiver<()>,
     outcome: Arc<Outcome>,
+    /// The exporter's [`Exporter::instance`], asked once here so that the
+    /// registry can compare it without calling exporter code under its
+    /// lock.
+    instance: usize,
     /// Failures told on stderr when no logger shows them.
     pub(crate) notice: Notice,
 }
@@ -74,6 +78,7 @@ impl Delivery {
         exporter: Arc<dyn Exporter>,
         counters: Arc<DeliveryCounters>,
     ) -> std::io::Result<Delivery> {
+        let instance = exporter.instance() as usize;
         let (mailbox, inbox) = crossbeam_channel::bounded(1);
         let (exit_guard, exited) = crossbeam_channel::bounded::<()>(0);
         let evict = inbox.clone();
@@ -92,8 +97,14 @@ impl Delivery {
             evict,
             exited,
             outcome,
+            instance,
             notice: Notice::default(),
         })
+    }
+
+    /// The exporter's [`Exporter::instance`], as an address.
+    pub(crate) fn instance(&self) -> usize {
+        self.instance
     }
 
     pub(crate) fn name(&self) -> &str {

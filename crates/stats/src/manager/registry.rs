@@ -249,6 +249,9 @@ impl ViewManager {
     ///
     /// - [`Error::ViewRejected`] naming the first registered view the
     ///   exporter refuses, with its reason; the exporter is not registered;
+    /// - [`Error::ExporterAlreadyRegistered`] when this exporter is
+    ///   registered already (the same value, such as a clone of the same
+    ///   `Arc`; see [`Exporter::instance`]): it would get every batch twice;
     /// - [`Error::ShutDown`] after [`shutdown`](ViewManager::shutdown);
     /// - [`Error::InvalidConfig`] (`what` = `exporter`) when the exporter
     ///   refuses to be registered at all
@@ -263,6 +266,12 @@ impl ViewManager {
     }
 
     fn register_shared_exporter(&self, exporter: Arc<dyn Exporter>) -> Result<(), Error> {
+        // Before `attach`, so a refused second registration leaves the
+        // registered one as it was; checked again below under the lock for
+        // two registrations racing. Asked here: no exporter code runs
+        // under the registry lock.
+        let (instance, name) = (exporter.instance() as usize, exporter.name());
+        Self::refuse_registered(&self.inner.registry.lock(), instance, name)?;
         let ready = catch_unwind(AssertUnwindSafe(|| exporter.check_registration()))
             .unwrap_or_else(|_| Err(ExportError::new("it panicked while checking itself")));
         if let Err(err) = ready {
@@ -293,6 +302,7 @@ impl ViewManager {
             // No view registered since the check: it still holds. `changes`,
             // not the routing `version`: callback views count too.
             if reg.changes == checked {
+                Self::refuse_registered(&reg, instance, name)?;
                 reg.deliveries.push(Arc::new(delivery));
                 reg.producers.extend(own);
                 break;
@@ -301,6 +311,17 @@ impl ViewManager {
             checked = self.check_registered(exporter.as_ref())?;
         }
         self.ensure_worker();
+        Ok(())
+    }
+
+    /// `Err` when `exporter` (the same instance) is registered already:
+    /// it would get every batch twice.
+    fn refuse_registered(reg: &Registry, instance: usize, name: &str) -> Result<(), Error> {
+        if reg.deliveries.iter().any(|d| d.instance() == instance) {
+            return Err(Error::ExporterAlreadyRegistered {
+                exporter: name.to_owned(),
+            });
+        }
         Ok(())
     }
 
