@@ -141,9 +141,20 @@ impl ViewManager {
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownView`] if no view of that name is registered.
+    /// - [`Error::UnknownView`] if no view of that name is registered;
+    /// - [`Error::ShutDown`] once [`shutdown`](ViewManager::shutdown) has
+    ///   been called: the final batch holds every view registered then,
+    ///   with every value recorded before.
     pub fn unregister_view(&self, name: &str) -> Result<(), Error> {
         let mut reg = self.inner.registry.lock();
+        // Acquire, under the registry lock, as `check_new_view`: the
+        // final snapshot lists the views under this lock after the flag
+        // was set, so an unregister that gets the lock after that listing
+        // sees the flag, and cannot take away rows the final batch is
+        // reading or has yet to read.
+        if self.inner.shut_down.load(Ordering::Acquire) {
+            return Err(Error::ShutDown);
+        }
         let Some(state) = reg.remove(name) else {
             // A callback view: nothing routes to it, so nothing to publish.
             if reg.remove_callback(name) {
