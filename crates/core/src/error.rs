@@ -104,7 +104,8 @@ pub enum Error {
         /// The view's name.
         view: String,
     },
-    /// A different view is already registered under this name.
+    /// A different view, or any callback view (callbacks cannot be
+    /// compared), is already registered under this name.
     ViewConflict {
         /// The contested view name.
         name: String,
@@ -233,8 +234,9 @@ impl fmt::Display for Error {
             ),
             Error::ViewConflict { name } => write!(
                 f,
-                "a different view named {name:?} is already registered; unregister it first or \
-                 pick another name"
+                "view {name:?} is already registered, with another definition or as a callback \
+                 view (a callback view cannot be registered twice); unregister it first or pick \
+                 another name"
             ),
             Error::MeasureConflict {
                 name,

@@ -37,7 +37,8 @@ impl ViewManager {
     ///
     /// # Errors
     ///
-    /// - [`Error::ViewConflict`] if a different view has this name;
+    /// - [`Error::ViewConflict`] if a different view, or a callback view,
+    ///   has this name;
     /// - [`Error::MeasureConflict`] if another registered view's measure has
     ///   the same name but another type or unit;
     /// - [`Error::ViewRejected`] if a registered exporter refuses the view;
