@@ -180,6 +180,29 @@ impl fmt::Display for InvalidReason {
     }
 }
 
+/// Text from a caller, quoted for a message: whole up to `SHOWN_IN_FULL`
+/// bytes (every valid name or value, and an invalid one near the limit),
+/// else its first `SHOWN_PREFIX` bytes and an ellipsis, so that a
+/// megabyte refused for its length does not become a megabyte in a log.
+struct Quoted<'a>(&'a str);
+
+const SHOWN_IN_FULL: usize = 300;
+const SHOWN_PREFIX: usize = 64;
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.len() <= SHOWN_IN_FULL {
+            return write!(f, "{:?}", self.0);
+        }
+        let cut = (0..=SHOWN_PREFIX)
+            .rev()
+            .find(|&i| self.0.is_char_boundary(i))
+            .unwrap_or(0);
+        let prefix = self.0.get(..cut).unwrap_or_default();
+        write!(f, "{prefix:?}... ({} bytes in all)", self.0.len())
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const NAME_RULE: &str =
@@ -187,21 +210,28 @@ impl fmt::Display for Error {
         const VALUE_RULE: &str = "tag values are 0 to 255 bytes of printable ASCII (' ' to '~')";
         match self {
             Error::InvalidMeasureName { name, reason } => {
-                write!(f, "invalid measure name {name:?}: {reason}; {NAME_RULE}")
+                let name = Quoted(name);
+                write!(f, "invalid measure name {name}: {reason}; {NAME_RULE}")
             }
             Error::InvalidViewName { name, reason } => {
-                write!(f, "invalid view name {name:?}: {reason}; {NAME_RULE}")
+                let name = Quoted(name);
+                write!(f, "invalid view name {name}: {reason}; {NAME_RULE}")
             }
             Error::InvalidTagKey { key, reason } => {
-                write!(f, "invalid tag key {key:?}: {reason}; {NAME_RULE}")
+                let key = Quoted(key);
+                write!(f, "invalid tag key {key}: {reason}; {NAME_RULE}")
             }
-            Error::InvalidTagValue { key, value, reason } => match key {
-                Some(key) => write!(
-                    f,
-                    "invalid value {value:?} for tag key {key:?}: {reason}; {VALUE_RULE}"
-                ),
-                None => write!(f, "invalid tag value {value:?}: {reason}; {VALUE_RULE}"),
-            },
+            Error::InvalidTagValue { key, value, reason } => {
+                let value = Quoted(value);
+                match key {
+                    Some(key) => write!(
+                        f,
+                        "invalid value {value} for tag key {}: {reason}; {VALUE_RULE}",
+                        Quoted(key)
+                    ),
+                    None => write!(f, "invalid tag value {value}: {reason}; {VALUE_RULE}"),
+                }
+            }
             Error::InvalidBounds { bounds, index } => write!(
                 f,
                 "invalid distribution bounds {bounds:?}: bound {index} must be finite and \
@@ -328,5 +358,43 @@ impl From<String> for ExportError {
 impl From<std::io::Error> for ExportError {
     fn from(err: std::io::Error) -> Self {
         ExportError::new(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // QA of issue #6: a megabyte refused for its length came back as a
+    // megabyte-long message, which a service logging the error would
+    // write whole for every hostile request.
+    #[test]
+    fn a_huge_refused_text_is_quoted_by_its_start() {
+        let value = "x".repeat(10_000_000);
+        let err = crate::TagValue::new(&value).unwrap_err();
+        let message = err.to_string();
+        assert!(message.len() < 400, "{} bytes", message.len());
+        assert!(
+            message.starts_with(&format!("invalid tag value \"{}\"...", "x".repeat(64))),
+            "{message}"
+        );
+        assert!(message.contains("10000000 bytes"), "{message}");
+        assert!(message.contains("the limit is 255 bytes"), "{message}");
+        // The error still carries the whole value for code to read.
+        assert!(
+            matches!(err, Error::InvalidTagValue { value: ref v, .. } if v.len() == 10_000_000)
+        );
+
+        let name = format!("{}{}", "é".repeat(100), "n".repeat(1000));
+        let message = crate::TagKey::new(&name).unwrap_err().to_string();
+        assert!(message.len() < 400, "{message}");
+        assert!(message.contains(&"é".repeat(32)), "{message}");
+    }
+
+    #[test]
+    fn texts_up_to_a_little_past_the_limit_are_quoted_whole() {
+        let value = format!("{}\t", "v".repeat(255));
+        let message = crate::TagValue::new(&value).unwrap_err().to_string();
+        assert!(message.contains(&format!("{value:?}")), "{message}");
     }
 }
