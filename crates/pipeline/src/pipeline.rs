@@ -216,7 +216,13 @@ fn run_chain(
 ) -> Result<Vec<ViewData>, String> {
     for processor in processors {
         match catch_unwind(AssertUnwindSafe(|| step(processor.as_ref(), batch))) {
-            Ok(next) => batch = next.into_iter().map(rekeyed).collect(),
+            Ok(mut next) => {
+                // A processor may have replaced a view and reshaped its
+                // rows' tags (ConstTags and DropTags do): `Row::tag` reads
+                // a row by the keys of the view it is in now.
+                next.iter_mut().for_each(ViewData::rekey);
+                batch = next;
+            }
             Err(_) => {
                 // Relaxed: a statistic.
                 panics.fetch_add(1, Ordering::Relaxed);
@@ -225,18 +231,6 @@ fn run_chain(
         }
     }
     Ok(batch)
-}
-
-/// The same data made anew, so that every row knows the keys of the view
-/// it now belongs to: a processor may have replaced the view and reshaped
-/// the rows' tags (ConstTags and DropTags do), and `Row::tag` reads a row
-/// by the keys it learnt in `ViewData::new`.
-fn rekeyed(data: ViewData) -> ViewData {
-    let (folded, temporality) = (data.folded, data.temporality);
-    let mut fresh = ViewData::new(data.view, data.start, data.end, data.rows);
-    fresh.folded = folded;
-    fresh.temporality = temporality;
-    fresh
 }
 
 impl<E: Exporter> Exporter for Pipeline<E> {
