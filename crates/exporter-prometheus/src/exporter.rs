@@ -291,6 +291,12 @@ impl Exporter for PrometheusExporter {
         Ok(())
     }
 
+    /// The exporter's shared state: its clones are one exporter, which a
+    /// manager registers once.
+    fn instance(&self) -> *const () {
+        Arc::as_ptr(&self.shared).cast()
+    }
+
     /// Keeps the producer that every render asks for data. An exporter
     /// serves one manager: attaching a second replaces the first.
     fn attach(&self, producer: Arc<dyn Producer>) {
