@@ -15,7 +15,7 @@
 //!     .namespace("myapp")
 //!     .const_label("service", "checkout")?
 //!     .build()?;
-//! // census::view_manager().register_exporter(exporter.clone());
+//! // census::view_manager().register_exporter(exporter.clone())?;
 //! let endpoint = exporter.serve("127.0.0.1:0")?; // or "127.0.0.1:9464"
 //! // ... or, inside axum, actix, hyper:
 //! let (content_type, body) = exporter.render();
@@ -31,7 +31,7 @@
 //!   leading digit gets a `_` in front). `HELP` is the view's description.
 //!   Units stay out of the name; put one in the view name to have it.
 //! - **Types.** Count and Sum views are counters (`<name>_total`),
-//!   LastValue views gauges, Distribution views histograms with cumulative
+//!   UpDownSum and LastValue views gauges, Distribution views histograms with cumulative
 //!   `_bucket{le=".."}` series, `le="+Inf"` equal to `_count`, and `_sum`.
 //! - **Labels.** Tag keys become label names (sanitised like metric
 //!   names); a tag a row does not hold has no label; values are escaped.

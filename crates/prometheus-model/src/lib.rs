@@ -29,7 +29,7 @@
 //!   outside `[a-zA-Z0-9_]` replaced by `_` ([`metric_name`]); tag keys
 //!   become label names the same way ([`label_name`]).
 //! - **Families.** Count and Sum views are counters whose samples end in
-//!   `_total`, LastValue views gauges, Distribution views histograms with
+//!   `_total`, UpDownSum and LastValue views gauges, Distribution views histograms with
 //!   cumulative `_bucket{le=..}` samples, `le="+Inf"` equal to `_count`,
 //!   and `_sum` ([`Family`], [`cumulative_counts`], [`total_count`]).
 //! - **Series.** An absent or empty tag has no label; the overflow row is
