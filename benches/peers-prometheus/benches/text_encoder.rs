@@ -78,7 +78,9 @@ fn census_batch(series: usize) -> Vec<ViewData> {
                     let x = i as u64;
                     let data = match aggregation {
                         Aggregation::Count => AggregationData::Count(x * 3),
-                        Aggregation::Sum => AggregationData::Sum(Number::Float(x as f64 * 1.25)),
+                        Aggregation::Sum | Aggregation::UpDownSum => {
+                            AggregationData::Sum(Number::Float(x as f64 * 1.25))
+                        }
                         Aggregation::LastValue => {
                             AggregationData::LastValue(Number::Float(x as f64))
                         }
