@@ -112,9 +112,9 @@
 
 pub use census_core::{
     join_same_views, keep_lost, merge_batches, merge_batches_keeping, unix_nanos, Aggregation,
-    AggregationData, Bounds, DeliveryReport, DistributionData, Error, ExportError, Exporter,
-    InvalidReason, Measure, MeasureF64, MeasureI64, MeasureType, Mismatch, Moments, Number,
-    Producer, Row, TagKey, TagMap, TagValue, Temporality, TypedMeasure, View, ViewBuilder,
+    AggregationData, Bounds, DeliveryReport, DistributionData, Error, Exemplar, ExportError,
+    Exporter, InvalidReason, Measure, MeasureF64, MeasureI64, MeasureType, Mismatch, Moments,
+    Number, Producer, Row, TagKey, TagMap, TagValue, Temporality, TypedMeasure, View, ViewBuilder,
     ViewData, DEFAULT_ROW_LIMIT, MAX_BOUNDS,
 };
 pub use census_stats::{
@@ -239,6 +239,7 @@ pub mod exporters {
     #[cfg(feature = "prometheus")]
     pub use census_exporter_prometheus::{
         PrometheusExporter, PrometheusExporterBuilder, PrometheusFormat, PrometheusServerHandle,
+        METRICS_PATH, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE,
     };
     #[cfg(feature = "stdout")]
     pub use census_exporter_stdout::{StdoutExporter, StdoutExporterBuilder, StdoutFormat};
