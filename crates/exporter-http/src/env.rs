@@ -76,10 +76,11 @@ pub(crate) fn read(var: impl Fn(&str) -> Option<String>) -> EnvSettings {
         // The signal's own endpoint is used as it is.
         (Some(url), _) => checked_url("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", url, &mut fail),
         // The base endpoint gets the signal's path.
-        (None, Some(base)) => {
-            let url = format!("{}/{METRICS_PATH}", base.trim_end_matches('/'));
-            checked_url("OTEL_EXPORTER_OTLP_ENDPOINT", url, &mut fail)
-        }
+        (None, Some(base)) => checked_url(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            with_metrics_path(base.trim()),
+            &mut fail,
+        ),
         (None, None) => format!("{DEFAULT_ENDPOINT}/{METRICS_PATH}"),
     };
 
@@ -180,6 +181,21 @@ pub(crate) fn read(var: impl Fn(&str) -> Option<String>) -> EnvSettings {
     }
 }
 
+/// The base URL with the signal's path added to its path: before a query
+/// (a token some gateways take there), which stays as it was.
+fn with_metrics_path(base: &str) -> String {
+    let (path, query) = match base.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (base, None),
+    };
+    let mut url = format!("{}/{METRICS_PATH}", path.trim_end_matches('/'));
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
+
 fn checked_url(name: &str, url: String, fail: &mut impl FnMut(Setting, Error)) -> String {
     let url = url.trim().to_owned();
     if let Err(Error::InvalidConfig { reason, .. }) = check_url(&url) {
@@ -257,6 +273,11 @@ mod tests {
         assert_eq!(s.url, "http://collector:4318/v1/metrics");
         let s = read_from(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/base")]);
         assert_eq!(s.url, "http://c:4318/base/v1/metrics");
+        // The path goes before a query, which is kept.
+        let s = read_from(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318?key=a")]);
+        assert_eq!(s.url, "http://c:4318/v1/metrics?key=a");
+        let s = read_from(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " http://c:4318/b/?k=1&j=2 ")]);
+        assert_eq!(s.url, "http://c:4318/b/v1/metrics?k=1&j=2");
         let s = read_from(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
             ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:9/custom"),

@@ -90,7 +90,7 @@ impl HttpExporter {
     /// | variable | sets |
     /// |---|---|
     /// | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | the URL, used as it is |
-    /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | the URL, with `/v1/metrics` appended (default `http://localhost:4318`) |
+    /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | the URL, with `/v1/metrics` added to its path, before any query (default `http://localhost:4318`) |
     /// | `OTEL_EXPORTER_OTLP_(METRICS_)PROTOCOL` | `http/protobuf` (default): [`HttpFormat::OtlpProtobuf`]; `http/json`: [`HttpFormat::OtlpJson`]; `grpc` is refused |
     /// | `OTEL_EXPORTER_OTLP_(METRICS_)HEADERS` | headers, `key=value,...`, values percent-decoded |
     /// | `OTEL_EXPORTER_OTLP_(METRICS_)TIMEOUT` | the request timeout, in milliseconds |
