@@ -206,7 +206,7 @@ fn checked_url(name: &str, url: String, fail: &mut impl FnMut(Setting, Error)) -
 
 /// Parses `key1=value1,key2=value2` as the specification writes headers
 /// and resource attributes: W3C Baggage's list syntax, whitespace around
-/// keys and values trimmed, values percent-decoded.
+/// keys and values trimmed, keys and values percent-decoded.
 fn pairs(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for member in text.split(',') {
@@ -225,10 +225,15 @@ fn pairs(text: &str) -> Result<Vec<(String, String)>, String> {
                 "{member:?} has an empty key; write key=value pairs separated by commas"
             ));
         }
+        // Keys are percent-encoded like values: a ',' or '=' in either
+        // must be.
+        let key = percent_decode_str(key)
+            .decode_utf8()
+            .map_err(|_| format!("the key {key:?} does not decode to UTF-8"))?;
         let value = percent_decode_str(value.trim())
             .decode_utf8()
             .map_err(|_| format!("the value of {key:?} does not decode to UTF-8"))?;
-        out.push((key.to_owned(), value.into_owned()));
+        out.push((key.into_owned(), value.into_owned()));
     }
     Ok(out)
 }
@@ -328,6 +333,25 @@ mod tests {
             ("OTEL_SERVICE_NAME", "from-name"),
         ]);
         assert_eq!(s.rest.service_name.as_deref(), Some("from-name"));
+    }
+
+    #[test]
+    fn resource_keys_are_percent_decoded_too() {
+        // The specification: "The , and = characters in keys and values
+        // MUST be percent encoded".
+        let s = read_from(&[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "my%2Ckey=a%3Db,host%3Dname=x,service%2Ename=svc",
+        )]);
+        assert!(s.rest.errors.is_empty(), "{:?}", failed(&s));
+        assert_eq!(
+            s.rest.resource,
+            [
+                ("my,key".to_owned(), "a=b".to_owned()),
+                ("host=name".to_owned(), "x".to_owned())
+            ]
+        );
+        assert_eq!(s.rest.service_name.as_deref(), Some("svc"));
     }
 
     #[test]

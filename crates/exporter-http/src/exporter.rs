@@ -96,7 +96,7 @@ impl HttpExporter {
     /// | `OTEL_EXPORTER_OTLP_(METRICS_)TIMEOUT` | the request timeout, in milliseconds |
     /// | `OTEL_EXPORTER_OTLP_(METRICS_)COMPRESSION` | `gzip` or `none` |
     /// | `OTEL_SERVICE_NAME` | `service.name` |
-    /// | `OTEL_RESOURCE_ATTRIBUTES` | resource attributes, `key=value,...`; its `service.name` yields to `OTEL_SERVICE_NAME` |
+    /// | `OTEL_RESOURCE_ATTRIBUTES` | resource attributes, `key=value,...`, keys and values percent-decoded; its `service.name` yields to `OTEL_SERVICE_NAME` |
     ///
     /// The `METRICS_` variable wins over the general one; an empty variable
     /// counts as unset. Calls on the returned builder win over the
