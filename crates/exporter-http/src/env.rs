@@ -227,15 +227,29 @@ fn pairs(text: &str) -> Result<Vec<(String, String)>, String> {
         }
         // Keys are percent-encoded like values: a ',' or '=' in either
         // must be.
-        let key = percent_decode_str(key)
-            .decode_utf8()
-            .map_err(|_| format!("the key {key:?} does not decode to UTF-8"))?;
-        let value = percent_decode_str(value.trim())
-            .decode_utf8()
-            .map_err(|_| format!("the value of {key:?} does not decode to UTF-8"))?;
-        out.push((key.into_owned(), value.into_owned()));
+        let key = decode(key).map_err(|why| format!("the key {key:?} {why}"))?;
+        let value = decode(value.trim()).map_err(|why| format!("the value of {key:?} {why}"))?;
+        out.push((key, value));
     }
     Ok(out)
+}
+
+/// Percent-decodes `text`. A '%' not followed by two hex digits is a
+/// decoding failure, which the specification says to report rather than
+/// keep: a value that reaches the endpoint changed is worse than none.
+fn decode(text: &str) -> Result<String, String> {
+    for (at, _) in text.match_indices('%') {
+        let escape = text.get(at + 1..at + 3).unwrap_or("");
+        if escape.len() != 2 || !escape.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(
+                "has a '%' not followed by two hex digits; write a literal % as %25".to_owned(),
+            );
+        }
+    }
+    percent_decode_str(text)
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| "does not decode to UTF-8".to_owned())
 }
 
 #[cfg(test)]
@@ -352,6 +366,22 @@ mod tests {
             ]
         );
         assert_eq!(s.rest.service_name.as_deref(), Some("svc"));
+    }
+
+    #[test]
+    fn an_invalid_percent_escape_is_an_error_not_kept_as_text() {
+        for bad in ["service.name=%ZZ", "k=50%", "k=%4", "k%G1=v"] {
+            let s = read_from(&[("OTEL_RESOURCE_ATTRIBUTES", bad)]);
+            assert_eq!(failed(&s), ["OTEL_RESOURCE_ATTRIBUTES"], "{bad}");
+            assert_eq!(s.rest.service_name, None, "{bad}");
+        }
+        let s = read_from(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key=100%")]);
+        assert_eq!(failed(&s), ["OTEL_EXPORTER_OTLP_HEADERS"]);
+        let reason = match s.rest.errors.first() {
+            Some((_, Error::InvalidConfig { reason, .. })) => reason.clone(),
+            other => format!("{other:?}"),
+        };
+        assert!(reason.contains("%25"), "{reason}");
     }
 
     #[test]
