@@ -138,8 +138,8 @@ impl HttpExporterBuilder {
     /// Adds a header to every request, such as `Authorization`. Calling it
     /// again with the same name adds a second value. The exporter sets
     /// `Content-Type`, `Content-Encoding`, `Content-Length`,
-    /// `Transfer-Encoding`, `Host` and `Idempotency-Key` itself, and
-    /// refuses them here. A header of the same name read from
+    /// `Transfer-Encoding`, `Host`, `Idempotency-Key` and
+    /// `X-Prometheus-Remote-Write-Version` itself, and refuses them here. A header of the same name read from
     /// `OTEL_EXPORTER_OTLP_HEADERS` is replaced. Default: no extra headers.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -156,8 +156,9 @@ impl HttpExporterBuilder {
     }
 
     /// The most batches waiting to be sent (not counting the one being
-    /// sent). When full, the oldest batch is dropped and counted. Bounds
-    /// memory while the endpoint is down. Default: 100.
+    /// sent). When full, the oldest batch is dropped and counted, or, if it
+    /// holds delta data, merged into the batch behind it (counted in
+    /// `merged`). Bounds memory while the endpoint is down. Default: 100.
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = capacity;
         self
@@ -180,7 +181,9 @@ impl HttpExporterBuilder {
     }
 
     /// How many times one batch is tried in all, the first attempt
-    /// included, before it counts as failed. Default: 5.
+    /// included, before it counts as failed. A batch holding delta data,
+    /// which no later batch carries, is retried until it arrives or the
+    /// shutdown deadline passes. Default: 5.
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts;
         self

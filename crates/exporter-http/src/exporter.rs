@@ -294,7 +294,8 @@ impl Exporter for HttpExporter {
     /// After [`shutdown`](Exporter::shutdown) began, or if the batch could
     /// not be serialised; the batch is not queued then. A full queue is not
     /// an error: the oldest batch is dropped and counted in
-    /// [`HttpExporterMetrics::dropped`].
+    /// [`HttpExporterMetrics::dropped`] (or, if it holds delta data, merged
+    /// into the next and counted in [`HttpExporterMetrics::merged`]).
     fn export(&self, batch: &[ViewData]) -> Result<(), ExportError> {
         let shared = &self.shared;
         // Acquire pairs with the Release in shutdown: once shutdown has

@@ -14,7 +14,7 @@
 //!     .timeout(Duration::from_secs(5))
 //!     .queue_capacity(1_000)
 //!     .build()?;
-//! // With the `census` crate: census::view_manager().register_exporter(http.clone())?;
+//! // With the `census` crate: census::view_manager().register_exporter(http.clone());
 //! // ...and at any time:
 //! let m = http.metrics();
 //! println!("{} sent, {} pending, {} dropped", m.sent, m.pending, m.dropped);
@@ -27,10 +27,10 @@
 //! and puts it in a queue of at most `queue_capacity` batches; one sender
 //! thread per exporter POSTs them in order. When the queue is full the
 //! **oldest** batch is dropped and counted in
-//! [`HttpExporterMetrics::dropped`] if it holds cumulative data (the next
-//! batch carries its values), or folded into the batch behind it and
-//! counted in [`HttpExporterMetrics::merged`] if it holds delta data.
-//! Connection errors, timeouts and the
+//! [`HttpExporterMetrics::dropped`]; a batch of delta data (behind a
+//! `Delta` processor) is merged into the next instead, counted in
+//! [`HttpExporterMetrics::merged`], since no later batch carries its
+//! values. Connection errors, timeouts and the
 //! statuses the format's protocol calls transient (census.v1: 408, 429 and
 //! 5xx; remote write: 429 and 5xx; OTLP: 429, 502, 503 and 504) are
 //! retried with exponential backoff and full jitter, honouring
