@@ -209,6 +209,7 @@ impl HttpExporterBuilder {
     pub fn gzip(mut self, gzip: bool) -> Self {
         self.gzip = gzip;
         self.supersede(Setting::Gzip);
+        self.env.gzip_variable = None;
         self
     }
 
@@ -266,7 +267,9 @@ impl HttpExporterBuilder {
     /// - `service_name` or a resource attribute key is empty;
     /// - `service.name`: `service_name(..)` and
     ///   `resource_attribute("service.name", ..)` give different names;
-    /// - `gzip`: asked for with remote write, which is snappy-compressed;
+    /// - `gzip`: asked for with remote write, which is snappy-compressed
+    ///   (`what` is `OTEL_EXPORTER_OTLP_(METRICS_)COMPRESSION` when that
+    ///   variable asked for it);
     /// - `sender thread`: the operating system refused to start it.
     pub fn build(self) -> Result<HttpExporter, Error> {
         let config = self.check()?;
@@ -309,6 +312,16 @@ impl HttpExporterBuilder {
             headers.push(check_header(name, value)?);
         }
         if self.gzip && self.format == HttpFormat::PrometheusRemoteWrite {
+            if let Some(variable) = &self.env.gzip_variable {
+                // The user never asked for gzip: say where it came from.
+                return Err(invalid(
+                    variable,
+                    "gzip",
+                    "remote write bodies are snappy-compressed, as the protocol requires, and \
+                     this OTLP setting does not apply to them; unset the variable or call \
+                     .gzip(false)",
+                ));
+            }
             return Err(invalid(
                 "gzip",
                 "true",
@@ -787,6 +800,22 @@ mod tests {
             ),
             "gzip"
         );
+    }
+
+    #[test]
+    fn remote_write_names_the_variable_that_asked_for_gzip() {
+        let vars = [("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")];
+        let remote_write = || {
+            env_builder(&vars)
+                .url("http://h/api/v1/write")
+                .format(HttpFormat::PrometheusRemoteWrite)
+        };
+        assert_eq!(
+            what(remote_write().check()),
+            "OTEL_EXPORTER_OTLP_COMPRESSION"
+        );
+        assert!(remote_write().gzip(false).check().is_ok());
+        assert_eq!(what(remote_write().gzip(true).check()), "gzip");
     }
 
     #[test]

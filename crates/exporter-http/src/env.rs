@@ -35,6 +35,8 @@ pub(crate) struct FromEnv {
     pub(crate) resource: Vec<(String, String)>,
     /// Bad values, each with the setting it would have set.
     pub(crate) errors: Vec<(Setting, Error)>,
+    /// The variable that turned gzip on, for an error that names it.
+    pub(crate) gzip_variable: Option<String>,
 }
 
 /// The settings the environment gives values for.
@@ -129,7 +131,12 @@ pub(crate) fn read(var: impl Fn(&str) -> Option<String>) -> EnvSettings {
         }
     });
 
-    let gzip = pick("COMPRESSION").and_then(|(name, value)| match value.trim() {
+    let compression = pick("COMPRESSION");
+    let gzip_variable = compression
+        .as_ref()
+        .filter(|(_, value)| value.trim() == "gzip")
+        .map(|(name, _)| name.clone());
+    let gzip = compression.and_then(|(name, value)| match value.trim() {
         "gzip" => Some(true),
         "none" => Some(false),
         _ => {
@@ -167,6 +174,7 @@ pub(crate) fn read(var: impl Fn(&str) -> Option<String>) -> EnvSettings {
             )),
         }
     }
+    rest.gzip_variable = gzip_variable;
     // OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES.
     if let Some(name) = var("OTEL_SERVICE_NAME") {
         rest.service_name = Some(name.trim().to_owned());
