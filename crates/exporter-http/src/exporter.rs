@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -14,7 +14,7 @@ use census_core::{
 };
 use census_prometheus_model::{Family, NameTable};
 use crossbeam_channel::{RecvTimeoutError, Sender};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use crate::builder::{invalid, Config, HttpExporterBuilder};
 use crate::delivery_stats::{DeliveryStats, HttpExporterMetrics};
@@ -61,7 +61,11 @@ struct Shared {
     instance: String,
     next_seq: AtomicU64,
     /// Set once `shutdown` begins; `export` refuses batches afterwards.
-    closed: AtomicBool,
+    /// `export` holds the read side from its check until its batch is
+    /// queued, and `shutdown` sets it under the write side, so a batch is
+    /// either refused or queued before the sender's final drain begins;
+    /// never queued behind it, where nothing would send or count it.
+    closed: RwLock<bool>,
     worker: Mutex<Option<Worker>>,
     self_metrics: Option<Arc<SelfMetrics>>,
     name: String,
@@ -166,7 +170,7 @@ impl HttpExporter {
                 expired,
                 instance: format!("{:016x}", random_u64()),
                 next_seq: AtomicU64::new(0),
-                closed: AtomicBool::new(false),
+                closed: RwLock::new(false),
                 worker: Mutex::new(Some(Worker {
                     control: control_tx,
                     done: done_rx,
@@ -298,9 +302,9 @@ impl Exporter for HttpExporter {
     /// into the next and counted in [`HttpExporterMetrics::merged`]).
     fn export(&self, batch: &[ViewData]) -> Result<(), ExportError> {
         let shared = &self.shared;
-        // Acquire pairs with the Release in shutdown: once shutdown has
-        // begun draining, no new batch slips in behind it.
-        if shared.closed.load(Ordering::Acquire) {
+        // Held until the batch is queued (see `Shared::closed`).
+        let closed = shared.closed.read();
+        if *closed {
             return Err(ExportError::new(format!(
                 "{} is shut down; batch of {} views not sent",
                 shared.name,
@@ -346,6 +350,7 @@ impl Exporter for HttpExporter {
         let dropped = shared
             .queue
             .push(batch, |older, newer| shared.merge(older, newer));
+        drop(closed);
         if dropped > 0 {
             log::warn!(
                 "{}: queue full ({} batches); dropped the {dropped} oldest",
@@ -366,7 +371,8 @@ impl Exporter for HttpExporter {
     /// says how many (also in [`HttpExporterMetrics::abandoned`]).
     fn shutdown(&self) -> Result<(), ExportError> {
         let shared = &self.shared;
-        shared.closed.store(true, Ordering::Release);
+        // Waits for exports that passed the check to queue their batches.
+        *shared.closed.write() = true;
         let Some(worker) = shared.worker.lock().take() else {
             return Ok(());
         };
@@ -389,7 +395,8 @@ impl Exporter for HttpExporter {
                 shared.name
             );
         }
-        // Anything an `export` racing with this shutdown slipped in.
+        // Left by a sender that gave up at the deadline (exports racing
+        // with this shutdown queued theirs before the drain began).
         shared.queue.abandon_all();
         let m = self.metrics();
         if m.failed + m.dropped + m.abandoned > 0 || m.lost_rows > 0 {
