@@ -206,7 +206,7 @@ impl HttpExporter {
     /// An [`ExportError`] if the batch cannot be serialised, which the
     /// formats in this crate never cause.
     pub fn encode(&self, batch: &[ViewData]) -> Result<Vec<u8>, ExportError> {
-        self.shared.encoder.encode(batch).map(|(body, _)| body)
+        self.shared.encoder.preview(batch)
     }
 }
 

@@ -10,6 +10,8 @@ mod otlp_proto;
 mod remote_write;
 mod remote_write_messages;
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use census_core::{ExportError, ViewData};
 
 pub(crate) use otlp_mapping::OVERFLOW_ATTRIBUTE;
@@ -89,12 +91,16 @@ pub(crate) struct Omissions {
 
 /// Serialises batches in one format, with the resource attributes fixed at
 /// build time.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Encoder {
     format: HttpFormat,
     resource: Vec<(String, String)>,
     /// Remote write's `job` and `instance`, sorted by name.
     const_labels: Vec<(String, String)>,
+    /// Remote write: the earliest timestamp (ms) the next batch's samples
+    /// may carry, one past the latest sent, so no two batches put values
+    /// of a series at one timestamp (which receivers refuse).
+    next_timestamp_ms: AtomicI64,
 }
 
 impl Encoder {
@@ -103,6 +109,7 @@ impl Encoder {
             format,
             const_labels: remote_write::const_labels(&resource),
             resource,
+            next_timestamp_ms: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -111,8 +118,23 @@ impl Encoder {
         &self.const_labels
     }
 
-    /// The body for one batch (before compression), and what it left out.
+    /// The body for one batch to be sent (before compression), and what it
+    /// left out. Remote write samples come after the previous batch's.
     pub(crate) fn encode(&self, batch: &[ViewData]) -> Result<(Vec<u8>, Omissions), ExportError> {
+        self.encode_with(batch, true)
+    }
+
+    /// The body `encode` would give now, without moving remote write's
+    /// timestamps on: for looking at, not sending.
+    pub(crate) fn preview(&self, batch: &[ViewData]) -> Result<Vec<u8>, ExportError> {
+        self.encode_with(batch, false).map(|(body, _)| body)
+    }
+
+    fn encode_with(
+        &self,
+        batch: &[ViewData],
+        sending: bool,
+    ) -> Result<(Vec<u8>, Omissions), ExportError> {
         let mut omitted = Omissions::default();
         // Measured body sizes per row (tags, times, value) are about 190
         // bytes for census.v1 and 250 for OTLP JSON; reserving that up front
@@ -145,7 +167,21 @@ impl Encoder {
                 Ok(())
             }
             HttpFormat::PrometheusRemoteWrite => {
-                remote_write::encode(&self.const_labels, batch, &mut out, &mut omitted);
+                // Relaxed: batches are encoded one at a time by the
+                // manager's delivery thread; exports racing from several
+                // threads have no order for the receiver anyway.
+                let earliest = self.next_timestamp_ms.load(Ordering::Relaxed);
+                let latest = remote_write::encode(
+                    &self.const_labels,
+                    batch,
+                    earliest,
+                    &mut out,
+                    &mut omitted,
+                );
+                if let (true, Some(latest)) = (sending, latest) {
+                    self.next_timestamp_ms
+                        .fetch_max(latest.saturating_add(1), Ordering::Relaxed);
+                }
                 Ok(())
             }
         };

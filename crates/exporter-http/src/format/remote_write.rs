@@ -46,10 +46,14 @@ pub(super) fn const_labels(resource: &[(String, String)]) -> Vec<(String, String
     labels
 }
 
-/// Encodes `views` as a `WriteRequest` into `out`.
+/// Encodes `views` as a `WriteRequest` into `out`, and returns the latest
+/// sample timestamp it wrote (`None` when it wrote no series).
 ///
 /// Every series carries one sample stamped with its view's end time (the
-/// export time), in milliseconds. Labels within a series are sorted by
+/// export time), in milliseconds, or `earliest_ms` if that is later: a
+/// receiver refuses a second, different value of a series at a timestamp
+/// it already holds, so each batch's samples must come after the previous
+/// batch's, even when both ended in one millisecond. Labels within a series are sorted by
 /// name (byte order), as receivers require. Series come family by family
 /// in name order, each family's rows sorted by their labels (the overflow
 /// row last), each row's samples in exposition order, so the same data
@@ -67,9 +71,10 @@ pub(super) fn const_labels(resource: &[(String, String)]) -> Vec<(String, String
 pub(super) fn encode(
     const_labels: &[(String, String)],
     views: &[ViewData],
+    earliest_ms: i64,
     out: &mut Vec<u8>,
     omitted: &mut Omissions,
-) {
+) -> Option<i64> {
     let mut table = NameTable::default();
     let mut families: Vec<(Family, &ViewData)> = Vec::with_capacity(views.len());
     let mut series = 0;
@@ -93,23 +98,37 @@ pub(super) fn encode(
     // a multi-megabyte body as it grows.
     out.reserve(series * 128);
     let mut writer = SeriesWriter::default();
+    let mut latest = None;
     for (family, data) in &families {
-        view_series(family, data, const_labels, &mut writer, out, omitted);
+        let written = view_series(
+            family,
+            data,
+            const_labels,
+            earliest_ms,
+            &mut writer,
+            out,
+            omitted,
+        );
+        latest = latest.max(written);
     }
+    latest
 }
 
 /// A row: where its own labels (sorted by name) lie in the view's label
 /// arena, and the row.
 type Keyed<'a> = (std::ops::Range<usize>, Cow<'a, Row>);
 
+/// Writes the series of one view at its end time (or `earliest_ms`), and
+/// returns that time, or `None` when the view has no series.
 fn view_series(
     family: &Family,
     data: &ViewData,
     const_labels: &[(String, String)],
+    earliest_ms: i64,
     writer: &mut SeriesWriter,
     out: &mut Vec<u8>,
     omitted: &mut Omissions,
-) {
+) -> Option<i64> {
     let aggregation = data.view.aggregation();
     // Every row's own labels go into one arena rather than a vector each.
     let mut arena: Vec<(&str, &str)> = Vec::with_capacity(data.rows.len() * family.labels.len());
@@ -150,10 +169,12 @@ fn view_series(
         }
     }
     if merged.is_empty() {
-        return;
+        return None;
     }
 
-    let timestamp = i64::try_from(unix_nanos(data.end) / 1_000_000).unwrap_or(i64::MAX);
+    let timestamp = i64::try_from(unix_nanos(data.end) / 1_000_000)
+        .unwrap_or(i64::MAX)
+        .max(earliest_ms);
     // Every row of a view shares its sample names and bounds, so each is
     // spelled and encoded once per view.
     let names = Names::new(family, writer);
@@ -181,6 +202,7 @@ fn view_series(
             other => writer.write(&names.first, &[], value(other), timestamp, out),
         }
     }
+    Some(timestamp)
 }
 
 /// Writes series from encoded pieces.
@@ -402,7 +424,7 @@ mod tests {
     fn decode(views: &[ViewData], omitted: &mut Omissions) -> Vec<Decoded> {
         let mut out = Vec::new();
         let labels = const_labels(&[("service.name".into(), "shop".into())]);
-        encode(&labels, views, &mut out, omitted);
+        encode(&labels, views, i64::MIN, &mut out, omitted);
         let request = WriteRequest::decode(out.as_slice()).expect("decodes");
         // The series framed from encoded pieces are exactly prost's own
         // encoding of the request it decoded.
