@@ -302,11 +302,18 @@ impl SenderThread {
         let mut response = match result {
             Ok(response) => response,
             Err(err) => {
+                let tls = is_tls_failure(&config.url, &err);
+                let hint = if tls {
+                    "; TLS failed: check that the server speaks https on this port (not \
+                     plain HTTP) and has a certificate the Mozilla roots trust"
+                } else {
+                    ""
+                };
                 let message = format!(
-                    "census http exporter to {}: batch {id}: {err}",
+                    "census http exporter to {}: batch {id}: {err}{hint}",
                     config.endpoint
                 );
-                let retry = transport_is_retryable(&err);
+                let retry = !tls && transport_is_retryable(&err);
                 log::debug!("{message}");
                 self.stats.error(message.clone());
                 return if retry {
@@ -471,6 +478,18 @@ fn transport_is_retryable(err: &ureq::Error) -> bool {
             | ureq::Error::BodyStalled
             | ureq::Error::ConnectProxyFailed(_)
     )
+}
+
+/// Whether a request to an `https` URL failed in TLS: rustls reports its
+/// handshake and record errors (an untrusted or mismatched certificate, a
+/// plain-HTTP answer to the ClientHello) as I/O errors of kind
+/// `InvalidData`, which plain HTTP here never produces. Retrying does not
+/// change the server's certificate or protocol.
+fn is_tls_failure(url: &str, err: &ureq::Error) -> bool {
+    let https = url
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+    https && matches!(err, ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData)
 }
 
 /// The start of a response body as one printable line.
