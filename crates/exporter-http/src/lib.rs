@@ -14,7 +14,7 @@
 //!     .timeout(Duration::from_secs(5))
 //!     .queue_capacity(1_000)
 //!     .build()?;
-//! // With the `census` crate: census::view_manager().register_exporter(http.clone());
+//! // With the `census` crate: census::view_manager().register_exporter(http.clone())?;
 //! // ...and at any time:
 //! let m = http.metrics();
 //! println!("{} sent, {} pending, {} dropped", m.sent, m.pending, m.dropped);
