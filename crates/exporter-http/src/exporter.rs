@@ -12,7 +12,7 @@ use census_core::{
     merge_batches_keeping, DeliveryReport, Error, ExportError, Exporter, Producer, Temporality,
     View, ViewData,
 };
-use census_prometheus_model::{Family, NameTable};
+use census_prometheus_model::Family;
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
 
@@ -20,6 +20,7 @@ use crate::builder::{invalid, Config, HttpExporterBuilder};
 use crate::delivery_stats::{DeliveryStats, HttpExporterMetrics};
 use crate::expired_rows::ExpiredRows;
 use crate::format::{Encoder, HttpFormat, Omissions, OVERFLOW_ATTRIBUTE};
+use crate::name_claims::NameClaims;
 use crate::queue::{Batch, Queue};
 use crate::retry::random_u64;
 use crate::self_metrics::SelfMetrics;
@@ -72,6 +73,8 @@ struct Shared {
     /// Views already reported as left out, so a view that can never be
     /// sent is logged once, not every period (it is counted every time).
     warned: Mutex<HashSet<String>>,
+    /// Remote write: which registered views hold which Prometheus names.
+    name_claims: Mutex<NameClaims>,
 }
 
 struct Worker {
@@ -178,6 +181,7 @@ impl HttpExporter {
                 })),
                 self_metrics,
                 warned: Mutex::new(HashSet::new()),
+                name_claims: Mutex::new(NameClaims::default()),
             }),
         })
     }
@@ -491,22 +495,23 @@ impl Exporter for HttpExporter {
             return Ok(());
         }
         let labels = self.shared.encoder.const_labels();
+        let plan = |v: &View| Family::plan(v, "", labels).ok();
         let family = Family::plan(view, "", labels)?;
-        let mut table = NameTable::default();
-        let own = self.shared.self_metrics.iter().flat_map(|m| m.views());
-        let others = registered
+        let own: Vec<(View, Family)> = self
+            .shared
+            .self_metrics
             .iter()
-            .filter(|other| other.name() != view.name())
-            .chain(own);
-        for other in others {
-            // Registered views passed this check already; a clash among
-            // them can only come from views registered before this
-            // exporter, and encoding leaves those out.
-            if let Ok(f) = Family::plan(other, "", labels) {
-                let _ = table.claim(other.name(), &f);
-            }
-        }
-        table.claim(view.name(), &family).map_err(ExportError::from)
+            .flat_map(|m| m.views())
+            .filter_map(|v| plan(v).map(|f| (v.clone(), f)))
+            .collect();
+        // Registered views passed this check already; a clash among them
+        // can only come from views registered before this exporter, and
+        // encoding leaves those out.
+        self.shared
+            .name_claims
+            .lock()
+            .check(view, &family, registered, &own, plan)
+            .map_err(ExportError::from)
     }
 
     fn self_metrics(&self) -> Option<Arc<dyn Producer>> {

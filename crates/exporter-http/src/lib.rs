@@ -78,6 +78,7 @@ mod env;
 mod expired_rows;
 mod exporter;
 mod format;
+mod name_claims;
 mod queue;
 mod retry;
 mod self_metrics;
