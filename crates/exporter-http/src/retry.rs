@@ -29,17 +29,21 @@ impl Backoff {
         self.base.saturating_mul(factor).min(self.cap)
     }
 
-    /// The wait before retry `retry`: random up to the ceiling, or the
-    /// server's `Retry-After` (cut to the cap) when it gave one.
+    /// The wait before retry `retry`: random up to the ceiling, and at
+    /// least the server's `Retry-After` (cut to the cap) when it gave one.
+    /// The header sets the earliest retry, as RFC 9110 means it; it does
+    /// not switch the backoff off, or `Retry-After: 0` would bring every
+    /// retry at once.
     pub(crate) fn wait(
         &self,
         retry: u32,
         retry_after: Option<Duration>,
         rng: &mut Jitter,
     ) -> Duration {
+        let backoff = rng.up_to(self.ceiling(retry));
         match retry_after {
-            Some(after) => after.min(self.cap),
-            None => rng.up_to(self.ceiling(retry)),
+            Some(after) => after.min(self.cap).max(backoff),
+            None => backoff,
         }
     }
 }
@@ -179,6 +183,17 @@ mod tests {
             b.wait(1, Some(Duration::from_secs(120)), &mut rng),
             Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn a_zero_retry_after_keeps_the_backoff() {
+        let b = backoff();
+        let mut rng = Jitter::with_seed(3);
+        let waits: Vec<Duration> = (0..200)
+            .map(|_| b.wait(4, Some(Duration::ZERO), &mut rng))
+            .collect();
+        assert!(waits.iter().all(|w| *w <= Duration::from_millis(800)));
+        assert!(waits.iter().any(|w| *w > Duration::from_millis(400)));
     }
 
     #[test]
