@@ -375,12 +375,13 @@ impl Exporter for HttpExporter {
     /// says how many (also in [`HttpExporterMetrics::abandoned`]).
     fn shutdown(&self) -> Result<(), ExportError> {
         let shared = &self.shared;
+        // From the call: waiting for racing exports counts against it.
+        let deadline = Instant::now() + shared.config.shutdown_deadline;
         // Waits for exports that passed the check to queue their batches.
         *shared.closed.write() = true;
         let Some(worker) = shared.worker.lock().take() else {
             return Ok(());
         };
-        let deadline = Instant::now() + shared.config.shutdown_deadline;
         // The channel holds one message and this is the only send.
         let _ = worker.control.try_send(deadline);
         let finished = match worker.done.recv_deadline(deadline) {
