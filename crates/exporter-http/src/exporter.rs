@@ -365,6 +365,13 @@ impl Exporter for HttpExporter {
         Ok(())
     }
 
+    /// The exporter's shared state: its clones share one queue and one
+    /// sender, so a manager takes them as one exporter and registers it
+    /// once.
+    fn instance(&self) -> *const () {
+        Arc::as_ptr(&self.shared).cast()
+    }
+
     /// Delivers what is queued until the queue is empty or the shutdown
     /// deadline passes, then stops the sender thread. Returns within the
     /// deadline even when the endpoint hangs. A second call does nothing.
