@@ -96,6 +96,12 @@ impl ViewManager {
             // would make that copy every view, O(n) per registration.
             drop(registered);
             let mut reg = self.inner.registry.lock();
+            // A shutdown that ran meanwhile took its final snapshot
+            // without this view: added now, it would be in no batch ever.
+            // Acquire, as in `check_new_view`.
+            if self.inner.shut_down.load(Ordering::Acquire) {
+                return Err(Error::ShutDown);
+            }
             // Nothing registered meanwhile: the answers still hold.
             // Otherwise ask again about the registry as it is now.
             if reg.changes == changes && reg.deliveries.len() == exporters.len() {
