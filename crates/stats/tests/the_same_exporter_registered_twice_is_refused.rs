@@ -68,3 +68,20 @@ fn two_exporters_of_one_type_are_both_registered() -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[test]
+fn an_exporter_registered_again_after_shutdown_is_told_of_the_shutdown() -> Result<(), Error> {
+    let vm = ViewManager::new();
+    let (exporter, _captured) = CapturingExporter::new();
+    let exporter = Arc::new(exporter);
+    vm.register_exporter(Arc::clone(&exporter))?;
+    vm.shutdown();
+    // The documented answer after shutdown, whatever was registered
+    // before: "already registered" would send the caller looking for a
+    // second registration that is not there.
+    assert_eq!(
+        vm.register_exporter(Arc::clone(&exporter)),
+        Err(Error::ShutDown)
+    );
+    Ok(())
+}

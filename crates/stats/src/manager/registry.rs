@@ -289,7 +289,15 @@ impl ViewManager {
         // two registrations racing. Asked here: no exporter code runs
         // under the registry lock.
         let (instance, name) = (exporter.instance() as usize, exporter.name());
-        Self::refuse_registered(&self.inner.registry.lock(), instance, name)?;
+        {
+            let reg = self.inner.registry.lock();
+            // First: after shutdown, ShutDown is the answer whatever was
+            // registered before it.
+            if self.inner.shut_down.load(Ordering::Acquire) {
+                return Err(Error::ShutDown);
+            }
+            Self::refuse_registered(&reg, instance, name)?;
+        }
         let ready = catch_unwind(AssertUnwindSafe(|| exporter.check_registration()))
             .unwrap_or_else(|_| Err(ExportError::new("it panicked while checking itself")));
         if let Err(err) = ready {
