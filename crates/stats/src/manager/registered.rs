@@ -52,6 +52,10 @@ pub(crate) struct Registry {
     /// moved.
     pub(crate) changes: u64,
     pub(crate) deliveries: Vec<Arc<Delivery>>,
+    /// The [`Exporter::instance`](census_core::Exporter::instance) of each
+    /// exporter whose registration is under way: a second registration
+    /// of it is refused before it calls the exporter's `attach`.
+    pub(crate) registering: Vec<usize>,
     pub(crate) producers: Vec<Arc<dyn Producer>>,
 }
 
@@ -72,6 +76,7 @@ impl Registry {
             version: 0,
             changes: 0,
             deliveries: Vec::new(),
+            registering: Vec::new(),
             producers: Vec::new(),
         }
     }

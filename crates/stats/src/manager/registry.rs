@@ -31,6 +31,22 @@ fn check(exporter: &dyn Exporter, view: &View, registered: &[View]) -> Result<()
     })
 }
 
+/// An exporter's registration under way (see `Registry::registering`);
+/// ends it when dropped, on every way out of `register_exporter`.
+struct Reservation<'a> {
+    manager: &'a ViewManager,
+    instance: usize,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut reg = self.manager.inner.registry.lock();
+        if let Some(at) = reg.registering.iter().position(|&i| i == self.instance) {
+            reg.registering.swap_remove(at);
+        }
+    }
+}
+
 impl ViewManager {
     /// Starts collecting `view`. Registering an identical view again does
     /// nothing and succeeds.
@@ -268,8 +284,9 @@ impl ViewManager {
     /// - [`Error::ViewRejected`] naming the first registered view the
     ///   exporter refuses, with its reason; the exporter is not registered;
     /// - [`Error::ExporterAlreadyRegistered`] when this exporter is
-    ///   registered already (the same value, such as a clone of the same
-    ///   `Arc`; see [`Exporter::instance`]): it would get every batch twice;
+    ///   registered already, or being registered by another call now (the
+    ///   same value, such as a clone of the same `Arc`; see
+    ///   [`Exporter::instance`]): it would get every batch twice;
     /// - [`Error::ShutDown`] after [`shutdown`](ViewManager::shutdown);
     /// - [`Error::InvalidConfig`] (`what` = `exporter`) when the exporter
     ///   refuses to be registered at all
@@ -284,20 +301,26 @@ impl ViewManager {
     }
 
     fn register_shared_exporter(&self, exporter: Arc<dyn Exporter>) -> Result<(), Error> {
-        // Before `attach`, so a refused second registration leaves the
-        // registered one as it was; checked again below under the lock for
-        // two registrations racing. Asked here: no exporter code runs
-        // under the registry lock.
+        // Asked here: no exporter code runs under the registry lock.
         let (instance, name) = (exporter.instance() as usize, exporter.name());
-        {
-            let reg = self.inner.registry.lock();
+        // Refused before `attach`, so a second registration leaves the
+        // registered exporter as it was; the reservation, held until this
+        // returns (or unwinds), refuses a registration of the same
+        // exporter racing this one at the same point.
+        let _reserved = {
+            let mut reg = self.inner.registry.lock();
             // First: after shutdown, ShutDown is the answer whatever was
             // registered before it.
             if self.inner.shut_down.load(Ordering::Acquire) {
                 return Err(Error::ShutDown);
             }
             Self::refuse_registered(&reg, instance, name)?;
-        }
+            reg.registering.push(instance);
+            Reservation {
+                manager: self,
+                instance,
+            }
+        };
         let ready = catch_unwind(AssertUnwindSafe(|| exporter.check_registration()))
             .unwrap_or_else(|_| Err(ExportError::new("it panicked while checking itself")));
         if let Err(err) = ready {
@@ -328,7 +351,6 @@ impl ViewManager {
             // No view registered since the check: it still holds. `changes`,
             // not the routing `version`: callback views count too.
             if reg.changes == checked {
-                Self::refuse_registered(&reg, instance, name)?;
                 reg.deliveries.push(Arc::new(delivery));
                 reg.producers.extend(own);
                 break;
@@ -340,10 +362,13 @@ impl ViewManager {
         Ok(())
     }
 
-    /// `Err` when `exporter` (the same instance) is registered already:
-    /// it would get every batch twice.
+    /// `Err` when `exporter` (the same instance) is registered already,
+    /// or being registered by another call: it would get every batch
+    /// twice.
     fn refuse_registered(reg: &Registry, instance: usize, name: &str) -> Result<(), Error> {
-        if reg.deliveries.iter().any(|d| d.instance() == instance) {
+        if reg.deliveries.iter().any(|d| d.instance() == instance)
+            || reg.registering.contains(&instance)
+        {
             return Err(Error::ExporterAlreadyRegistered {
                 exporter: name.to_owned(),
             });
