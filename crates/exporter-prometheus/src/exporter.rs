@@ -423,8 +423,10 @@ impl PrometheusExporterBuilder {
     /// A connection that finds it full makes room by closing the
     /// connection that has waited longest for a request (or lingered
     /// longest after its last answer), once that one has been idle for
-    /// 100 ms; when every connection is being answered or new, newcomers
-    /// wait for a place, each at most
+    /// 100 ms (at once while connections that never sent a request are
+    /// closed for room faster than `max_connections` per 200 ms: a flood
+    /// of connections that send nothing); when every connection is being answered or
+    /// new, newcomers wait for a place, each at most
     /// [`read_timeout`](Self::read_timeout). Each connection costs a file
     /// descriptor, at most [`max_header_bytes`](Self::max_header_bytes)
     /// of buffer while idle, and a rendered page while its answer is

@@ -37,6 +37,8 @@ pub(crate) struct Connection {
     state: State,
     /// The client has closed its side; answer what is buffered, then close.
     peer_closed: bool,
+    /// The client has sent a whole request head (answered or refused).
+    asked: bool,
 }
 
 #[derive(Debug)]
@@ -91,6 +93,7 @@ impl Connection {
             buf: Vec::new(),
             state: State::Reading { since: now },
             peer_closed: false,
+            asked: false,
         }
     }
 
@@ -120,6 +123,13 @@ impl Connection {
             State::Reading { since } | State::Lingering { since, .. } => Some(since),
             State::Rendering { .. } | State::Writing { .. } => None,
         }
+    }
+
+    /// Whether the client has sent a whole request head on this
+    /// connection: one that never has, closed for room, is one of a flood
+    /// of connections that send nothing, not a keep-alive scraper.
+    pub(crate) fn has_asked(&self) -> bool {
+        self.asked
     }
 
     /// Takes the render for the scrape this connection is waiting on, and
@@ -218,6 +228,7 @@ impl Connection {
                     }
                 },
                 Parsed::Request { len, request } => {
+                    self.asked = true;
                     self.buf.drain(..len.min(self.buf.len()));
                     if self.buf.is_empty() {
                         // An idle keep-alive connection holds no buffer.
@@ -247,6 +258,7 @@ impl Connection {
                     return None;
                 }
                 Parsed::Refused(refusal) => {
+                    self.asked = true;
                     let status = refusal.status();
                     cx.metrics.refused(status);
                     self.buf = Vec::new();

@@ -4,6 +4,7 @@
 //! their answers, and closes connections at their deadlines. It never
 //! waits on a client, so no client can hold up another or `stop`.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,15 @@ const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// arrives, and must not be taken for an idle one then.
 const EVICT_GRACE: Duration = Duration::from_millis(100);
 
+/// When `max_connections` connections that never sent a request were
+/// closed for room within this long, the endpoint is flooded with
+/// connections that send nothing, and
+/// idle ones are closed for room without `EVICT_GRACE`: with it, one
+/// newcomer per place per grace gets in, the rest of a flood fills the
+/// listen backlog, and a scraper waits behind it (its connection even
+/// refused by the system) for as long as the flood lasts.
+const FLOOD_WINDOW: Duration = Duration::from_millis(200);
+
 /// Bytes a lingering connection discards per read.
 const SCRATCH: usize = 16 * 1024;
 
@@ -69,6 +79,9 @@ pub(crate) struct EventLoop {
     /// make room, since when: it gets the next place (the rest wait in the
     /// listen backlog meanwhile), or is closed at `read_timeout`.
     parked: Option<(TcpStream, Instant)>,
+    /// When the latest connections that never sent a request were closed
+    /// for room, at most `max_connections` of them, oldest first.
+    evictions: VecDeque<Instant>,
     /// Whether reaching `max_connections` was logged (once: after that it
     /// is only counted).
     warned_full: bool,
@@ -105,6 +118,7 @@ impl EventLoop {
             next_sweep: None,
             accept_paused_until: None,
             parked: None,
+            evictions: VecDeque::new(),
             warned_full: false,
             scratch: vec![0; SCRATCH],
             again: Vec::new(),
@@ -163,24 +177,29 @@ impl EventLoop {
     }
 
     fn sleep(&self, now: Instant) -> Duration {
-        [self.next_sweep, self.accept_paused_until, self.next_place()]
-            .into_iter()
-            .flatten()
-            .map(|at| at.saturating_duration_since(now))
-            .fold(MAX_SLEEP, Duration::min)
+        [
+            self.next_sweep,
+            self.accept_paused_until,
+            self.next_place(now),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|at| at.saturating_duration_since(now))
+        .fold(MAX_SLEEP, Duration::min)
     }
 
     /// While a newcomer is parked, when a place may free up without an
     /// event: an idle connection's grace ends, or the newcomer's wait does.
-    fn next_place(&self) -> Option<Instant> {
+    fn next_place(&self, now: Instant) -> Option<Instant> {
         let (_, since) = self.parked.as_ref()?;
+        let grace = self.grace(now);
         let oldest_idle = self
             .slots
             .iter()
             .flatten()
             .filter_map(Connection::idle_since)
             .min()
-            .map(|idle| idle + EVICT_GRACE);
+            .map(|idle| idle + grace);
         let given_up = *since + self.limits.read_timeout;
         Some(oldest_idle.map_or(given_up, |at| at.min(given_up)))
     }
@@ -248,10 +267,25 @@ impl EventLoop {
         false
     }
 
+    /// How long an idle connection is safe from being closed for room:
+    /// `EVICT_GRACE`, or nothing while the endpoint is flooded.
+    fn grace(&self, now: Instant) -> Duration {
+        let flooded = self.evictions.len() >= self.limits.max_connections
+            && self
+                .evictions
+                .front()
+                .is_some_and(|&first| first + FLOOD_WINDOW > now);
+        if flooded {
+            Duration::ZERO
+        } else {
+            EVICT_GRACE
+        }
+    }
+
     /// Makes room in a full endpoint by closing the connection that has
     /// waited longest for a request (or lingered longest), once it has
-    /// been idle for `EVICT_GRACE`; each is first read, and one whose
-    /// request has arrived meanwhile is answered, not closed. A scraper's
+    /// been idle for its [`grace`](Self::grace); each is first read, and
+    /// one whose request has arrived meanwhile is answered, not closed. A scraper's
     /// request follows its connection at once, so a flood of connections
     /// that send nothing pushes out only its own kind. False when every
     /// connection is busy or within its grace.
@@ -269,26 +303,30 @@ impl EventLoop {
         // Each pass finds the longest idle connection past its grace; one
         // whose request turns up when read is busy from then on, so the
         // passes end (usually after the first).
+        let grace = self.grace(now);
         while self.open >= self.limits.max_connections {
             let oldest = self
                 .slots
                 .iter()
                 .enumerate()
                 .filter_map(|(slot, c)| Some((c.as_ref()?.idle_since()?, slot)))
-                .filter(|(since, _)| *since + EVICT_GRACE <= now)
+                .filter(|(since, _)| *since + grace <= now)
                 .min();
             let Some((since, slot)) = oldest else {
                 return false;
             };
             self.drive(slot);
-            let unchanged = self
-                .slots
-                .get(slot)
-                .and_then(Option::as_ref)
-                .and_then(Connection::idle_since)
-                == Some(since);
+            let victim = self.slots.get(slot).and_then(Option::as_ref);
+            let unchanged = victim.and_then(Connection::idle_since) == Some(since);
             if unchanged {
+                let silent = victim.is_some_and(|c| !c.has_asked());
                 self.close(slot, Closed::Evicted);
+                if silent {
+                    self.evictions.push_back(now);
+                    if self.evictions.len() > self.limits.max_connections {
+                        self.evictions.pop_front();
+                    }
+                }
             }
         }
         true
