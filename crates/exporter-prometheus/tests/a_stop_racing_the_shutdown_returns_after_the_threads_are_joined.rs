@@ -6,44 +6,22 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use census_core::{Exporter, Producer, ViewData};
+use census_core::Exporter;
 use census_exporter_prometheus::PrometheusExporter;
-use parking_lot::Mutex;
+use support::held_render::HeldRender;
 use support::raw_client::RawConnection;
 use support::TestResult;
-
-/// A producer whose render starts, says so, and waits to be released.
-struct HeldRender {
-    entered: SyncSender<()>,
-    release: Mutex<Receiver<()>>,
-    finished: Arc<AtomicBool>,
-}
-
-impl Producer for HeldRender {
-    fn produce(&self) -> Vec<ViewData> {
-        let _ = self.entered.send(());
-        let _ = self.release.lock().recv();
-        self.finished.store(true, Ordering::SeqCst);
-        Vec::new()
-    }
-}
 
 #[test]
 fn the_second_stop_waits_for_the_first_to_join() -> TestResult {
     let exporter = PrometheusExporter::builder().self_metrics(false).build()?;
-    let (entered, render_started) = mpsc::sync_channel(1);
-    let (release, released) = mpsc::channel();
-    let finished = Arc::new(AtomicBool::new(false));
-    exporter.attach(Arc::new(HeldRender {
-        entered,
-        release: Mutex::new(released),
-        finished: Arc::clone(&finished),
-    }));
+    let (producer, held) = HeldRender::new();
+    exporter.attach(producer);
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let addr = endpoint.local_addr();
 
@@ -57,13 +35,13 @@ fn the_second_stop_waits_for_the_first_to_join() -> TestResult {
         let _ = closed_tx.send(connection.closed_by_server());
         Ok(())
     });
-    render_started.recv_timeout(Duration::from_secs(10))?;
+    held.started.recv_timeout(Duration::from_secs(10))?;
     let first = std::thread::spawn(move || endpoint.stop());
     assert!(closed.recv_timeout(Duration::from_secs(10))?);
 
     let (returned_tx, returned) = mpsc::channel();
     let shutdown_exporter = exporter.clone();
-    let render_done = Arc::clone(&finished);
+    let render_done = Arc::clone(&held.finished);
     let second = std::thread::spawn(move || {
         let outcome = shutdown_exporter.shutdown();
         let _ = returned_tx.send(render_done.load(Ordering::SeqCst));
@@ -74,9 +52,9 @@ fn the_second_stop_waits_for_the_first_to_join() -> TestResult {
     if let Ok(render_finished) = returned.recv_timeout(Duration::from_secs(1)) {
         panic!("the exporter's shutdown returned while a render ran (finished: {render_finished})");
     }
-    release.send(())?;
+    held.release.send(())?;
     assert!(returned.recv_timeout(Duration::from_secs(10))?);
-    assert!(finished.load(Ordering::SeqCst));
+    assert!(held.finished.load(Ordering::SeqCst));
     // Whichever stop returned, the port is free again.
     drop(std::net::TcpListener::bind(addr)?);
     second.join().map_err(|_| "shutdown panicked")??;

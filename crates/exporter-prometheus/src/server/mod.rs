@@ -89,9 +89,12 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Whether the endpoint was stopped.
+    /// Whether the endpoint has stopped, its threads joined. A stop takes
+    /// the threads first and holds `stopping_lock` until they are joined:
+    /// an endpoint still stopping is not stopped, so the exporter keeps
+    /// it and its shutdown waits for that stop.
     pub(crate) fn is_stopped(&self) -> bool {
-        self.threads.lock().is_empty()
+        self.threads.lock().is_empty() && !self.stopping_lock.is_locked()
     }
 
     /// Stops the I/O thread (which closes the port and every connection on

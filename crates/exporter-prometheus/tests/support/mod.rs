@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod held_render;
 pub mod process;
 pub mod raw_client;
 
