@@ -277,7 +277,9 @@ impl fmt::Display for Error {
                 "measure {name:?} is already in use as ({existing}) and cannot also be \
                  ({refused}); give the new measure another name"
             ),
-            Error::UnknownView { name } => write!(f, "no view named {name:?} is registered"),
+            Error::UnknownView { name } => {
+                write!(f, "no view named {} is registered", Quoted(name))
+            }
             Error::ViewRejected { view, reason } => {
                 write!(f, "an exporter refused view {view:?}: {reason}")
             }
@@ -297,7 +299,7 @@ impl fmt::Display for Error {
                 what,
                 value,
                 reason,
-            } => write!(f, "invalid {what} {value:?}: {reason}"),
+            } => write!(f, "invalid {what} {}: {reason}", Quoted(value)),
         }
     }
 }
@@ -389,6 +391,25 @@ mod tests {
         let message = crate::TagKey::new(&name).unwrap_err().to_string();
         assert!(message.len() < 400, "{message}");
         assert!(message.contains(&"é".repeat(32)), "{message}");
+    }
+
+    // Review of the above: a view name asked for by a caller, and a
+    // configuration value (a header, an environment variable), are as
+    // unbounded as a tag value.
+    #[test]
+    fn unknown_names_and_config_values_are_quoted_by_their_start_too() {
+        let huge = "y".repeat(1_000_000);
+        let unknown = Error::UnknownView { name: huge.clone() }.to_string();
+        assert!(unknown.len() < 400, "{} bytes", unknown.len());
+        assert!(unknown.contains("1000000 bytes"), "{unknown}");
+        let config = Error::InvalidConfig {
+            what: "header".into(),
+            value: huge,
+            reason: "it holds a newline".into(),
+        }
+        .to_string();
+        assert!(config.len() < 400, "{} bytes", config.len());
+        assert!(config.ends_with("it holds a newline"), "{config}");
     }
 
     #[test]
