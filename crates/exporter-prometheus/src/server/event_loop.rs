@@ -258,8 +258,10 @@ impl EventLoop {
                 self.open,
                 self.limits.read_timeout
             );
-            // Dropping closes it; with nothing read from it the client
-            // sees an orderly close. The next newcomer gets its turn.
+            // Dropping closes it. Its request, if it sent one, is unread,
+            // so the system answers with a reset rather than an orderly
+            // close: the scrape fails either way, and is counted. The next
+            // newcomer gets its turn.
             drop(stream);
             return true;
         }
