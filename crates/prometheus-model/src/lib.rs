@@ -37,7 +37,9 @@
 //!   rows that end up with the same labels are one series
 //!   ([`merge_same_series`]).
 //! - **Clashes.** Two views whose family or sample names overlap cannot
-//!   both be exported ([`NameTable`]).
+//!   both be exported ([`NameTable`]); an exporter checks each view as it
+//!   is registered beside the others without planning them all again
+//!   ([`NameClaims`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -48,11 +50,13 @@
 struct ReadmeDoctests;
 
 mod family;
+mod name_claims;
 mod names;
 mod number;
 mod series;
 
 pub use family::{Family, Kind, NameTable};
+pub use name_claims::NameClaims;
 pub use names::{
     is_label_name, label_name, label_problem, metric_name, OVERFLOW_LABEL, RESERVED_LABELS,
 };
