@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use census_core::{Error, ExportError, Exporter, Producer, View, ViewData};
-use census_prometheus_model::{is_label_name, label_problem, Family};
+use census_prometheus_model::{is_label_name, label_problem, Family, NameClaims};
 use parking_lot::{Mutex, RwLock};
 
-use crate::claims::Claims;
 use crate::exposition::{encode_settled, Config, Omissions};
 use crate::format::PrometheusFormat;
 use crate::self_metrics::SelfMetrics;
@@ -78,8 +77,9 @@ pub(crate) struct Shared {
     // Views already reported as left out, so a clash is logged once, not on
     // every scrape (it is counted on every scrape).
     warned: Mutex<HashSet<String>>,
-    // The Prometheus names of the views checked so far (see claims.rs).
-    claims: Mutex<Claims>,
+    // Which registered views hold which Prometheus names, so that a
+    // check plans only the views it has not seen.
+    claims: Mutex<NameClaims>,
     // Whether exemplar attachments left off for OpenMetrics' label limit
     // were reported: once, since a service attaching long values does so
     // on every scrape.
@@ -315,7 +315,6 @@ impl Exporter for PrometheusExporter {
     /// registered view or the exporter's own metrics already use.
     fn check_view(&self, view: &View, registered: &[View]) -> Result<(), ExportError> {
         let config = &self.shared.config;
-        let family = Family::plan(view, &config.namespace, &config.const_labels)?;
         let own = self
             .shared
             .report_self_metrics
@@ -325,7 +324,9 @@ impl Exporter for PrometheusExporter {
         self.shared
             .claims
             .lock()
-            .check(view, &family, registered, own, config)
+            .check(view, registered, own, |v| {
+                Family::plan(v, &config.namespace, &config.const_labels)
+            })
             .map_err(ExportError::from)
     }
 
@@ -515,7 +516,7 @@ impl PrometheusExporterBuilder {
             report_self_metrics: self.self_metrics,
             servers: Mutex::new(Some(Vec::new())),
             warned: Mutex::new(HashSet::new()),
-            claims: Mutex::new(Claims::default()),
+            claims: Mutex::new(NameClaims::default()),
             warned_attachments: AtomicBool::new(false),
         });
         Ok(PrometheusExporter {

@@ -55,7 +55,6 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-mod claims;
 mod exporter;
 mod exposition;
 mod format;
