@@ -12,7 +12,7 @@ use census_core::{
     merge_batches_keeping, DeliveryReport, Error, ExportError, Exporter, Producer, Temporality,
     View, ViewData,
 };
-use census_prometheus_model::Family;
+use census_prometheus_model::{Family, NameClaims};
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
 
@@ -20,7 +20,6 @@ use crate::builder::{invalid, Config, HttpExporterBuilder};
 use crate::delivery_stats::{DeliveryStats, HttpExporterMetrics};
 use crate::expired_rows::ExpiredRows;
 use crate::format::{Encoder, HttpFormat, Omissions, OVERFLOW_ATTRIBUTE};
-use crate::name_claims::NameClaims;
 use crate::queue::{Batch, Queue};
 use crate::retry::random_u64;
 use crate::self_metrics::SelfMetrics;
@@ -477,7 +476,8 @@ impl Exporter for HttpExporter {
     /// Prometheus names would clash, by the Prometheus exporter's rules: two
     /// tag keys that become one label, a key that becomes a reserved label
     /// (`le`, `quantile`, `census_overflow`, `__...`) or `job`/`instance`,
-    /// or a metric or sample name that a registered view already uses.
+    /// or a metric or sample name that a registered view or the exporter's
+    /// own metrics already use.
     /// Every other format accepts every view.
     fn check_view(&self, view: &View, registered: &[View]) -> Result<(), ExportError> {
         if matches!(
@@ -503,22 +503,11 @@ impl Exporter for HttpExporter {
             return Ok(());
         }
         let labels = self.shared.encoder.const_labels();
-        let plan = |v: &View| Family::plan(v, "", labels).ok();
-        let family = Family::plan(view, "", labels)?;
-        let own: Vec<(View, Family)> = self
-            .shared
-            .self_metrics
-            .iter()
-            .flat_map(|m| m.views())
-            .filter_map(|v| plan(v).map(|f| (v.clone(), f)))
-            .collect();
-        // Registered views passed this check already; a clash among them
-        // can only come from views registered before this exporter, and
-        // encoding leaves those out.
+        let own = self.shared.self_metrics.iter().flat_map(|m| m.views());
         self.shared
             .name_claims
             .lock()
-            .check(view, &family, registered, &own, plan)
+            .check(view, registered, own, |v| Family::plan(v, "", labels))
             .map_err(ExportError::from)
     }
 

@@ -78,7 +78,6 @@ mod env;
 mod expired_rows;
 mod exporter;
 mod format;
-mod name_claims;
 mod queue;
 mod retry;
 mod self_metrics;
