@@ -4,27 +4,10 @@
 //! one LastValue of 5e-324 made a 340-character line. Integral values keep
 //! printing as integers (`sum=25`).
 
-use std::io::Write;
-use std::sync::Arc;
-
 use census_core::{Aggregation, Exporter, MeasureF64, View};
 use census_exporter_stdout::{StdoutExporter, StdoutFormat};
 use census_stats::{MeasurementMap, ViewManager};
-use parking_lot::Mutex;
-
-#[derive(Clone, Default)]
-struct Written(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Written {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use census_testkit::SharedBuffer;
 
 #[test]
 fn large_and_tiny_floats_keep_lines_short() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,7 +30,7 @@ fn large_and_tiny_floats_keep_lines_short() -> Result<(), Box<dyn std::error::Er
     for value in [1e308, 25.0, 5e-324] {
         MeasurementMap::new().put(&m, value).record_to(&vm, &tags);
     }
-    let written = Written::default();
+    let written = SharedBuffer::default();
     let exporter = StdoutExporter::builder()
         .format(StdoutFormat::Text)
         .writer(written.clone())
@@ -67,8 +50,8 @@ fn large_and_tiny_floats_keep_lines_short() -> Result<(), Box<dyn std::error::Er
         .map(|d| d.mean)
         .ok_or("no distribution row")?;
     assert!((mean / (1e308 / 3.0) - 1.0).abs() < 1e-12, "{mean}");
-    let text = String::from_utf8(written.0.lock().clone())?;
-    let lines: Vec<&str> = text.lines().collect();
+    let lines = written.lines();
+    let text = lines.join("\n");
     assert!(
         mean.to_string().len() > 300,
         "Display would print {mean} in full"
