@@ -145,12 +145,8 @@ impl ExpiredRows {
             else {
                 continue;
             };
-            let mut all = std::mem::take(&mut data.rows);
-            all.extend(rows.iter().map(|(row, _)| row.clone()));
-            let (folded, temporality) = (data.folded, data.temporality);
-            *data = ViewData::new(data.view.clone(), data.start, data.end, all);
-            data.folded = folded;
-            data.temporality = temporality;
+            data.rows.extend(rows.iter().map(|(row, _)| row.clone()));
+            data.rekey();
         }
         (Some(out), cut)
     }
