@@ -6,15 +6,11 @@
 
 mod support;
 
-use std::sync::atomic::Ordering;
-use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use census_core::Exporter;
 use census_exporter_prometheus::PrometheusExporter;
-use support::held_render::HeldRender;
-use support::raw_client::RawConnection;
+use support::held_render::{scrape_until_closed, shutdown_on_a_thread, HeldRender};
 use support::TestResult;
 
 #[test]
@@ -25,16 +21,7 @@ fn the_shutdown_waits_for_the_first_endpoint() -> TestResult {
     let first = exporter.serve("127.0.0.1:0")?;
     let addr = first.local_addr();
 
-    let (closed_tx, closed) = mpsc::channel();
-    let scraper = std::thread::spawn(move || -> Result<(), String> {
-        let mut connection = RawConnection::open(addr).map_err(|e| e.to_string())?;
-        connection
-            .send(b"GET /metrics HTTP/1.1\r\n\r\n")
-            .map_err(|e| e.to_string())?;
-        // The I/O thread closes every connection as the stop begins.
-        let _ = closed_tx.send(connection.closed_by_server());
-        Ok(())
-    });
+    let (scraper, closed) = scrape_until_closed(addr);
     held.started.recv_timeout(Duration::from_secs(10))?;
     let stopping = std::thread::spawn(move || first.stop());
     assert!(closed.recv_timeout(Duration::from_secs(10))?);
@@ -42,14 +29,7 @@ fn the_shutdown_waits_for_the_first_endpoint() -> TestResult {
     // The first endpoint is stopping, its render held.
     let second = exporter.serve("127.0.0.1:0")?;
 
-    let (returned_tx, returned) = mpsc::channel();
-    let shutdown_exporter = exporter.clone();
-    let render_done = Arc::clone(&held.finished);
-    let shutdown = std::thread::spawn(move || {
-        let outcome = shutdown_exporter.shutdown();
-        let _ = returned_tx.send(render_done.load(Ordering::SeqCst));
-        outcome
-    });
+    let (shutdown, returned) = shutdown_on_a_thread(&exporter, &held);
     // Give the shutdown a second to return early (the defect); the render
     // is still held, so a correct shutdown is still waiting.
     if let Ok(render_finished) = returned.recv_timeout(Duration::from_secs(1)) {

@@ -7,14 +7,11 @@
 mod support;
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use census_core::Exporter;
 use census_exporter_prometheus::PrometheusExporter;
-use support::held_render::HeldRender;
-use support::raw_client::RawConnection;
+use support::held_render::{scrape_until_closed, shutdown_on_a_thread, HeldRender};
 use support::TestResult;
 
 #[test]
@@ -25,28 +22,12 @@ fn the_second_stop_waits_for_the_first_to_join() -> TestResult {
     let endpoint = exporter.serve("127.0.0.1:0")?;
     let addr = endpoint.local_addr();
 
-    let (closed_tx, closed) = mpsc::channel();
-    let scraper = std::thread::spawn(move || -> Result<(), String> {
-        let mut connection = RawConnection::open(addr).map_err(|e| e.to_string())?;
-        connection
-            .send(b"GET /metrics HTTP/1.1\r\n\r\n")
-            .map_err(|e| e.to_string())?;
-        // The I/O thread closes every connection as the first stop begins.
-        let _ = closed_tx.send(connection.closed_by_server());
-        Ok(())
-    });
+    let (scraper, closed) = scrape_until_closed(addr);
     held.started.recv_timeout(Duration::from_secs(10))?;
     let first = std::thread::spawn(move || endpoint.stop());
     assert!(closed.recv_timeout(Duration::from_secs(10))?);
 
-    let (returned_tx, returned) = mpsc::channel();
-    let shutdown_exporter = exporter.clone();
-    let render_done = Arc::clone(&held.finished);
-    let second = std::thread::spawn(move || {
-        let outcome = shutdown_exporter.shutdown();
-        let _ = returned_tx.send(render_done.load(Ordering::SeqCst));
-        outcome
-    });
+    let (second, returned) = shutdown_on_a_thread(&exporter, &held);
     // Give the second stop a second to return early (the defect); the
     // render is still held, so a correct stop is still waiting.
     if let Ok(render_finished) = returned.recv_timeout(Duration::from_secs(1)) {
