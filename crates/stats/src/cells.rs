@@ -13,7 +13,6 @@
 
 use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use census_core::{
     Aggregation, AggregationData, Bounds, DistributionData, Exemplar, MeasureType, Moments, Number,
@@ -21,6 +20,7 @@ use census_core::{
 };
 use once_cell::race::OnceBox;
 
+use crate::clock::Clock;
 use crate::exemplar::{Attachment, Exemplars};
 
 /// What a view aggregates, fixed when it is registered, so the record
@@ -257,10 +257,10 @@ impl Share {
     /// (a Distribution share only). Called by the owner after a record
     /// that succeeded.
     #[inline(never)]
-    pub(crate) fn keep_exemplar(&self, v: f64, attachments: &[Attachment<'_>], at: SystemTime) {
+    pub(crate) fn keep_exemplar(&self, v: f64, attachments: &[Attachment<'_>], clock: &Clock) {
         match self {
-            Share::Distribution(d) => d.keep_exemplar(v, attachments, at),
-            Share::Expiring(e) => e.cells.keep_exemplar(v, attachments, at),
+            Share::Distribution(d) => d.keep_exemplar(v, attachments, clock),
+            Share::Expiring(e) => e.cells.keep_exemplar(v, attachments, clock),
             _ => {}
         }
     }
@@ -486,7 +486,7 @@ impl DistributionShare {
     }
 
     /// See [`Share::keep_exemplar`].
-    fn keep_exemplar(&self, v: f64, attachments: &[Attachment<'_>], at: SystemTime) {
+    fn keep_exemplar(&self, v: f64, attachments: &[Attachment<'_>], clock: &Clock) {
         let bucket = match &self.buckets {
             Buckets::Inline(_) => self.search.short_index(v),
             Buckets::Boxed(_) => self.search.bounds.bucket_index(v),
@@ -494,7 +494,7 @@ impl DistributionShare {
         let buckets = self.search.bounds.bucket_count();
         self.exemplars
             .get_or_init(|| Box::new(Exemplars::new(buckets)))
-            .keep(bucket, v, attachments, at);
+            .keep(bucket, v, attachments, clock.system_time());
     }
 
     #[inline]

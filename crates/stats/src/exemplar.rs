@@ -13,6 +13,7 @@ use std::time::SystemTime;
 use census_core::{Exemplar, Measure, Number, TagMap};
 use parking_lot::Mutex;
 
+use crate::clock::Clock;
 use crate::manager::Routes;
 use crate::record::Projection;
 use crate::view::{Index, ViewState};
@@ -32,7 +33,7 @@ impl Routes {
         value: Number,
         tags: &TagMap,
         attachments: &[Attachment<'_>],
-        at: SystemTime,
+        clock: &Clock,
     ) {
         let (subscriptions, indexes) = self.parts();
         // The record refused what this refuses (it counted it there).
@@ -41,7 +42,7 @@ impl Routes {
         };
         for (view, slot, _) in &sub.views {
             if let (true, Some(index)) = (view.kind().is_distribution(), indexes.get(*slot)) {
-                view.keep_exemplar(index, tags, value.as_f64(), attachments, at);
+                view.keep_exemplar(index, tags, value.as_f64(), attachments, clock);
             }
         }
     }
@@ -57,7 +58,7 @@ impl ViewState {
         tags: &TagMap,
         v: f64,
         attachments: &[Attachment<'_>],
-        at: SystemTime,
+        clock: &Clock,
     ) {
         if !v.is_finite() {
             return;
@@ -66,7 +67,7 @@ impl ViewState {
         let values = key.values();
         let share = index.find(self.hash(values), values).or(index.overflow());
         if let Some(share) = share {
-            share.keep_exemplar(v, attachments, at);
+            share.keep_exemplar(v, attachments, clock);
         }
     }
 }

@@ -77,16 +77,16 @@ impl ViewManager {
             self.inner().drop_attachments(attachments.len() - kept);
         }
         let attachments = attachments.get(..kept).unwrap_or_default();
-        // The manager's time, so exemplars fall within the intervals of
-        // its view data under a manual clock too.
-        let now = self.inner().clock.system_time();
         let recorded = self.inner().with_routes(|routes| {
             for &(measure, value) in values.into_iter().flatten() {
                 routes.record(self.inner(), measure, value, tags);
                 // Every attachment dropped: recorded as without any, so the
                 // bucket keeps the exemplar (and its trace link) it had.
                 if !attachments.is_empty() {
-                    routes.keep_exemplars(measure, value, tags, attachments, now);
+                    // Stamped by the manager's clock, so exemplars fall
+                    // within its view data's intervals under a manual
+                    // clock too; read only for an exemplar kept.
+                    routes.keep_exemplars(measure, value, tags, attachments, &self.inner().clock);
                 }
             }
         });
