@@ -65,9 +65,9 @@ pub(crate) struct Delivery {
     /// Disconnects when the thread exits.
     exited: Receiver<()>,
     outcome: Arc<Outcome>,
-    /// The exporter's [`Exporter::instance`], asked once here so that the
-    /// registry can compare it without calling exporter code under its
-    /// lock.
+    /// The exporter's [`Exporter::instance`], as the registration asked
+    /// it, so that the registry compares it without calling exporter code
+    /// under its lock.
     instance: usize,
     /// Failures told on stderr when no logger shows them.
     pub(crate) notice: Notice,
@@ -76,9 +76,9 @@ pub(crate) struct Delivery {
 impl Delivery {
     pub(crate) fn spawn(
         exporter: Arc<dyn Exporter>,
+        instance: usize,
         counters: Arc<DeliveryCounters>,
     ) -> std::io::Result<Delivery> {
-        let instance = exporter.instance() as usize;
         let (mailbox, inbox) = crossbeam_channel::bounded(1);
         let (exit_guard, exited) = crossbeam_channel::bounded::<()>(0);
         let evict = inbox.clone();

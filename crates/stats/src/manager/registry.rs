@@ -335,13 +335,14 @@ impl ViewManager {
         exporter.attach(producer);
         let own = exporter.self_metrics();
         let counters = Arc::clone(&self.inner.counters);
-        let delivery = Delivery::spawn(Arc::clone(&exporter), counters).map_err(|err| {
-            Error::InvalidConfig {
-                what: "exporter thread".to_owned(),
-                value: exporter.name().to_owned(),
-                reason: format!("the operating system refused a new thread: {err}"),
-            }
-        })?;
+        let delivery =
+            Delivery::spawn(Arc::clone(&exporter), instance, counters).map_err(|err| {
+                Error::InvalidConfig {
+                    what: "exporter thread".to_owned(),
+                    value: exporter.name().to_owned(),
+                    reason: format!("the operating system refused a new thread: {err}"),
+                }
+            })?;
         loop {
             let mut reg = self.inner.registry.lock();
             if self.inner.shut_down.load(Ordering::Acquire) {
