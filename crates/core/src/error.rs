@@ -187,6 +187,8 @@ impl fmt::Display for InvalidReason {
 struct Quoted<'a>(&'a str);
 
 const SHOWN_IN_FULL: usize = 300;
+/// Bounds lists an `InvalidBounds` message prints whole.
+const BOUNDS_SHOWN_IN_FULL: usize = 20;
 const SHOWN_PREFIX: usize = 64;
 
 impl fmt::Display for Quoted<'_> {
@@ -232,11 +234,27 @@ impl fmt::Display for Error {
                     None => write!(f, "invalid tag value {value}: {reason}; {VALUE_RULE}"),
                 }
             }
-            Error::InvalidBounds { bounds, index } => write!(
-                f,
-                "invalid distribution bounds {bounds:?}: bound {index} must be finite and \
-                 greater than the one before it"
-            ),
+            Error::InvalidBounds { bounds, index } => {
+                write!(f, "invalid distribution bounds ")?;
+                if bounds.len() <= BOUNDS_SHOWN_IN_FULL {
+                    write!(f, "{bounds:?}")?;
+                } else {
+                    // Up to 1,000 bounds in one log line would bury the
+                    // one that matters: show it with its neighbours.
+                    let from = index.saturating_sub(1);
+                    let around = bounds.get(from..(index + 2).min(bounds.len()));
+                    write!(
+                        f,
+                        "({} in all; bounds {from} on: {:?})",
+                        bounds.len(),
+                        around.unwrap_or_default()
+                    )?;
+                }
+                write!(
+                    f,
+                    ": bound {index} must be finite and greater than the one before it"
+                )
+            }
             Error::TooManyBounds { count, max } => write!(
                 f,
                 "a distribution with {count} bounds has too many: at most {max} are allowed, \
@@ -410,6 +428,37 @@ mod tests {
         .to_string();
         assert!(config.len() < 400, "{} bytes", config.len());
         assert!(config.ends_with("it holds a newline"), "{config}");
+    }
+
+    #[test]
+    fn invalid_bounds_show_a_long_list_around_the_bad_bound() {
+        let short = Error::InvalidBounds {
+            bounds: vec![1.0, 2.0, 2.0],
+            index: 2,
+        };
+        assert_eq!(
+            short.to_string(),
+            "invalid distribution bounds [1.0, 2.0, 2.0]: bound 2 must be finite and \
+             greater than the one before it"
+        );
+        let mut bounds: Vec<f64> = (0..1000).map(f64::from).collect();
+        bounds[500] = f64::NAN;
+        let long = Error::InvalidBounds { bounds, index: 500 };
+        assert_eq!(
+            long.to_string(),
+            "invalid distribution bounds (1000 in all; bounds 499 on: [499.0, NaN, 501.0]): \
+             bound 500 must be finite and greater than the one before it"
+        );
+        let first = Error::InvalidBounds {
+            bounds: vec![f64::INFINITY; 30],
+            index: 0,
+        };
+        assert!(
+            first
+                .to_string()
+                .contains("(30 in all; bounds 0 on: [inf, inf])"),
+            "{first}"
+        );
     }
 
     #[test]
