@@ -1,7 +1,7 @@
 //! The pipeline: an exporter wrapped in a chain of processors.
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -53,9 +53,9 @@ use parking_lot::Mutex;
 ///   receives them. A view some processor drops is accepted without asking
 ///   the exporter. A view that would reach the exporter under the same
 ///   name as another registered view is refused.
-/// - If the wrapped exporter's `export` returns an error for a batch that
-///   holds delta data (the output of a [`Delta`](crate::Delta)), that data
-///   is kept and folded into the next batch
+/// - If the wrapped exporter's `export` returns an error (or panics) for
+///   a batch that holds delta data (the output of a [`Delta`](crate::Delta)),
+///   that data is kept and folded into the next batch
 ///   ([`merge_batches`](census_core::merge_batches)): the processor has
 ///   moved on, so no later batch would carry it otherwise. What is still
 ///   kept at shutdown is reported lost in `delivery`, as is, at once, kept
@@ -381,12 +381,18 @@ impl<E: Exporter> Pipeline<E> {
             }
             merged
         };
-        let result = self.exporter.export(&batch);
-        if result.is_err() && batch.iter().any(|d| d.temporality == Temporality::Delta) {
+        // A panic is a failed export too: caught here only to keep the
+        // batch's deltas (the manager still sees, counts and logs it), since
+        // the unwinding would otherwise drop the one batch that holds them,
+        // and the carried ones folded into it, without a count.
+        let result = catch_unwind(AssertUnwindSafe(|| self.exporter.export(&batch)));
+        let failed = !matches!(result, Ok(Ok(())));
+        if failed && batch.iter().any(|d| d.temporality == Temporality::Delta) {
             // Only this batch holds these deltas: carry them to the next.
             *carry = batch;
         }
-        result
+        drop(carry);
+        result.unwrap_or_else(|panic| resume_unwind(panic))
     }
 }
 
