@@ -143,13 +143,29 @@ impl Drop for Entered {
 
 pin_project! {
     /// A future that runs with tags entered into the tag context of
-    /// whichever thread polls it; made by [`WithTags::with_tags`].
+    /// whichever thread polls it, and is dropped with them entered too;
+    /// made by [`WithTags::with_tags`].
     #[derive(Debug, Clone)]
     #[must_use = "futures do nothing unless polled"]
     pub struct Tagged<F> {
+        // `None` only once dropped: the drop below takes the future out
+        // in place, inside the tags.
         #[pin]
-        inner: F,
+        inner: Option<F>,
         tags: TagMap,
+    }
+
+    impl<F> PinnedDrop for Tagged<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // The future's own destructors (a guard that records `-1` to
+            // an in-flight up-down sum when a task is cancelled) record
+            // under the tags its polls recorded under, as
+            // `tracing::Instrumented` enters its span to drop its future.
+            let mut this = this.project();
+            let _entered = Entered::new(this.tags);
+            // Dropped in place: what is pinned is never moved.
+            this.inner.set(None);
+        }
     }
 }
 
@@ -160,8 +176,16 @@ impl<F> Tagged<F> {
     }
 
     /// The wrapped future, unwrapped.
-    pub fn into_inner(self) -> F {
-        self.inner
+    ///
+    /// # Panics
+    ///
+    /// Never: the future is taken out only by the drop, after which
+    /// nothing can call this.
+    pub fn into_inner(mut self) -> F {
+        match self.inner.take() {
+            Some(inner) => inner,
+            None => unreachable!("a Tagged future lost its future before it was dropped"),
+        }
     }
 }
 
@@ -171,7 +195,12 @@ impl<F: Future> Future for Tagged<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let _entered = Entered::new(this.tags);
-        this.inner.poll(cx)
+        match this.inner.as_pin_mut() {
+            Some(inner) => inner.poll(cx),
+            // Unreachable: only the drop takes the future out, and nothing
+            // polls a dropped future.
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -183,8 +212,10 @@ impl<F: Future> Future for Tagged<F> {
 /// code of the future, across all its `.await`s, records under `tags`
 /// merged over the polling thread's own context (usually empty on an
 /// executor's threads). Between polls the thread's context is its own
-/// again. Tag a task where you spawn it; to pass on the context of the
-/// code spawning it, wrap with [`current`]`()`.
+/// again. The future is dropped inside `tags` as well, so destructors in
+/// it (a guard that records the end of a request, when its task is
+/// cancelled) record under them. Tag a task where you spawn it; to pass
+/// on the context of the code spawning it, wrap with [`current`]`()`.
 ///
 /// ```
 /// # fn main() -> Result<(), census_core::Error> {
@@ -202,7 +233,7 @@ pub trait WithTags: Future + Sized {
     /// `tags` is a `TagMap` or a reference to one (then cloned).
     fn with_tags(self, tags: impl Borrow<TagMap>) -> Tagged<Self> {
         Tagged {
-            inner: self,
+            inner: Some(self),
             tags: tags.borrow().clone(),
         }
     }
@@ -238,6 +269,13 @@ mod tests {
         });
         assert_eq!(got, tags(&[(&a, "1"), (&b, "20"), (&c, "30")]));
         assert!(current().is_empty());
+    }
+
+    #[test]
+    fn into_inner_gives_back_the_future() {
+        let tagged = std::future::ready(5).with_tags(tags(&[(&key("a"), "1")]));
+        assert_eq!(tagged.tags().len(), 1);
+        assert_eq!(tagged.into_inner().into_inner(), 5);
     }
 
     #[test]
