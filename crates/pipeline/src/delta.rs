@@ -247,7 +247,8 @@ fn subtract(now: &AggregationData, prev: &AggregationData) -> Option<Change> {
         }
         (AggregationData::Sum(Number::Float(n)), AggregationData::Sum(Number::Float(p))) => {
             // Bits, not ==: a sum that became NaN must not look unchanged.
-            (n.to_bits() != p.to_bits()).then(|| AggregationData::Sum(Number::Float(n - p)))
+            (n.to_bits() != p.to_bits())
+                .then(|| AggregationData::Sum(Number::Float(saturate(n - p))))
         }
         (AggregationData::LastValue(n), AggregationData::LastValue(p))
             if std::mem::discriminant(n) == std::mem::discriminant(p) =>
@@ -263,6 +264,14 @@ fn subtract(now: &AggregationData, prev: &AggregationData) -> Option<Change> {
         Some(data) => Change::Changed(data),
         None => Change::Unchanged,
     })
+}
+
+/// A float change saturated at `±f64::MAX`, as float sums are: two finite
+/// cumulative sums far apart (from near `f64::MAX` to near `-f64::MAX`)
+/// differ by more than a float holds, and an infinite change would be the
+/// one non-finite value finite records could make.
+fn saturate(change: f64) -> f64 {
+    change.clamp(-f64::MAX, f64::MAX)
 }
 
 /// The values recorded between two snapshots of one distribution:
@@ -286,7 +295,7 @@ fn subtract_distribution(
     if nb == 0 {
         return Some(None);
     }
-    let sum = now.sum - prev.sum;
+    let sum = saturate(now.sum - prev.sum);
     let mean = sum / nb as f64;
     let ssd = if prev.count == 0 {
         now.sum_of_squared_deviation
@@ -423,5 +432,31 @@ mod tests {
             &AggregationData::Sum(Number::Int(1))
         )
         .is_none());
+    }
+
+    // QA of issue #7: float sums saturate at ±f64::MAX and never become
+    // infinite (docs/semantics.md); their change from one export to the
+    // next must not either.
+    #[test]
+    fn float_changes_between_far_apart_sums_stay_finite() {
+        match subtract(
+            &AggregationData::Sum(Number::Float(-f64::MAX)),
+            &AggregationData::Sum(Number::Float(f64::MAX)),
+        ) {
+            Some(Change::Changed(AggregationData::Sum(Number::Float(d)))) => {
+                assert_eq!(d, -f64::MAX);
+            }
+            _ => panic!("a change"),
+        }
+        let bounds = [0.0];
+        let prev = dist(&[f64::MAX], &bounds);
+        let mut now = dist(&[f64::MAX, -f64::MAX, -f64::MAX], &bounds);
+        // As recording keeps it: the sum saturated along the way.
+        now.sum = -f64::MAX;
+        let got = subtract_distribution(&now, &prev)
+            .expect("follows")
+            .expect("changed");
+        assert_eq!(got.sum, -f64::MAX);
+        assert!(got.mean.is_finite(), "{}", got.mean);
     }
 }
