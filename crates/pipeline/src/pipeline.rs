@@ -364,22 +364,32 @@ impl<E: Exporter> Pipeline<E> {
     /// data it refused before folded in; keeps the delta data of a batch
     /// it refuses for the next one.
     fn deliver(&self, batch: Vec<ViewData>) -> Result<(), ExportError> {
-        let mut carry = self.carry.lock();
-        let batch = if carry.is_empty() {
-            batch
-        } else {
-            let mut merged = std::mem::take(&mut *carry);
-            let uncarried = merge_batches_keeping(&mut merged, batch);
-            if !uncarried.is_empty() {
-                let rows = keep_lost(&mut self.lost.lock(), uncarried);
-                log::warn!(
-                    "census: pipeline of exporter {}: {rows} rows of refused delta data \
-                     could not be merged into the next batch and are lost (see its \
-                     delivery report)",
-                    self.exporter.name()
-                );
+        // The lock is never held while the wrapped exporter runs: `delivery`
+        // takes it, from other threads (`health`, and the worker after
+        // every period when no logger shows census's warnings), and must
+        // not wait on an export that may be slow or stuck.
+        let batch = {
+            let mut carry = self.carry.lock();
+            if carry.is_empty() {
+                batch
+            } else {
+                let mut merged = std::mem::take(&mut *carry);
+                let uncarried = merge_batches_keeping(&mut merged, batch);
+                if !uncarried.is_empty() {
+                    let rows = keep_lost(&mut self.lost.lock(), uncarried);
+                    log::warn!(
+                        "census: pipeline of exporter {}: {rows} rows of refused delta data \
+                         could not be merged into the next batch and are lost (see its \
+                         delivery report)",
+                        self.exporter.name()
+                    );
+                }
+                // Undelivered until the export below succeeds: meanwhile
+                // `delivery` reports it from this copy (a copy made only
+                // after a failed export, when data is carried).
+                carry.clone_from(&merged);
+                merged
             }
-            merged
         };
         // A panic is a failed export too: caught here only to keep the
         // batch's deltas (the manager still sees, counts and logs it), since
@@ -387,9 +397,12 @@ impl<E: Exporter> Pipeline<E> {
         // and the carried ones folded into it, without a count.
         let result = catch_unwind(AssertUnwindSafe(|| self.exporter.export(&batch)));
         let failed = !matches!(result, Ok(Ok(())));
+        let mut carry = self.carry.lock();
         if failed && batch.iter().any(|d| d.temporality == Temporality::Delta) {
             // Only this batch holds these deltas: carry them to the next.
             *carry = batch;
+        } else {
+            carry.clear();
         }
         drop(carry);
         result.unwrap_or_else(|panic| resume_unwind(panic))
