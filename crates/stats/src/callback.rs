@@ -30,9 +30,12 @@ pub(crate) struct CallbackView {
     /// runs, the view is not called again: a stuck callback holds one
     /// thread, not one per snapshot.
     overdue: AtomicUsize,
-    /// The latest call's rows, for a view of running totals: a call that
-    /// fails shows them again (see `Callbacks`).
+    /// For a view of running totals, the rows of the call that began last
+    /// among those that returned: a call that fails shows them again (see
+    /// `Callbacks`).
     last: Mutex<Option<Observed>>,
+    /// Calls begun so far: numbers them in the order they began.
+    calls: AtomicU64,
 }
 
 impl CallbackView {
@@ -42,9 +45,25 @@ impl CallbackView {
 
     /// Calls the callback; on a runner thread.
     pub(crate) fn read(&self) -> Observed {
+        // Relaxed: the number only orders this view's calls among
+        // themselves, which a read-modify-write of one atomic does.
+        let call = self.calls.fetch_add(1, Ordering::Relaxed);
         let mut out = Observer::new(Arc::clone(&self.shape));
         (self.callback)(&mut out);
-        out.finish()
+        let mut observed = out.finish();
+        observed.call = call;
+        observed
+    }
+
+    /// Keeps `observed` as the rows a failed call shows, unless a call
+    /// that began after it has already been kept: two snapshots at once
+    /// call side by side, and the call that began first may return last;
+    /// its older totals shown again would read as totals gone back.
+    fn keep(&self, observed: &Observed) {
+        let mut last = self.last.lock();
+        if last.as_ref().is_none_or(|kept| kept.call < observed.call) {
+            *last = Some(observed.clone());
+        }
     }
 
     /// The view's data at `end` from a call's rows; `None` for a call that
@@ -195,7 +214,7 @@ impl Reading<'_> {
                         c.rejected.fetch_add(observed.rejected, Ordering::Relaxed);
                     }
                     if state.shape.is_cumulative() {
-                        *state.last.lock() = Some(observed.clone());
+                        state.keep(&observed);
                     }
                     Some(observed)
                 }
@@ -325,6 +344,7 @@ impl ViewManager {
             callback: Box::new(callback),
             overdue: AtomicUsize::new(0),
             last: Mutex::new(None),
+            calls: AtomicU64::new(0),
         }))
     }
 

@@ -95,6 +95,9 @@ pub(crate) struct Observed {
     pub(crate) folded: u64,
     /// Values that did not fit the view (see [`Observer::observe`]).
     pub(crate) rejected: u64,
+    /// The call's number among its view's calls, in the order they
+    /// began; set by the view when the call returns.
+    pub(crate) call: u64,
 }
 
 impl Shape {
@@ -308,6 +311,7 @@ impl Observer {
             rows,
             folded: self.folded.len() as u64,
             rejected: self.rejected,
+            call: 0,
         }
     }
 }
