@@ -69,6 +69,8 @@ pub trait Processor: Send + Sync + 'static {
     /// `Ok(Some(view))` with its new definition, `Ok(None)` if the
     /// processor drops the view, or an error if it cannot handle the view
     /// as configured (the registration then fails with that message). The
+    /// answer must depend on the view alone: a pipeline keeps it for the
+    /// registered views it is handed again at later registrations. The
     /// default passes every view on unchanged.
     ///
     /// # Errors

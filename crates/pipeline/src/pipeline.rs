@@ -1,5 +1,6 @@
 //! The pipeline: an exporter wrapped in a chain of processors.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -99,6 +100,30 @@ pub struct Pipeline<E> {
     lost: Mutex<Vec<ViewData>>,
     /// Set by `shutdown`: what is still carried then is lost.
     shut_down: AtomicBool,
+    /// The registered views as the chain makes them, kept between
+    /// registrations: see [`Downstream`].
+    mapped: Mutex<Downstream>,
+}
+
+/// The registered views `check_view` was handed last, as the chain makes
+/// them. Each registration hands a pipeline every registered view; mapping
+/// each anew through the processors, and comparing every name, made
+/// registering n views behind a pipeline cost n² mappings (4,000 views
+/// took a minute in a debug build). The manager hands the same list with
+/// one view more each time, so the list is checked against the one kept
+/// (a pointer compare per view) and only new views are mapped.
+#[derive(Default)]
+struct Downstream {
+    /// The registered views handed last, in their order.
+    registered: Vec<View>,
+    /// Those of them the chain passes on, as it makes them, in order.
+    mapped: Vec<View>,
+    /// Each name in `mapped`, with the name of the view it was made from.
+    names: HashMap<String, String>,
+    /// Every view mapped, by name, with what the chain makes of it
+    /// (`None`: dropped or refused), for rebuilding the lists when a view
+    /// left them (unregistered); pruned to the registered views.
+    known: HashMap<String, (View, Option<View>)>,
 }
 
 /// What a [`Pipeline`] has counted; see [`Pipeline::stats`].
@@ -123,6 +148,7 @@ impl<E: Exporter> Pipeline<E> {
             carry: Mutex::new(Vec::new()),
             lost: Mutex::new(Vec::new()),
             shut_down: AtomicBool::new(false),
+            mapped: Mutex::new(Downstream::default()),
         }
     }
 
@@ -330,24 +356,21 @@ impl<E: Exporter> Exporter for Pipeline<E> {
         let Some(mapped) = self.downstream(view)? else {
             return Ok(());
         };
-        let mut downstream = Vec::with_capacity(registered.len());
-        for other in registered {
-            // A registered view a processor now refuses was registered
-            // before this exporter; it is left out rather than blocking
-            // unrelated registrations.
-            if let Ok(Some(other_mapped)) = self.downstream(other) {
-                if other_mapped.name() == mapped.name() && other.name() != view.name() {
-                    return Err(ExportError::new(format!(
-                        "after the pipeline's processors it would be exported as {:?}, \
-                         the name view {:?} is exported under; rename one of them",
-                        mapped.name(),
-                        other.name()
-                    )));
-                }
-                downstream.push(other_mapped);
+        let mut downstream = self.mapped.lock();
+        downstream.follow(registered, |other| self.downstream(other).ok().flatten());
+        if let Some(other) = downstream.names.get(mapped.name()) {
+            if other != view.name() {
+                return Err(ExportError::new(format!(
+                    "after the pipeline's processors it would be exported as {:?}, \
+                     the name view {:?} is exported under; rename one of them",
+                    mapped.name(),
+                    other
+                )));
             }
         }
-        self.exporter.check_view(&mapped, &downstream)
+        // The lock is held while the exporter checks: concurrent
+        // registrations ask one at a time, each with its own list.
+        self.exporter.check_view(&mapped, &downstream.mapped)
     }
 
     fn self_metrics(&self) -> Option<Arc<dyn Producer>> {
@@ -406,6 +429,51 @@ impl<E: Exporter> Pipeline<E> {
         }
         drop(carry);
         result.unwrap_or_else(|panic| resume_unwind(panic))
+    }
+}
+
+impl Downstream {
+    /// Makes the lists those of `registered`, mapping by `map` only views
+    /// not mapped before.
+    fn follow(&mut self, registered: &[View], map: impl Fn(&View) -> Option<View>) {
+        // Views equal to the ones kept: the same `Arc`s, as the manager
+        // hands them, compare by pointer.
+        let kept = self.registered.len();
+        let extends =
+            kept <= registered.len() && self.registered.iter().zip(registered).all(|(a, b)| a == b);
+        let new = if extends {
+            registered.get(kept..).unwrap_or_default()
+        } else {
+            // A view left (unregistered), or another list: start again
+            // from what is known, forgetting views no longer registered.
+            let names: HashSet<&str> = registered.iter().map(View::name).collect();
+            self.known.retain(|name, _| names.contains(name.as_str()));
+            self.registered.clear();
+            self.mapped.clear();
+            self.names.clear();
+            registered
+        };
+        for other in new {
+            let made = match self.known.get(other.name()) {
+                Some((original, made)) if original == other => made.clone(),
+                _ => {
+                    let made = map(other);
+                    self.known
+                        .insert(other.name().to_owned(), (other.clone(), made.clone()));
+                    made
+                }
+            };
+            self.registered.push(other.clone());
+            // A registered view a processor now refuses was registered
+            // before this exporter; it is left out rather than blocking
+            // unrelated registrations.
+            if let Some(made) = made {
+                self.names
+                    .entry(made.name().to_owned())
+                    .or_insert_with(|| other.name().to_owned());
+                self.mapped.push(made);
+            }
+        }
     }
 }
 
