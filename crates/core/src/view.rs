@@ -195,7 +195,8 @@ impl ViewBuilder {
     /// would otherwise stay forever. A row goes at the first snapshot at
     /// least `after` past the snapshot that last saw it change, never
     /// earlier; docs/semantics.md ("Rows that expire") has the details.
-    /// Must not be zero. Default: never.
+    /// An [`Aggregation::UpDownSum`] row holds a level, and goes only
+    /// when idle at level zero. Must not be zero. Default: never.
     pub fn expire_after(mut self, after: Duration) -> Self {
         self.expire_after = Some(after);
         self

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use census_core::{Row, TagValue, ViewData};
+use census_core::{Aggregation, Row, TagValue, ViewData};
 
 use super::snapshot::Audience;
 use super::table::RowTable;
@@ -131,7 +131,8 @@ impl ViewState {
                 Audience::Reader { exporters: false } => true,
                 _ => age.exported == count,
             };
-            if seen && now.saturating_duration_since(age.changed) >= after {
+            let level_held = self.holds_level(accs.get(id).and_then(Option::as_ref));
+            if seen && !level_held && now.saturating_duration_since(age.changed) >= after {
                 doomed[id] = true;
                 any_doomed = true;
             }
@@ -200,6 +201,23 @@ impl ViewState {
         }
         drop(table);
         self.finish(end, rows, overflow)
+    }
+
+    /// Whether a row of this view read as `acc` must stay however long it
+    /// is idle: an up-down sum's row holds a level (requests in flight),
+    /// and a row that went would come back counting from zero, below the
+    /// level, for good. It may go once its level is back at zero, which a
+    /// row made afresh starts from. A record racing the decision changes
+    /// the row's record count, which keeps the row anyway.
+    fn holds_level(&self, acc: Option<&Acc>) -> bool {
+        if self.view.aggregation() != &Aggregation::UpDownSum {
+            return false;
+        }
+        match acc {
+            Some(Acc::SumInt(level)) => *level != 0,
+            Some(Acc::SumFloat(level)) => *level != 0.0,
+            _ => false,
+        }
     }
 
     /// Removes row `id` from the table and frees its id; its shares are
