@@ -56,15 +56,20 @@ fn ten_thousand_views_register_fast_and_an_unregister_costs_microseconds(
     for m in &measures {
         record(m);
     }
-    let mut worst = Duration::ZERO;
+    let mut took = Vec::new();
     for i in (0..VIEWS).step_by(VIEWS / 20) {
         vm.unregister_view(&format!("v{i}"))?;
         let started = Instant::now();
         record(&measures[i + 1]);
-        worst = worst.max(started.elapsed());
+        took.push(started.elapsed());
     }
-    println!("the slowest record after an unregister took {worst:?}");
-    assert!(worst < Duration::from_millis(20), "a record took {worst:?}");
+    took.sort();
+    println!("the records after an unregister took {took:?}");
+    // The slowest is let off: on a loaded two-core machine one of twenty
+    // sub-millisecond records can be descheduled past 20 ms (seen once).
+    // The quadratic code was slow at nearly every unregister, not once.
+    let second = took.iter().rev().nth(1).copied().unwrap_or_default();
+    assert!(second < Duration::from_millis(20), "records took {took:?}");
     assert_eq!(vm.views().len(), VIEWS - 20);
     Ok(())
 }
